@@ -1,0 +1,98 @@
+import { Command, Option } from 'commander';
+import { ShadowtapError, usageError } from '../shared/errors.js';
+import { defaultLogOptions, type LogOptions } from '../shared/log/open-log.js';
+
+/** Flags every command that touches a log shares: `--brokers` for Kafka or `--store` for the file log. */
+export function addLogOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--brokers <list>', 'Kafka bootstrap brokers, host:port[,host:port]; omit to use the embedded file log').env(
+        'KAFKA_BROKERS',
+      ),
+    )
+    .addOption(
+      new Option('--store <dir>', 'folder of the embedded Avro file log (used when no --brokers)')
+        .env('SHADOWTAP_STORE')
+        .default(defaultLogOptions.store),
+    )
+    .addOption(new Option('--topic-prefix <prefix>', 'Kafka topic prefix').default(defaultLogOptions.topicPrefix))
+    .addOption(
+      new Option('--partitions <n>', 'partitions of topics shadowtap creates')
+        .default(defaultLogOptions.partitions)
+        .argParser((v) => parsePositiveInt(v, '--partitions')),
+    );
+}
+
+export function logOptionsFrom(opts: { brokers?: string; store?: string; topicPrefix?: string; partitions?: number }): LogOptions {
+  return {
+    brokers: opts.brokers ? opts.brokers.split(',').map((b) => b.trim()).filter(Boolean) : undefined,
+    store: opts.store,
+    topicPrefix: opts.topicPrefix,
+    partitions: opts.partitions,
+  };
+}
+
+export function parsePositiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw usageError(`${flag} must be a positive integer; got "${value}"`);
+  return n;
+}
+
+export function parsePositiveNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw usageError(`${flag} must be a positive number; got "${value}"`);
+  return n;
+}
+
+/** Parses an ISO-8601 time, a Unix time in ms, or a relative time like "-15m" / "-2h" (before now). */
+export function parseTime(value: string, flag: string): number {
+  const relative = /^-(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim());
+  if (relative) {
+    const unit = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[relative[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+    return Date.now() - Number(relative[1]) * unit;
+  }
+  if (/^\d{10,}$/.test(value)) return Number(value);
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) {
+    throw usageError(`${flag} must be an ISO time (2026-11-26T10:00:00Z), ms since the epoch, or relative (-15m); got "${value}"`);
+  }
+  return ms;
+}
+
+/** Parses "host:port", ":port" or "port" as a listen address. */
+export function parseListen(value: string, flag = '--listen'): { host: string; port: number } {
+  const match = /^(?:(.*):)?(\d+)$/.exec(value.trim());
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) throw usageError(`${flag} must be [host]:port, e.g. :8080; got "${value}"`);
+  return { host: match[1] || '0.0.0.0', port };
+}
+
+export function parseUrl(value: string, flag: string): URL {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+    return url;
+  } catch {
+    throw usageError(`${flag} must be an http(s) URL such as http://shadow:8080; got "${value}"`);
+  }
+}
+
+/**
+ * Wraps a command action: ShadowtapErrors become one line on stderr and their exit code;
+ * anything else is a bug and keeps its stack.
+ */
+export function action<A extends unknown[]>(run: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      const code = await run(...args);
+      process.exitCode = code ?? 0;
+    } catch (error) {
+      if (error instanceof ShadowtapError) {
+        process.stderr.write(`shadowtap: ${error.message}\n`);
+        process.exitCode = error.exitCode;
+        return;
+      }
+      throw error;
+    }
+  };
+}

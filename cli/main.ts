@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { ExitCode, ShadowtapError } from '../shared/errors.js';
+import { registerCommands } from './commands/index.js';
+
+const program = new Command('shadowtap')
+  .description('Shadow deployments: capture live traffic, replay it to a shadow, diff the answers.')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+registerCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // --help and --version exit 0; every other commander error is a usage mistake.
+    process.exitCode = error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  } else if (error instanceof ShadowtapError) {
+    process.stderr.write(`shadowtap: ${error.message}\n`);
+    process.exitCode = error.exitCode;
+  } else {
+    throw error;
+  }
+}

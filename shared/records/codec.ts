@@ -1,0 +1,59 @@
+import avro from 'avsc';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../package-root.js';
+import type { Capture, Result } from './types.js';
+
+/**
+ * Encodes and decodes one record kind. Every schema version ever shipped stays in
+ * shared/schemas/vN/, so records written by an older version are read through Avro schema
+ * resolution into the current shape.
+ */
+export interface Codec<T> {
+  readonly name: string;
+  readonly version: number;
+  readonly type: avro.Type;
+  encode(record: T): Buffer;
+  /** Decodes bytes written with schema `writerVersion` (default: current). */
+  decode(bytes: Buffer, writerVersion?: number): T;
+}
+
+function loadVersions(name: string): Map<number, avro.Type> {
+  const root = join(packageRoot(), 'shared', 'schemas');
+  const versions = new Map<number, avro.Type>();
+  for (const dir of readdirSync(root)) {
+    const match = /^v(\d+)$/.exec(dir);
+    if (!match) continue;
+    const schema = JSON.parse(readFileSync(join(root, dir, `${name}.avsc`), 'utf8'));
+    versions.set(Number(match[1]), avro.Type.forSchema(schema));
+  }
+  return versions;
+}
+
+function createCodec<T>(name: string): Codec<T> {
+  const versions = loadVersions(name);
+  const version = Math.max(...versions.keys());
+  const type = versions.get(version)!;
+  const resolvers = new Map<number, avro.Resolver>();
+  const resolverFor = (writerVersion: number): avro.Resolver => {
+    let resolver = resolvers.get(writerVersion);
+    if (!resolver) {
+      const writer = versions.get(writerVersion);
+      if (!writer) throw new Error(`unknown ${name} schema version ${writerVersion}`);
+      resolver = type.createResolver(writer);
+      resolvers.set(writerVersion, resolver);
+    }
+    return resolver;
+  };
+  return {
+    name,
+    version,
+    type,
+    encode: (record) => type.toBuffer(record),
+    decode: (bytes, writerVersion = version) =>
+      writerVersion === version ? type.fromBuffer(bytes) : type.fromBuffer(bytes, resolverFor(writerVersion)),
+  };
+}
+
+export const captureCodec: Codec<Capture> = createCodec<Capture>('capture');
+export const resultCodec: Codec<Result> = createCodec<Result>('result');

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { openFileLog } from '../shared/log/file-log.js';
+import { captureKind, type LogEntry } from '../shared/log/record-log.js';
+import type { Capture } from '../shared/records/types.js';
+import { sampleCapture } from './helpers/sample-records.js';
+
+const dirs: string[] = [];
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+async function tempStore(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'shadowtap-filelog-'));
+  dirs.push(dir);
+  return dir;
+}
+
+const captureAt = (i: number, ms: number): Capture => sampleCapture({ id: `r${i}`, captureTime: ms * 1000 });
+
+async function collect<T>(iterable: AsyncIterable<LogEntry<T>>): Promise<LogEntry<T>[]> {
+  const out: LogEntry<T>[] = [];
+  for await (const entry of iterable) out.push(entry);
+  return out;
+}
+
+test('appended records come back in order with consecutive offsets, across rotated segments', async () => {
+  const store = await tempStore();
+  const log = await openFileLog(captureKind, { dir: store, maxSegmentBytes: 2000 });
+  for (let batch = 0; batch < 10; batch++) {
+    await log.append(Array.from({ length: 5 }, (_, i) => captureAt(batch * 5 + i, 1000 + batch * 5 + i)));
+  }
+  await log.close();
+  const segments = (await readdir(join(store, 'captures'))).filter((f) => f.endsWith('.avro'));
+  assert.ok(segments.length > 1, `expected rotation, got ${segments.length} segment(s)`);
+  const reopened = await openFileLog(captureKind, { dir: store, maxSegmentBytes: 2000 });
+  const entries = await collect(reopened.read());
+  assert.deepEqual(entries.map((e) => e.value.id), Array.from({ length: 50 }, (_, i) => `r${i}`));
+  assert.deepEqual(entries.map((e) => e.position.offset), Array.from({ length: 50 }, (_, i) => i));
+  await reopened.append([captureAt(50, 2000)]);
+  const again = await collect(reopened.read());
+  assert.equal(again.at(-1)?.value.id, 'r50');
+  assert.equal(again.at(-1)?.position.offset, 50, 'a reopened log continues the offsets');
+  await reopened.close();
+});
+
+test('a time window returns only records inside [from, to)', async () => {
+  const log = await openFileLog(captureKind, { dir: await tempStore() });
+  await log.append(Array.from({ length: 20 }, (_, i) => captureAt(i, 10_000 + i * 100)));
+  const entries = await collect(log.read({ fromMs: 10_500, toMs: 11_000 }));
+  assert.deepEqual(entries.map((e) => e.value.id), ['r5', 'r6', 'r7', 'r8', 'r9']);
+  await log.close();
+});
+
+test('a group resumes after what it committed', async () => {
+  const log = await openFileLog(captureKind, { dir: await tempStore(), maxSegmentBytes: 1500 });
+  await log.append(Array.from({ length: 12 }, (_, i) => captureAt(i, 1000 + i)));
+  const first: string[] = [];
+  for await (const entry of log.read({ group: 'g1' })) {
+    first.push(entry.value.id);
+    if (first.length === 7) {
+      await log.commit('g1', [entry.position]);
+      break;
+    }
+  }
+  const rest = await collect(log.read({ group: 'g1' }));
+  assert.deepEqual(rest.map((e) => e.value.id), ['r7', 'r8', 'r9', 'r10', 'r11']);
+  const otherGroup = await collect(log.read({ group: 'g2' }));
+  assert.equal(otherGroup.length, 12, 'groups are independent');
+  await log.close();
+});
+
+test('a follow read sees records appended while it waits, and stops on abort', async () => {
+  const log = await openFileLog(captureKind, { dir: await tempStore(), pollMs: 10, maxSegmentBytes: 1500 });
+  const controller = new AbortController();
+  const seen: string[] = [];
+  const reading = (async () => {
+    for await (const entry of log.read({ follow: true, signal: controller.signal })) {
+      seen.push(entry.value.id);
+      if (seen.length === 15) controller.abort();
+    }
+  })();
+  for (let i = 0; i < 15; i++) await log.append([captureAt(i, 1000 + i)]);
+  await reading;
+  assert.deepEqual(seen, Array.from({ length: 15 }, (_, i) => `r${i}`));
+  await log.close();
+});
+
+test('a corrupt block goes to the dead-letter folder and reading goes on', async () => {
+  const store = await tempStore();
+  const log = await openFileLog(captureKind, { dir: store });
+  await log.append([captureAt(0, 1000), captureAt(1, 1001)]);
+  await log.close();
+  const segment = join(store, 'captures', '00000000000000000000.avro');
+  // A block claiming 1 record of 4 bytes, followed by a wrong sync marker.
+  await appendFile(segment, Buffer.concat([Buffer.from([2, 8]), Buffer.from('junk'), Buffer.alloc(16, 7)]));
+  const dead: number[] = [];
+  const entries = await collect(
+    (await openFileLog(captureKind, { dir: store })).read({ onDeadLetter: (position) => dead.push(position.offset) }),
+  );
+  assert.deepEqual(entries.map((e) => e.value.id), ['r0', 'r1']);
+  assert.deepEqual(dead, [2]);
+  assert.equal((await readdir(join(store, 'captures', 'dead-letter'))).length, 1);
+});
+
+test('a block half-written by a crash is cut off when the log is reopened for writing', async () => {
+  const store = await tempStore();
+  const log = await openFileLog(captureKind, { dir: store });
+  await log.append([captureAt(0, 1000)]);
+  await log.close();
+  await appendFile(join(store, 'captures', '00000000000000000000.avro'), Buffer.from([20, 200, 1, 1, 2]));
+  const reopened = await openFileLog(captureKind, { dir: store });
+  await reopened.append([captureAt(1, 1001)]);
+  assert.deepEqual((await collect(reopened.read())).map((e) => e.value.id), ['r0', 'r1']);
+  await reopened.close();
+});
