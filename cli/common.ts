@@ -44,8 +44,9 @@ export function parsePositiveNumber(value: string, flag: string): number {
   return n;
 }
 
-/** Parses an ISO-8601 time, a Unix time in ms, or a relative time like "-15m" / "-2h" (before now). */
+/** Parses an ISO-8601 time, a Unix time in ms, "now", or a relative time like "-15m" / "-2h" (before now). */
 export function parseTime(value: string, flag: string): number {
+  if (value.trim() === 'now') return Date.now();
   const relative = /^-(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim());
   if (relative) {
     const unit = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[relative[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
