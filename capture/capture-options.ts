@@ -1,0 +1,195 @@
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { configError } from '../shared/errors.js';
+import type { RecordLog } from '../shared/log/record-log.js';
+import type { Capture } from '../shared/records/types.js';
+
+export type RedactionMode = 'mask' | 'drop' | 'hash';
+
+export interface RedactionOptions {
+  /** Redaction is on unless explicitly turned off. */
+  enabled?: boolean;
+  /** mask: "[redacted]"; drop: remove the header/param/field; hash: "hmac:<hex>" with a secret key. */
+  mode?: RedactionMode;
+  /** Key of the hash mode; defaults to the SHADOWTAP_REDACT_KEY environment variable. */
+  hashKey?: string;
+  /** Match Sentry-like sensitive names (password, token, auth, ...) anywhere; on by default. */
+  defaultNames?: boolean;
+  /** More header names to redact (exact, case-insensitive). */
+  headers?: string[];
+  /** More query parameter names to redact (exact, case-insensitive). */
+  queryParams?: string[];
+  /** More JSON/form body fields by path: `$.user.*.pin`, `$.items[*].card`, `$..cvv` style `**`. */
+  bodyPaths?: string[];
+}
+
+export interface SamplingOptions {
+  /** Fraction of requests kept, 0..1. */
+  rate?: number;
+  /** Consistent sampling key: `header:<name>`, `query:<name>` or `cookie:<name>`; random when absent. */
+  by?: string;
+  /** Only these methods are recorded (empty: all). */
+  allowMethods?: string[];
+  /** These methods are never recorded. */
+  denyMethods?: string[];
+  /** Only paths matching one of these globs are recorded (`*` one segment, `**` any depth). */
+  allowPaths?: string[];
+  /** Paths matching one of these globs are never recorded. */
+  denyPaths?: string[];
+}
+
+export interface QueueOptions {
+  /** Bound of the in-memory queue, in (estimated) record bytes. */
+  memoryBytes?: number;
+  /** Folder of the disk spool used when memory is full; no spool when absent. */
+  spoolDir?: string;
+  /** Bound of the disk spool in bytes. */
+  spoolBytes?: number;
+  /** Largest batch handed to the log in one append. */
+  batchRecords?: number;
+  /** Backoff between retries of a failing log, doubling from min to max. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+}
+
+/** What the proxy and the middleware share: where records go and how they are shaped. */
+export interface RecorderOptions {
+  sink: RecordLog<Capture>;
+  service?: string;
+  agent?: string;
+  maxBodyBytes?: number;
+  requestIdHeader?: string;
+  redaction?: RedactionOptions;
+  sampling?: SamplingOptions;
+  queue?: QueueOptions;
+  /** Structured logger; defaults to pino on stderr at level info. */
+  logger?: Logger;
+}
+
+export const recorderDefaults = {
+  service: 'default',
+  maxBodyBytes: 1024 * 1024,
+  requestIdHeader: 'x-request-id',
+  redaction: { enabled: true, mode: 'mask' as RedactionMode, defaultNames: true },
+  sampling: { rate: 1 },
+  queue: {
+    memoryBytes: 64 * 1024 * 1024,
+    spoolBytes: 1024 * 1024 * 1024,
+    batchRecords: 500,
+    retryMinMs: 100,
+    retryMaxMs: 5000,
+  },
+};
+
+export interface ResolvedRedaction {
+  enabled: boolean;
+  mode: RedactionMode;
+  hashKey: string | null;
+  defaultNames: boolean;
+  headers: string[];
+  queryParams: string[];
+  bodyPaths: string[];
+}
+
+export interface ResolvedSampling {
+  rate: number;
+  by: { source: 'header' | 'query' | 'cookie'; name: string } | null;
+  allowMethods: string[];
+  denyMethods: string[];
+  allowPaths: string[];
+  denyPaths: string[];
+}
+
+export interface ResolvedQueue {
+  memoryBytes: number;
+  spoolDir: string | null;
+  spoolBytes: number;
+  batchRecords: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+}
+
+export interface ResolvedRecorderOptions {
+  sink: RecordLog<Capture>;
+  service: string;
+  agent: string;
+  maxBodyBytes: number;
+  requestIdHeader: string;
+  redaction: ResolvedRedaction;
+  sampling: ResolvedSampling;
+  queue: ResolvedQueue;
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw configError(`${name} must be a positive number; got ${value}`);
+  return value;
+}
+
+export function resolveRedaction(options: RedactionOptions = {}): ResolvedRedaction {
+  const d = recorderDefaults.redaction;
+  const mode = options.mode ?? d.mode;
+  if (!['mask', 'drop', 'hash'].includes(mode)) throw configError(`redaction mode must be mask, drop or hash; got "${mode}"`);
+  const hashKey = options.hashKey ?? process.env.SHADOWTAP_REDACT_KEY ?? null;
+  if (mode === 'hash' && !hashKey) {
+    throw configError('redaction mode "hash" needs a key: set SHADOWTAP_REDACT_KEY (a long random string)');
+  }
+  for (const path of options.bodyPaths ?? []) {
+    if (!path.startsWith('$')) throw configError(`redaction body path must start with "$", e.g. $.user.*.pin; got "${path}"`);
+  }
+  return {
+    enabled: options.enabled ?? d.enabled,
+    mode,
+    hashKey,
+    defaultNames: options.defaultNames ?? d.defaultNames,
+    headers: (options.headers ?? []).map((h) => h.toLowerCase()),
+    queryParams: (options.queryParams ?? []).map((q) => q.toLowerCase()),
+    bodyPaths: options.bodyPaths ?? [],
+  };
+}
+
+export function resolveSampling(options: SamplingOptions = {}): ResolvedSampling {
+  const rate = options.rate ?? recorderDefaults.sampling.rate;
+  if (!(rate >= 0 && rate <= 1)) throw configError(`sampling rate must be between 0 and 1; got ${rate}`);
+  let by: ResolvedSampling['by'] = null;
+  if (options.by) {
+    const match = /^(header|query|cookie):(.+)$/.exec(options.by);
+    if (!match) throw configError(`sampling key must be header:<name>, query:<name> or cookie:<name>; got "${options.by}"`);
+    const source = match[1] as 'header' | 'query' | 'cookie';
+    by = { source, name: source === 'header' ? match[2].toLowerCase() : match[2] };
+  }
+  const upper = (list?: string[]) => (list ?? []).map((m) => m.toUpperCase());
+  return {
+    rate,
+    by,
+    allowMethods: upper(options.allowMethods),
+    denyMethods: upper(options.denyMethods),
+    allowPaths: options.allowPaths ?? [],
+    denyPaths: options.denyPaths ?? [],
+  };
+}
+
+export function resolveQueue(options: QueueOptions = {}): ResolvedQueue {
+  const d = recorderDefaults.queue;
+  return {
+    memoryBytes: positive(options.memoryBytes ?? d.memoryBytes, 'queue memoryBytes'),
+    spoolDir: options.spoolDir ?? null,
+    spoolBytes: positive(options.spoolBytes ?? d.spoolBytes, 'queue spoolBytes'),
+    batchRecords: positive(options.batchRecords ?? d.batchRecords, 'queue batchRecords'),
+    retryMinMs: positive(options.retryMinMs ?? d.retryMinMs, 'queue retryMinMs'),
+    retryMaxMs: positive(options.retryMaxMs ?? d.retryMaxMs, 'queue retryMaxMs'),
+  };
+}
+
+export function resolveRecorderOptions(options: RecorderOptions): ResolvedRecorderOptions {
+  if (!options.sink) throw configError('capture needs a sink (a RecordLog<Capture>)');
+  return {
+    sink: options.sink,
+    service: options.service ?? recorderDefaults.service,
+    agent: options.agent ?? hostname(),
+    maxBodyBytes: positive(options.maxBodyBytes ?? recorderDefaults.maxBodyBytes, 'maxBodyBytes'),
+    requestIdHeader: (options.requestIdHeader ?? recorderDefaults.requestIdHeader).toLowerCase(),
+    redaction: resolveRedaction(options.redaction),
+    sampling: resolveSampling(options.sampling),
+    queue: resolveQueue(options.queue),
+  };
+}

@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
+import { captureCodec } from '../shared/records/codec.js';
+import type { Capture, Header } from '../shared/records/types.js';
+import { nowMicros } from '../shared/records/types.js';
+import type { BodyTap } from './body-tap.js';
+import { resolveRecorderOptions, type RecorderOptions, type ResolvedRecorderOptions } from './capture-options.js';
+import { createCaptureLogger } from './capture-logger.js';
+import { CaptureMetrics } from './capture-metrics.js';
+import { DiskSpool } from './disk-spool.js';
+import { endToEndHeaders, headersFromRaw, splitTarget } from './http-headers.js';
+import { RecordQueue } from './record-queue.js';
+import { Redactor } from './redactor.js';
+import { Sampler, type SamplingDecision } from './sampler.js';
+
+/** One request on its way through the proxy or the middleware. */
+export interface Exchange {
+  id: string;
+  /** Whether the id came from the request (false: generated here). */
+  idFromRequest: boolean;
+  method: string;
+  path: string;
+  query: string;
+  requestHeaders: Header[];
+  sampling: SamplingDecision;
+  start: number;
+}
+
+export interface ExchangeOutcome {
+  requestBody: BodyTap;
+  response: { status: number; headers: Header[]; body: BodyTap } | null;
+  upstreamError: string | null;
+  firstByte: number | null;
+  end: number | null;
+}
+
+const DROP_LOG_INTERVAL_MS = 5000;
+
+/** Rough bytes a capture holds in memory; bounds the queue without encoding on the hot path. */
+function estimateBytes(capture: Capture): number {
+  let bytes = 256 + capture.request.path.length + capture.request.query.length + capture.request.body.length;
+  for (const h of capture.request.headers) bytes += h.name.length + h.value.length + 16;
+  if (capture.response) {
+    bytes += capture.response.body.length;
+    for (const h of capture.response.headers) bytes += h.name.length + h.value.length + 16;
+  }
+  return bytes;
+}
+
+/**
+ * The core the proxy and the middleware share: decides sampling, builds the Capture, redacts it,
+ * and hands it to the bounded queue, all after the user's response is on its way.
+ */
+export class CaptureRecorder {
+  readonly options: ResolvedRecorderOptions;
+  readonly metrics: CaptureMetrics;
+  readonly logger: Logger;
+  private readonly sampler: Sampler;
+  private readonly redactor: Redactor;
+  private readonly queue: RecordQueue<Capture>;
+  /** Redactions run one after another so captures reach the queue in the order they completed. */
+  private redacting: Promise<void> = Promise.resolve();
+  private dropsSinceLog = 0;
+  private lastDropLog = 0;
+  /** Whether the last append failed; the outage is logged once, not once per retry. */
+  private failing = false;
+
+  constructor(options: RecorderOptions) {
+    this.options = resolveRecorderOptions(options);
+    this.logger = options.logger ?? createCaptureLogger();
+    this.sampler = new Sampler(this.options.sampling);
+    this.redactor = new Redactor(this.options.redaction);
+    const q = this.options.queue;
+    const spool = q.spoolDir
+      ? new DiskSpool<Capture>(q.spoolDir, q.spoolBytes, captureCodec, {
+          onLoss: (count, error) => {
+            this.metrics.dropped(count, 'spool-error');
+            this.logger.error({ count, error: error.message }, 'captures lost in the disk spool');
+          },
+        })
+      : null;
+    this.metrics = new CaptureMetrics({ queueBytes: () => this.queue.memoryBytes, spoolBytes: () => this.queue.spoolBytes });
+    this.queue = new RecordQueue<Capture>(this.options.sink, estimateBytes, q, spool, {
+      onDelivered: (count) => this.metrics.delivered(count),
+      onSpooled: (count) => this.metrics.spooled(count),
+      onDropped: (count, reason) => this.noteDrop(count, reason),
+      onSinkError: (error) => {
+        if (!this.failing) {
+          this.logger.warn({ log: this.options.sink.name, error: error.message }, 'log append failed; captures wait in memory and spool');
+        }
+        this.failing = true;
+        this.metrics.logError();
+      },
+      onSinkRecovered: () => {
+        this.failing = false;
+        this.logger.info({ log: this.options.sink.name }, 'log append works again; draining');
+      },
+    });
+  }
+
+  /** Reads the request line and headers, picks the id and decides whether the exchange is recorded. */
+  begin(mode: 'proxy' | 'mirror' | 'middleware', method: string, target: string, rawHeaders: readonly string[], headers: IncomingHttpHeaders): Exchange {
+    const start = nowMicros();
+    this.metrics.request(mode);
+    const { path, query } = splitTarget(target);
+    const given = headers[this.options.requestIdHeader];
+    const fromRequest = (Array.isArray(given) ? given[0] : given)?.trim();
+    const sampling = this.sampler.decide(method, path, query, headers);
+    if (!sampling.sampled) this.metrics.sampledOut(sampling.reason ?? 'rate');
+    return {
+      id: fromRequest || randomUUID(),
+      idFromRequest: Boolean(fromRequest),
+      method,
+      path,
+      query,
+      requestHeaders: endToEndHeaders(headersFromRaw(rawHeaders)),
+      sampling,
+      start,
+    };
+  }
+
+  /** Builds the capture of a finished exchange and queues it; never throws into the caller's path. */
+  complete(exchange: Exchange, outcome: ExchangeOutcome): void {
+    if (!exchange.sampling.sampled) return;
+    const { options } = this;
+    const capture: Capture = {
+      id: exchange.id,
+      captureTime: exchange.start,
+      agent: options.agent,
+      service: options.service,
+      request: {
+        method: exchange.method,
+        path: exchange.path,
+        query: exchange.query,
+        headers: exchange.requestHeaders,
+        body: outcome.requestBody.body(),
+        size: outcome.requestBody.size,
+        truncated: outcome.requestBody.truncated,
+      },
+      response: outcome.response && {
+        status: outcome.response.status,
+        headers: endToEndHeaders(outcome.response.headers),
+        body: outcome.response.body.body(),
+        size: outcome.response.body.size,
+        truncated: outcome.response.body.truncated,
+      },
+      upstreamError: outcome.upstreamError,
+      timings: { start: exchange.start, firstByte: outcome.firstByte, end: outcome.end },
+      redactions: [],
+      sampling: { rate: exchange.sampling.rate, mode: exchange.sampling.mode },
+    };
+    this.record(capture);
+  }
+
+  /** Redacts a capture and queues it (importers and the proxy alike). */
+  record(capture: Capture): void {
+    this.metrics.recorded();
+    this.redacting = this.redacting
+      .then(() => this.redactor.redact(capture))
+      .then(
+        (redacted) => {
+          this.metrics.redacted(redacted.redactions.length);
+          this.queue.push(redacted);
+        },
+        (error: Error) => {
+          // A capture that could not be redacted is never queued: its secrets must not leave.
+          this.noteDrop(1, 'redaction-error');
+          this.logger.error({ id: capture.id, error: error.message }, 'capture dropped: redaction failed');
+        },
+      );
+  }
+
+  /** Delivers what is queued within `timeoutMs`; what is left goes to the spool or is counted as dropped. */
+  async close(timeoutMs: number): Promise<void> {
+    await this.redacting;
+    await this.queue.close(timeoutMs);
+    if (this.dropsSinceLog > 0) this.flushDropLog();
+  }
+
+  private noteDrop(count: number, reason: string): void {
+    this.metrics.dropped(count, reason);
+    this.dropsSinceLog += count;
+    if (Date.now() - this.lastDropLog >= DROP_LOG_INTERVAL_MS) this.flushDropLog(reason);
+  }
+
+  private flushDropLog(reason?: string): void {
+    this.logger.error(
+      { dropped: this.dropsSinceLog, droppedTotal: this.metrics.counters.dropped, reason },
+      'captures dropped: memory queue and disk spool are full or the agent is stopping',
+    );
+    this.dropsSinceLog = 0;
+    this.lastDropLog = Date.now();
+  }
+}

@@ -1,0 +1,215 @@
+import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Codec } from '../shared/records/codec.js';
+
+const SEGMENT_BYTES = 4 * 1024 * 1024;
+/** Sequence numbers start high so records put back at close can take lower numbers and be read first. */
+const FIRST_SEQ = 1_000_000_000;
+const NAME = /^(\d{16})\.spool$/;
+const fileName = (seq: number) => `${String(seq).padStart(16, '0')}.spool`;
+
+interface Segment {
+  seq: number;
+  bytes: number;
+}
+
+export interface SpoolEvents {
+  /** Records lost to a disk error or a corrupt segment. */
+  onLoss(count: number, error: Error): void;
+}
+
+/**
+ * Overflow of the record queue on disk: segment files of length-prefixed Avro records, bounded in
+ * total bytes, read back oldest first. Segments left by an earlier run are read first, so records
+ * spooled before a restart are delivered after it.
+ */
+export class DiskSpool<T> {
+  private readonly sealed: Segment[] = [];
+  private active: { seq: number; bytes: number; handle: FileHandle } | null = null;
+  private nextSeq = FIRST_SEQ;
+  private pending: Buffer[] = [];
+  private pendingRecords = 0;
+  private writing: Promise<void> | null = null;
+  /** The oldest sealed segment being read: its bytes and how far it has been delivered. */
+  private head: { seq: number; data: Buffer; offset: number } | null = null;
+  private readonly opened: Promise<void>;
+  private totalBytes = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly maxBytes: number,
+    private readonly codec: Codec<T>,
+    private readonly events: SpoolEvents,
+  ) {
+    this.opened = this.load();
+  }
+
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  get isEmpty(): boolean {
+    return this.totalBytes === 0;
+  }
+
+  ready(): Promise<void> {
+    return this.opened;
+  }
+
+  /** Appends a record unless that would pass the bound; the write itself happens in the background. */
+  write(record: T): boolean {
+    const frame = frameOf(this.codec.encode(record));
+    if (this.totalBytes + frame.length > this.maxBytes) return false;
+    this.totalBytes += frame.length;
+    this.pending.push(frame);
+    this.pendingRecords++;
+    this.writing ??= this.pump();
+    return true;
+  }
+
+  /** Up to `max` of the oldest records; `ack` removes them once the log has taken them. */
+  async peek(max: number): Promise<{ records: T[]; ack(): Promise<void> }> {
+    await this.opened;
+    await this.settle();
+    if (!this.head) {
+      if (this.sealed.length === 0 && this.active && this.active.bytes > 0) await this.seal();
+      const next = this.sealed[0];
+      if (!next) return { records: [], ack: async () => {} };
+      this.head = { seq: next.seq, data: await readFile(join(this.dir, fileName(next.seq))), offset: 0 };
+    }
+    const head = this.head;
+    const records: T[] = [];
+    let offset = head.offset;
+    try {
+      while (records.length < max && offset + 4 <= head.data.length) {
+        const length = head.data.readUInt32BE(offset);
+        if (offset + 4 + length > head.data.length) throw new Error('segment ends inside a record');
+        records.push(this.codec.decode(head.data.subarray(offset + 4, offset + 4 + length)));
+        offset += 4 + length;
+      }
+    } catch (error) {
+      if (records.length === 0) {
+        this.events.onLoss(1, new Error(`corrupt spool segment ${fileName(head.seq)}: ${(error as Error).message}`));
+        await this.dropHead(head.data.length - head.offset);
+        return this.peek(max);
+      }
+    }
+    const end = offset;
+    return {
+      records,
+      ack: async () => {
+        const delivered = end - head.offset;
+        head.offset = end;
+        this.totalBytes -= delivered;
+        if (end >= head.data.length) await this.dropHead(0);
+      },
+    };
+  }
+
+  /** Puts records back in front of everything spooled, so a later run delivers them first. */
+  async putBack(records: T[]): Promise<number> {
+    await this.opened;
+    await this.settle();
+    const frames = records.map((r) => frameOf(this.codec.encode(r)));
+    const bytes = frames.reduce((n, f) => n + f.length, 0);
+    if (frames.length === 0 || this.totalBytes + bytes > this.maxBytes) return 0;
+    await this.releaseHead();
+    const seq = Math.min(this.nextSeq, ...this.sealed.map((s) => s.seq)) - 1;
+    await writeFile(join(this.dir, fileName(seq)), Buffer.concat(frames));
+    this.sealed.unshift({ seq, bytes });
+    this.totalBytes += bytes;
+    return frames.length;
+  }
+
+  /** Writes everything pending, seals the active segment and drops what was already delivered from the head. */
+  async close(): Promise<void> {
+    await this.opened;
+    await this.settle();
+    if (this.active) await this.seal();
+    await this.releaseHead();
+  }
+
+  /** Stops reading the head segment, leaving on disk only its records not yet delivered. */
+  private async releaseHead(): Promise<void> {
+    const head = this.head;
+    if (!head) return;
+    this.head = null;
+    if (head.offset === 0) return;
+    const path = join(this.dir, fileName(head.seq));
+    const rest = head.data.subarray(head.offset);
+    await writeFile(`${path}.tmp`, rest);
+    await rename(`${path}.tmp`, path);
+    this.sealed[0].bytes = rest.length;
+  }
+
+  private async load(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const seqs = (await readdir(this.dir))
+      .map((name) => NAME.exec(name))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+    for (const seq of seqs) {
+      const { size } = await stat(join(this.dir, fileName(seq)));
+      if (size === 0) {
+        await unlink(join(this.dir, fileName(seq)));
+        continue;
+      }
+      this.sealed.push({ seq, bytes: size });
+      this.totalBytes += size;
+      this.nextSeq = Math.max(this.nextSeq, seq + 1);
+    }
+  }
+
+  private async settle(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  private async pump(): Promise<void> {
+    await this.opened;
+    try {
+      while (this.pending.length > 0) {
+        const count = this.pendingRecords;
+        const chunk = Buffer.concat(this.pending);
+        this.pending = [];
+        this.pendingRecords = 0;
+        try {
+          if (this.active && this.active.bytes >= SEGMENT_BYTES) await this.seal();
+          if (!this.active) {
+            const seq = this.nextSeq++;
+            this.active = { seq, bytes: 0, handle: await open(join(this.dir, fileName(seq)), 'a') };
+          }
+          await this.active.handle.write(chunk);
+          this.active.bytes += chunk.length;
+        } catch (error) {
+          this.totalBytes -= chunk.length;
+          this.events.onLoss(count, error as Error);
+        }
+      }
+    } finally {
+      this.writing = null;
+    }
+  }
+
+  private async seal(): Promise<void> {
+    const active = this.active!;
+    this.active = null;
+    await active.handle.close();
+    this.sealed.push({ seq: active.seq, bytes: active.bytes });
+  }
+
+  private async dropHead(lostBytes: number): Promise<void> {
+    const head = this.head!;
+    this.head = null;
+    this.sealed.shift();
+    this.totalBytes -= lostBytes;
+    await unlink(join(this.dir, fileName(head.seq))).catch(() => {});
+  }
+}
+
+function frameOf(bytes: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(4 + bytes.length);
+  frame.writeUInt32BE(bytes.length, 0);
+  bytes.copy(frame, 4);
+  return frame;
+}

@@ -1,0 +1,41 @@
+import type { Header } from '../shared/records/types.js';
+
+/** Headers that describe one connection, not the message (RFC 9110 §7.6.1); never forwarded or recorded. */
+const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+/** Turns node's flat rawHeaders list into ordered pairs; duplicates and original spelling survive. */
+export function headersFromRaw(raw: readonly string[]): Header[] {
+  const headers: Header[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.push({ name: raw[i], value: raw[i + 1] });
+  return headers;
+}
+
+export function flattenHeaders(headers: readonly Header[]): string[] {
+  const flat: string[] = [];
+  for (const h of headers) flat.push(h.name, h.value);
+  return flat;
+}
+
+/** Drops hop-by-hop headers, including those the Connection header names. */
+export function endToEndHeaders(headers: readonly Header[]): Header[] {
+  const named = new Set<string>();
+  for (const h of headers) {
+    if (h.name.toLowerCase() !== 'connection') continue;
+    for (const token of h.value.split(',')) named.add(token.trim().toLowerCase());
+  }
+  return headers.filter((h) => {
+    const lower = h.name.toLowerCase();
+    return !hopByHop.has(lower) && !named.has(lower);
+  });
+}
+
+/** Splits a request target into path and raw query (without '?'); absolute-form targets keep only their path. */
+export function splitTarget(target: string): { path: string; query: string } {
+  let rest = target;
+  if (!rest.startsWith('/') && /^[a-z][a-z0-9+.-]*:\/\//i.test(rest)) {
+    const url = new URL(rest);
+    rest = url.pathname + url.search;
+  }
+  const q = rest.indexOf('?');
+  return q === -1 ? { path: rest || '/', query: '' } : { path: rest.slice(0, q) || '/', query: rest.slice(q + 1) };
+}

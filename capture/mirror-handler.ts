@@ -1,0 +1,35 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { nowMicros } from '../shared/records/types.js';
+import { BodyTap } from './body-tap.js';
+import type { CaptureRecorder } from './capture-recorder.js';
+
+/** Istio/Envoy mirroring appends "-shadow" to the host (before any port); the recorded host drops it. */
+export function stripShadowSuffix(host: string): string {
+  return host.replace(/-shadow(?=(:\d+)?$)/, '');
+}
+
+/**
+ * Receives a copy sent by Istio/Envoy, nginx `mirror` or GoReplay: answers 200 at once (the
+ * sender ignores the answer) and records the request alone.
+ */
+export function mirrorRequest(recorder: CaptureRecorder, req: IncomingMessage, res: ServerResponse): void {
+  const exchange = recorder.begin('mirror', req.method ?? 'GET', req.url ?? '/', req.rawHeaders, req.headers);
+  exchange.requestHeaders = exchange.requestHeaders.map((h) =>
+    h.name.toLowerCase() === 'host' ? { name: h.name, value: stripShadowSuffix(h.value) } : h,
+  );
+  const requestBody = new BodyTap(recorder.options.maxBodyBytes);
+  // Reading starts before answering, so node does not discard the rest of the body.
+  req.on('data', (chunk: Buffer) => {
+    if (exchange.sampling.sampled) requestBody.add(chunk);
+  });
+  req.on('close', () => {
+    recorder.complete(exchange, {
+      requestBody,
+      response: null,
+      upstreamError: req.complete ? null : 'mirror sender closed the connection before the body ended',
+      firstByte: null,
+      end: nowMicros(),
+    });
+  });
+  res.writeHead(200, { 'content-length': '0' }).end();
+}

@@ -1,0 +1,203 @@
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { usageError } from '../../shared/errors.js';
+import { openLog } from '../../shared/log/open-log.js';
+import { captureKind, resultKind } from '../../shared/log/record-log.js';
+import type { Capture, Result } from '../../shared/records/types.js';
+import type { PairRecord } from '../../diff/pair-record.js';
+import { renderHtml } from '../../diff/render/html.js';
+import { renderJson } from '../../diff/render/json.js';
+import { renderJunit } from '../../diff/render/junit.js';
+import { renderMarkdown } from '../../diff/render/markdown.js';
+import { renderText } from '../../diff/render/text.js';
+import type { DiffReport } from '../../diff/report.js';
+import { reportExitCode } from '../../diff/report-exit.js';
+import { appendAccepted } from '../../diff/reviewed-differences.js';
+import { defaultJoinWindow, runDiff } from '../../diff/run-diff.js';
+import { postWebhook } from '../../diff/webhook.js';
+import { action, addLogOptions, logOptionsFrom, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
+
+const formats = ['text', 'json', 'jsonl', 'html', 'junit', 'md'] as const;
+type Format = (typeof formats)[number];
+
+const defaultReviewedFile = 'reviewed-differences.yaml';
+
+interface DiffFlags {
+  brokers?: string;
+  store?: string;
+  topicPrefix?: string;
+  partitions?: number;
+  format: Format;
+  out?: string;
+  from?: number;
+  to?: number;
+  follow?: boolean;
+  ignore: string[];
+  arrayKey: string[];
+  route: string[];
+  failOnMismatchRate?: number;
+  failOn?: number;
+  failOnLatencyRegression?: number;
+  numberTolerance?: number;
+  accepted?: string;
+  accept?: boolean;
+  webhook?: URL;
+  samplesPerRoute: number;
+  joinWindow: number;
+  bucketSeconds: number;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** A rate as a fraction (0.01) or a percentage (1%). */
+function parseRate(value: string, flag: string): number {
+  const text = value.trim();
+  const n = text.endsWith('%') ? Number(text.slice(0, -1)) / 100 : Number(text);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw usageError(`${flag} must be a rate between 0 and 1 or a percentage (0.01 or 1%); got "${value}"`);
+  return n;
+}
+
+function parsePercent(value: string, flag: string): number {
+  const n = Number(value.trim().replace(/%$/, ''));
+  if (!Number.isFinite(n) || n < 0) throw usageError(`${flag} must be a percentage of 0 or more, e.g. 20; got "${value}"`);
+  return n;
+}
+
+export function registerDiff(program: Command): void {
+  const command = program
+    .command('diff')
+    .description('pair results with the recorded stable responses, report differences, exit 1 when a threshold is breached')
+    .addOption(new Option('--format <format>', 'report format').choices(formats).default('text'))
+    .option('--out <file>', 'write the report to a file instead of stdout')
+    .option('--from <time>', 'start of the capture window (ISO time, ms since epoch, or -15m)', (v) => parseTime(v, '--from'))
+    .option('--to <time>', 'end of the capture window, exclusive', (v) => parseTime(v, '--to'))
+    .option('--follow', 'keep pairing new records until interrupted (Ctrl-C), then report')
+    .option('--ignore <rule>', "ignore a difference: '$.meta.generatedAt', '$..traceId', 'header:x-trace', 'route:/users/{id} $.lastSeen', '!header:etag' (repeatable)", collect, [])
+    .option('--array-key <rule>', "match array elements by a key field instead of position: '$.items[*]=sku' (repeatable)", collect, [])
+    .option('--route <pattern>', 'route template overriding detection, e.g. /users/:id (repeatable)', collect, [])
+    .option('--fail-on-mismatch-rate <rate>', 'fail when more than this share of pairs mismatch or error (0 = any; 0.01 or 1%)', (v) => parseRate(v, '--fail-on-mismatch-rate'))
+    .option('--fail-on <rate>', 'alias of --fail-on-mismatch-rate', (v) => parseRate(v, '--fail-on'))
+    .option('--fail-on-latency-regression <pct>', 'fail when a route p99 grows by more than this percent and its 95% interval excludes zero', (v) =>
+      parsePercent(v, '--fail-on-latency-regression'),
+    )
+    .option('--number-tolerance <n>', 'numbers closer than this are equal (absolute)', (v) => parsePositiveNumber(v, '--number-tolerance'))
+    .option('--accepted <file>', 'reviewed-differences YAML file: accepted differences are shown but do not fail')
+    .option('--accept', `add this run's differing fields to the --accepted file (default ${defaultReviewedFile}) as accepted`)
+    .option('--webhook <url>', 'POST a Slack-compatible {"text": …} summary here when a threshold is breached', (v) => parseUrl(v, '--webhook'))
+    .addOption(new Option('--samples-per-route <n>', 'sample pairs kept per route and kind for the reports').default(3).argParser((v) => parsePositiveInt(v, '--samples-per-route')))
+    .addOption(
+      new Option('--join-window <n>', 'most captures (and early results) held in memory while pairing')
+        .default(defaultJoinWindow)
+        .argParser((v) => parsePositiveInt(v, '--join-window')),
+    )
+    .addOption(new Option('--bucket-seconds <n>', 'size of the time buckets (mismatch rate and p99 over time)').default(60).argParser((v) => parsePositiveInt(v, '--bucket-seconds')))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        "  shadowtap diff --from -1h --ignore '$.meta.generatedAt' --array-key '$.items[*]=sku' --fail-on 1%",
+        '  shadowtap diff --format html --out report.html --accepted reviewed-differences.yaml',
+        '  shadowtap diff --format junit --out diff.xml --fail-on-latency-regression 20',
+        '',
+        'Exit codes: 0 thresholds hold, 1 a threshold is breached, 2 bad flags or config, 3 the log cannot be read.',
+      ].join('\n'),
+    );
+  addLogOptions(command).action(action((flags: DiffFlags) => diffCommand(flags)));
+}
+
+async function diffCommand(flags: DiffFlags): Promise<number> {
+  if (flags.from !== undefined && flags.to !== undefined && flags.to <= flags.from) throw usageError('--to must be later than --from');
+  const reviewedPath = flags.accepted ?? (flags.accept ? defaultReviewedFile : undefined);
+  let reviewedText: string | undefined;
+  if (flags.accepted !== undefined) {
+    if (!existsSync(flags.accepted) && !flags.accept) throw usageError(`--accepted ${flags.accepted}: no such file`);
+    reviewedText = existsSync(flags.accepted) ? await readFile(flags.accepted, 'utf8') : undefined;
+  }
+
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const logOptions = logOptionsFrom(flags);
+  const captures = await openLog<Capture>(captureKind, logOptions);
+  let lines: WriteStream | undefined;
+  let report: DiffReport;
+  try {
+    const results = await openLog<Result>(resultKind, logOptions);
+    try {
+      const onVerdict = flags.format === 'jsonl' ? jsonLineWriter(flags.out, (stream) => (lines = stream)) : undefined;
+      report = await runDiff({
+        captures,
+        results,
+        fromMs: flags.from,
+        toMs: flags.to,
+        follow: flags.follow,
+        signal: controller.signal,
+        ignore: flags.ignore,
+        arrayKeys: flags.arrayKey,
+        routes: flags.route,
+        numberTolerance: flags.numberTolerance,
+        accepted: reviewedText,
+        samplesPerRoute: flags.samplesPerRoute,
+        joinWindow: flags.joinWindow,
+        bucketMs: flags.bucketSeconds * 1000,
+        thresholds: {
+          failOnMismatchRate: flags.failOnMismatchRate ?? flags.failOn ?? 0,
+          failOnLatencyRegression: flags.failOnLatencyRegression,
+        },
+        onVerdict,
+      });
+    } finally {
+      await results.close();
+    }
+  } finally {
+    await captures.close();
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+
+  if (lines) await new Promise<void>((resolve, reject) => lines!.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  else if (flags.format !== 'jsonl') await writeReport(render(report, flags), flags.out);
+
+  if (flags.accept && reviewedPath) {
+    const additions = report.fields.filter((f) => f.differs > 0).map((f) => ({ route: f.route, path: f.field }));
+    await writeFile(reviewedPath, appendAccepted(reviewedText, additions, `accepted with shadowtap diff --accept on ${report.generatedAt.slice(0, 10)}`));
+    process.stderr.write(`shadowtap: ${additions.length} differing fields written to ${reviewedPath} as accepted; review the reasons\n`);
+  }
+  const code = reportExitCode(report);
+  if (code !== 0 && flags.webhook) {
+    const problem = await postWebhook(flags.webhook.href, report);
+    if (problem) process.stderr.write(`shadowtap: ${problem}\n`);
+  }
+  return code;
+}
+
+function render(report: DiffReport, flags: DiffFlags): string {
+  switch (flags.format) {
+    case 'json':
+      return renderJson(report);
+    case 'html':
+      return renderHtml(report);
+    case 'junit':
+      return renderJunit(report);
+    case 'md':
+      return renderMarkdown(report);
+    default:
+      return renderText(report, { color: flags.out === undefined && process.stdout.isTTY === true && !process.env.NO_COLOR });
+  }
+}
+
+async function writeReport(text: string, out: string | undefined): Promise<void> {
+  if (out) await writeFile(out, text);
+  else process.stdout.write(text);
+}
+
+/** JSON Lines go out as pairs are judged, so a follow run or a huge window streams instead of piling up. */
+function jsonLineWriter(out: string | undefined, opened: (stream: WriteStream) => void): (record: PairRecord) => void {
+  if (!out) return (record) => void process.stdout.write(`${JSON.stringify(record)}\n`);
+  const stream = createWriteStream(out);
+  opened(stream);
+  return (record) => void stream.write(`${JSON.stringify(record)}\n`);
+}

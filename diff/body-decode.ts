@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
+import { headerValue, type HttpResponse } from '../shared/records/types.js';
+
+/** A response body made comparable: undone content-encoding, decoded charset, parsed by media type. */
+export type DecodedBody =
+  | { type: 'empty' }
+  | { type: 'json'; value: unknown; text: string }
+  | { type: 'text'; text: string }
+  | { type: 'binary'; size: number; sha256: string };
+
+export interface Decoded {
+  body: DecodedBody;
+  /** Why the body could not be decoded as its headers say, if so. */
+  note?: string;
+}
+
+/** Bodies beyond this decoded size are compared by hash only, so one huge response cannot stall the diff. */
+export const maxComparableBytes = 4 * 1024 * 1024;
+
+function decompress(body: Buffer, encoding: string | undefined): Buffer {
+  if (!encoding) return body;
+  let out = body;
+  // Content-Encoding lists codings in the order they were applied; undo them in reverse.
+  for (const coding of encoding.toLowerCase().split(',').map((c) => c.trim()).reverse()) {
+    if (coding === 'gzip' || coding === 'x-gzip') out = gunzipSync(out);
+    else if (coding === 'br') out = brotliDecompressSync(out);
+    else if (coding === 'deflate') {
+      // Servers send both zlib-wrapped and raw deflate under this name.
+      try {
+        out = inflateSync(out);
+      } catch {
+        out = inflateRawSync(out);
+      }
+    } else if (coding !== 'identity' && coding !== '') throw new Error(`unknown content-encoding ${coding}`);
+  }
+  return out;
+}
+
+function mediaType(contentType: string | undefined): { type: string; charset?: string } {
+  if (!contentType) return { type: '' };
+  const [type, ...params] = contentType.split(';');
+  const charset = params.map((p) => /^\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(p)?.[1]).find(Boolean);
+  return { type: (type ?? '').trim().toLowerCase(), charset: charset?.toLowerCase() };
+}
+
+const isJsonType = (t: string) => t === 'application/json' || t.endsWith('+json') || t === 'text/json';
+const isTextType = (t: string) =>
+  t.startsWith('text/') ||
+  t.endsWith('+xml') ||
+  ['application/xml', 'application/javascript', 'application/x-www-form-urlencoded', 'application/x-ndjson', 'application/graphql'].includes(t);
+
+function binary(bytes: Buffer): DecodedBody {
+  return { type: 'binary', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+function decodeText(bytes: Buffer, charset: string | undefined): string {
+  try {
+    return new TextDecoder(charset ?? 'utf-8').decode(bytes);
+  } catch {
+    return bytes.toString('utf8');
+  }
+}
+
+export function decodeBody(response: HttpResponse): Decoded {
+  let bytes: Buffer;
+  try {
+    bytes = decompress(response.body, headerValue(response.headers, 'content-encoding'));
+  } catch (error) {
+    return { body: binary(response.body), note: `body not decodable (${(error as Error).message}); compared as bytes` };
+  }
+  if (bytes.length === 0) return { body: { type: 'empty' } };
+  if (bytes.length > maxComparableBytes) return { body: binary(bytes), note: `body over ${maxComparableBytes} bytes; compared by hash` };
+  const { type, charset } = mediaType(headerValue(response.headers, 'content-type'));
+  const sniffJson = type === '' && /^\s*[[{]/.test(bytes.subarray(0, 16).toString('latin1'));
+  if (isJsonType(type) || sniffJson) {
+    const text = decodeText(bytes, charset);
+    try {
+      return { body: { type: 'json', value: JSON.parse(text), text } };
+    } catch {
+      return sniffJson ? { body: { type: 'text', text } } : { body: { type: 'text', text }, note: 'declared JSON but does not parse' };
+    }
+  }
+  if (isTextType(type) || (type === '' && !bytes.includes(0))) return { body: { type: 'text', text: decodeText(bytes, charset) } };
+  return { body: binary(bytes) };
+}

@@ -1,0 +1,207 @@
+import { configError } from '../shared/errors.js';
+import type { HttpResponse } from '../shared/records/types.js';
+import { decodeBody, type DecodedBody } from './body-decode.js';
+import { bySeverity, excerpt, isReal, severityOf, type Change, type Difference, type DifferenceKind } from './difference.js';
+import { diffHeaders } from './header-diff.js';
+import {
+  arrayKeyFor,
+  headerRule,
+  parseArrayKeys,
+  parseIgnoreRules,
+  pathRule,
+  type ArrayKeyRule,
+  type IgnoreRules,
+} from './ignore-rules.js';
+import { diffJson } from './json-diff.js';
+import { fieldOf, formatPath, type PathSegment } from './json-path.js';
+import { maskVolatile, noiseReason } from './noise-heuristics.js';
+import { findReview, noReviewedDifferences, parseReviewedDifferences, type ReviewedDifferences } from './reviewed-differences.js';
+import { diffText } from './text-diff.js';
+
+/** Everything that decides how two responses compare; built once by compileRules. */
+export interface CompareRules {
+  ignore: IgnoreRules;
+  arrayKeys: ArrayKeyRule[];
+  /** Numbers closer than this (absolute) are equal. */
+  numberTolerance: number;
+  reviewed: ReviewedDifferences;
+  /** Timestamp, id and counter heuristics; on by default. */
+  heuristics: boolean;
+  /** Differences listed per pair before the list is cut. */
+  maxDifferences: number;
+}
+
+export interface RuleOptions {
+  ignore?: readonly string[];
+  arrayKeys?: readonly string[];
+  numberTolerance?: number;
+  /** Content of the reviewed-differences YAML file. */
+  accepted?: string;
+  heuristics?: boolean;
+  maxDifferences?: number;
+}
+
+/** Validates and compiles rules; mistakes throw one configError naming the rule. */
+export function compileRules(options: RuleOptions = {}): CompareRules {
+  const tolerance = options.numberTolerance ?? 0;
+  if (!Number.isFinite(tolerance) || tolerance < 0) throw configError(`number tolerance must be 0 or more; got ${tolerance}`);
+  return {
+    ignore: parseIgnoreRules(options.ignore ?? []),
+    arrayKeys: parseArrayKeys(options.arrayKeys ?? []),
+    numberTolerance: tolerance,
+    reviewed: options.accepted ? parseReviewedDifferences(options.accepted) : noReviewedDifferences,
+    heuristics: options.heuristics ?? true,
+    maxDifferences: options.maxDifferences ?? 100,
+  };
+}
+
+export type CompareVerdict = 'match' | 'mismatch' | 'noise' | 'accepted';
+
+export interface PairVerdict {
+  verdict: CompareVerdict;
+  /** Most severe first. */
+  differences: Difference[];
+  /** More differences existed than maxDifferences. */
+  truncated: boolean;
+  /** Anything that limited the comparison, e.g. a truncated or undecodable body. */
+  notes: string[];
+  /** Unified diff of text bodies, only when they differ. */
+  textPatch?: string;
+}
+
+const statusClass = (status: number) => Math.floor(status / 100);
+
+/**
+ * Compares stable's and shadow's responses for one request. `route` (`GET /users/{id}`)
+ * selects route-scoped rules and reviewed entries.
+ */
+export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: CompareRules, route?: string): PairVerdict {
+  const differences: Difference[] = [];
+  const notes: string[] = [];
+  let textPatch: string | undefined;
+  let truncated = false;
+
+  const add = (
+    kind: DifferenceKind,
+    path: string,
+    field: string,
+    change: Change,
+    values: { stable?: unknown; shadow?: unknown },
+    noise: string | undefined,
+    segments?: PathSegment[],
+  ) => {
+    const review = findReview(rules.reviewed, route, kind, path, segments);
+    const elementChange = segments !== undefined && typeof segments.at(-1) !== 'string' && (change === 'removed' || change === 'added');
+    differences.push({
+      kind,
+      path,
+      field,
+      change,
+      // An array element coming or going changes a value, not the schema.
+      severity: elementChange ? 'value' : severityOf[change],
+      ...('stable' in values ? { stable: excerpt(values.stable) } : {}),
+      ...('shadow' in values ? { shadow: excerpt(values.shadow) } : {}),
+      ...(noise ? { noise } : {}),
+      ...(review ? { review: { status: review.status, reason: review.reason } } : {}),
+    });
+  };
+
+  if (stable.status !== shadow.status) {
+    const change = statusClass(stable.status) !== statusClass(shadow.status) ? 'status-class-changed' : 'value-changed';
+    add('status', 'status', 'status', change, { stable: stable.status, shadow: shadow.status }, undefined);
+  }
+
+  const bodyStart = differences.length;
+  if (stable.truncated || shadow.truncated) {
+    notes.push(`body truncated at capture on the ${stable.truncated ? 'stable' : 'shadow'} side; bodies not compared`);
+  } else {
+    const a = decodeBody(stable);
+    const b = decodeBody(shadow);
+    for (const note of [a.note && `stable: ${a.note}`, b.note && `shadow: ${b.note}`]) if (note) notes.push(note);
+    const body = compareBodies(a.body, b.body, rules, route, add);
+    textPatch = body.textPatch;
+    truncated = body.truncated;
+  }
+  const bodyHasRealDifference = differences.slice(bodyStart).some((d) => d.noise === undefined);
+
+  for (const h of diffHeaders(stable.headers, shadow.headers, rules.ignore.silentHeaders)) {
+    // Lengths follow bodies: equal bodies with different lengths only mean a different encoding.
+    if (h.name === 'content-length' && !bodyHasRealDifference) continue;
+    const rule = headerRule(rules.ignore, route, h.name);
+    const heuristic = rules.heuristics && h.stable !== undefined && h.shadow !== undefined ? noiseReason(h.stable, h.shadow) : undefined;
+    const path = `header:${h.name}`;
+    add('header', path, path, h.change, { ...(h.stable !== undefined && { stable: h.stable }), ...(h.shadow !== undefined && { shadow: h.shadow }) }, rule ? `rule ${rule.source}` : heuristic);
+  }
+
+  differences.sort(bySeverity);
+  return { verdict: verdictOf(differences), differences, truncated, notes, ...(textPatch !== undefined && { textPatch }) };
+}
+
+function verdictOf(differences: readonly Difference[]): CompareVerdict {
+  if (differences.some(isReal)) return 'mismatch';
+  if (differences.some((d) => d.review?.status === 'accepted' && d.noise === undefined)) return 'accepted';
+  return differences.length > 0 ? 'noise' : 'match';
+}
+
+type Add = (
+  kind: DifferenceKind,
+  path: string,
+  field: string,
+  change: Change,
+  values: { stable?: unknown; shadow?: unknown },
+  noise: string | undefined,
+  segments?: PathSegment[],
+) => void;
+
+function compareBodies(a: DecodedBody, b: DecodedBody, rules: CompareRules, route: string | undefined, add: Add): { textPatch?: string; truncated: boolean } {
+  if (a.type === 'json' && b.type === 'json') {
+    const { differences, truncated } = diffJson(a.value, b.value, {
+      numberTolerance: rules.numberTolerance,
+      maxDifferences: rules.maxDifferences,
+      arrayKey: rules.arrayKeys.length > 0 ? (path) => arrayKeyFor(rules.arrayKeys, route, path) : undefined,
+    });
+    for (const d of differences) {
+      const rule = pathRule(rules.ignore, route, d.path);
+      const last = d.path.at(-1);
+      const heuristic =
+        rules.heuristics && d.change === 'value-changed' ? noiseReason(d.stable, d.shadow, typeof last === 'string' ? last : undefined) : undefined;
+      const values = { ...(d.change !== 'added' && { stable: d.stable }), ...(d.change !== 'removed' && { shadow: d.shadow }) };
+      add('body', formatPath(d.path), fieldOf(d.path), d.change, values, rule ? `rule ${rule.source}` : heuristic, d.path);
+    }
+    return { truncated };
+  }
+  if (a.type === 'text' && b.type === 'text') {
+    if (a.text === b.text) return { truncated: false };
+    const { differences, patch, truncated } = diffText(a.text, b.text);
+    for (const d of differences) {
+      const noise =
+        rules.heuristics && d.stable !== undefined && d.shadow !== undefined && maskVolatile(d.stable) === maskVolatile(d.shadow)
+          ? 'embedded-id'
+          : undefined;
+      add('body', `line:${d.line}`, 'line:*', d.change, { ...(d.stable !== undefined && { stable: d.stable }), ...(d.shadow !== undefined && { shadow: d.shadow }) }, noise);
+    }
+    return { textPatch: patch, truncated };
+  }
+  if (a.type === 'binary' && b.type === 'binary') {
+    if (a.sha256 !== b.sha256) {
+      add('body', '$', '$', 'value-changed', { stable: `${a.size} bytes sha256:${a.sha256.slice(0, 16)}`, shadow: `${b.size} bytes sha256:${b.sha256.slice(0, 16)}` }, undefined, []);
+    }
+    return { truncated: false };
+  }
+  if (a.type === 'empty' && b.type === 'empty') return { truncated: false };
+  add('body', '$', '$', 'type-changed', { stable: describe(a), shadow: describe(b) }, undefined, []);
+  return { truncated: false };
+}
+
+function describe(body: DecodedBody): string {
+  switch (body.type) {
+    case 'empty':
+      return '(empty body)';
+    case 'json':
+      return `JSON ${body.text.slice(0, 80)}`;
+    case 'text':
+      return `text ${body.text.slice(0, 80)}`;
+    default:
+      return `${body.size} bytes of binary`;
+  }
+}

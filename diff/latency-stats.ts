@@ -1,0 +1,118 @@
+import hdr, { type Histogram } from 'hdr-histogram-js';
+import { bottomK, hashId, mergeBottomK, offer, type BottomK } from './bottom-k.js';
+
+/**
+ * Latency of one route on both sides. HDR histograms give exact-enough percentiles of all
+ * requests and add up across workers; a bounded sample of (stable, shadow) pairs feeds a
+ * bootstrap, so a regression is only called when its confidence interval excludes zero.
+ * All values are microseconds.
+ */
+export interface LatencyAccumulator {
+  stable: Histogram;
+  shadow: Histogram;
+  pairs: BottomK<[number, number]>;
+}
+
+export interface Percentiles {
+  count: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+}
+
+export interface LatencyComparison {
+  stable: Percentiles;
+  shadow: Percentiles;
+  /** shadow p99 − stable p99, from the histograms. */
+  p99DeltaMs: number;
+  /** The same delta relative to stable, in percent. */
+  p99DeltaPct: number;
+  /** 95% bootstrap interval of the p99 delta, from the sampled pairs; null below minBootstrapPairs. */
+  ci95Ms: [number, number] | null;
+  regression: boolean;
+}
+
+export const minBootstrapPairs = 20;
+const bootstrapRounds = 300;
+
+export function newHistogram(): Histogram {
+  return hdr.build({ bitBucketSize: 'packed', numberOfSignificantValueDigits: 3 });
+}
+
+export function newLatency(reservoir: number): LatencyAccumulator {
+  return { stable: newHistogram(), shadow: newHistogram(), pairs: bottomK(reservoir) };
+}
+
+export function recordLatency(acc: LatencyAccumulator, id: string, stableMicros: number | null, shadowMicros: number | null): void {
+  if (stableMicros !== null && stableMicros >= 0) acc.stable.recordValue(Math.max(1, Math.round(stableMicros)));
+  if (shadowMicros !== null && shadowMicros >= 0) acc.shadow.recordValue(Math.max(1, Math.round(shadowMicros)));
+  if (stableMicros !== null && shadowMicros !== null && stableMicros >= 0 && shadowMicros >= 0) offer(acc.pairs, id, [stableMicros, shadowMicros]);
+}
+
+export function mergeHistograms(a: Histogram, b: Histogram): Histogram {
+  const out = newHistogram();
+  out.add(a);
+  out.add(b);
+  return out;
+}
+
+export function mergeLatency(a: LatencyAccumulator, b: LatencyAccumulator): LatencyAccumulator {
+  return { stable: mergeHistograms(a.stable, b.stable), shadow: mergeHistograms(a.shadow, b.shadow), pairs: mergeBottomK(a.pairs, b.pairs) };
+}
+
+const ms = (micros: number) => Math.round(micros) / 1000;
+
+export function percentiles(h: Histogram): Percentiles {
+  if (h.totalCount === 0) return { count: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0 };
+  return { count: h.totalCount, p50Ms: ms(h.getValueAtPercentile(50)), p95Ms: ms(h.getValueAtPercentile(95)), p99Ms: ms(h.getValueAtPercentile(99)) };
+}
+
+/** Small seeded generator so the same data always gives the same interval. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const nearestRank = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+
+/** Percentile bootstrap of p99(shadow) − p99(stable) over resampled request pairs, in ms. */
+export function bootstrapP99Delta(pairs: ReadonlyArray<[number, number]>, seed: string): [number, number] | null {
+  const n = pairs.length;
+  if (n < minBootstrapPairs) return null;
+  const random = mulberry32(hashId(seed));
+  const stable = new Float64Array(n);
+  const shadow = new Float64Array(n);
+  const deltas = new Float64Array(bootstrapRounds);
+  for (let round = 0; round < bootstrapRounds; round++) {
+    for (let i = 0; i < n; i++) {
+      const pick = pairs[Math.floor(random() * n)]!;
+      stable[i] = pick[0];
+      shadow[i] = pick[1];
+    }
+    stable.sort();
+    shadow.sort();
+    deltas[round] = nearestRank(shadow, 99) - nearestRank(stable, 99);
+  }
+  deltas.sort();
+  return [ms(nearestRank(deltas, 2.5)), ms(nearestRank(deltas, 97.5))];
+}
+
+/**
+ * Compares both sides; a regression needs the interval to lie wholly above zero and the p99
+ * to have grown by more than `thresholdPct` percent.
+ */
+export function compareLatency(acc: LatencyAccumulator, seed: string, thresholdPct: number, bootstrap = true): LatencyComparison {
+  const stable = percentiles(acc.stable);
+  const shadow = percentiles(acc.shadow);
+  const p99DeltaMs = Math.round((shadow.p99Ms - stable.p99Ms) * 1000) / 1000;
+  const p99DeltaPct = stable.p99Ms > 0 ? Math.round((p99DeltaMs / stable.p99Ms) * 1000) / 10 : 0;
+  const ci95Ms = bootstrap ? bootstrapP99Delta(acc.pairs.items.map((i) => i.value), seed) : null;
+  const regression = ci95Ms !== null && ci95Ms[0] > 0 && p99DeltaPct > thresholdPct;
+  return { stable, shadow, p99DeltaMs, p99DeltaPct, ci95Ms, regression };
+}

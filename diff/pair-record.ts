@@ -1,0 +1,28 @@
+import type { Change, Difference, DifferenceKind, Severity, VerdictKind } from './difference.js';
+
+/** One line of the JSON Lines output: a pair's verdict and where it differs. */
+export interface PairRecord {
+  /** The result id (`<capture id>~<n>` for soak copies), or the capture id when no result came. */
+  id: string;
+  captureId: string;
+  method: string;
+  url: string;
+  route: string;
+  verdict: VerdictKind;
+  differences: Array<{ kind: DifferenceKind; path: string; change: Change; severity: Severity; noise?: string; review?: 'accepted' | 'must-fix' }>;
+  error?: string;
+  skipReason?: string;
+  /** For request-only captures: the shadow's status, the only thing there is to look at. */
+  shadowStatus?: number;
+}
+
+export function compactDifference(d: Difference): PairRecord['differences'][number] {
+  return {
+    kind: d.kind,
+    path: d.path,
+    change: d.change,
+    severity: d.severity,
+    ...(d.noise !== undefined && { noise: d.noise }),
+    ...(d.review && { review: d.review.status }),
+  };
+}

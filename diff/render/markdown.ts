@@ -1,0 +1,37 @@
+import type { DiffReport } from '../report.js';
+import { headline, latencyCell, percent } from './format.js';
+
+const maxRoutes = 30;
+const maxFields = 15;
+
+/** Table cells: pipes and line breaks would break the table, backticks and angle brackets the page. */
+function cell(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ').replace(/`/g, "'").replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** A short report for a pull-request comment. */
+export function renderMarkdown(report: DiffReport): string {
+  const out: string[] = [];
+  out.push(`### shadowtap diff: ${report.verdict === 'pass' ? '✅ pass' : '❌ fail'}`, '', cell(headline(report)), '');
+  if (report.breaches.length > 0) {
+    out.push('**Thresholds breached**', '');
+    for (const b of report.breaches) out.push(`- ${cell(b.message)}`);
+    out.push('');
+  }
+  out.push('| route | requests | match | mismatch | noise | accepted | errors | missing | skipped | p99 stable → shadow |');
+  out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|---|');
+  for (const r of report.routes.slice(0, maxRoutes)) {
+    const c = r.counts;
+    const reqs = Object.values(c).reduce((a, b) => a + b, 0);
+    const name = r.breached ? `**${cell(r.route)}**` : cell(r.route);
+    out.push(`| ${name} | ${reqs} | ${c.match} | ${c.mismatch} | ${c.noise} | ${c.accepted} | ${c['shadow-error']} | ${c.missing} | ${c.skipped} | ${cell(latencyCell(r))} |`);
+  }
+  if (report.routes.length > maxRoutes) out.push('', `… and ${report.routes.length - maxRoutes} more routes.`);
+  const fields = report.fields.filter((f) => f.differs + f.accepted > 0).slice(0, maxFields);
+  if (fields.length > 0) {
+    out.push('', '<details><summary>Top differing fields</summary>', '', '| route | field | severity | differs | rate | accepted | noise |', '|---|---|---|--:|--:|--:|--:|');
+    for (const f of fields) out.push(`| ${cell(f.route)} | ${cell(f.field)} | ${f.severity} | ${f.differs} | ${percent(f.differenceRate)} | ${f.accepted} | ${f.noise} |`);
+    out.push('', '</details>');
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,66 @@
+import type { DiffReport } from '../report.js';
+import { headline, isoTime, latencyCell, percent } from './format.js';
+
+export interface TextOptions {
+  /** ANSI colours; the CLI turns them on only for a TTY without NO_COLOR. */
+  color?: boolean;
+}
+
+const maxRoutes = 40;
+const maxFields = 15;
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => (i === 0 || i === r.length - 1 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd());
+}
+
+/** The terminal report: per-route table, top differing fields, breaches, verdict. */
+export function renderText(report: DiffReport, options: TextOptions = {}): string {
+  const paint = (code: string) => (text: string) => (options.color ? `\u001b[${code}m${text}\u001b[0m` : text);
+  const red = paint('31');
+  const green = paint('32');
+  const dim = paint('2');
+  const bold = paint('1');
+  const out: string[] = [];
+  const t = report.totals;
+
+  out.push(bold('shadowtap diff'));
+  out.push(dim(`window ${isoTime(report.window.firstMs)} .. ${isoTime(report.window.lastMs)}; ${t.pairs} pairs`));
+  out.push('');
+  const rows = [['ROUTE', 'REQS', 'MATCH', 'MISMATCH', 'NOISE', 'ACCEPTED', 'ERRORS', 'MISSING', 'SKIPPED', 'P99 STABLE → SHADOW']];
+  for (const r of report.routes.slice(0, maxRoutes)) {
+    const c = r.counts;
+    const reqs = Object.values(c).reduce((a, b) => a + b, 0);
+    rows.push([r.route, reqs, c.match, c.mismatch, c.noise, c.accepted, c['shadow-error'], c.missing, c.skipped].map(String).concat(latencyCell(r)));
+  }
+  const lines = table(rows);
+  out.push(bold(lines[0]!));
+  lines.slice(1).forEach((line, i) => out.push(report.routes[i]!.breached ? red(line) : line));
+  if (report.routes.length > maxRoutes) out.push(dim(`… ${report.routes.length - maxRoutes} more routes in the JSON or HTML report`));
+
+  const fields = report.fields.filter((f) => f.differs + f.accepted > 0).slice(0, maxFields);
+  if (fields.length > 0) {
+    out.push('', bold('Top differing fields'));
+    const fieldRows = [['ROUTE', 'FIELD', 'SEVERITY', 'DIFFERS', 'RATE', 'ACCEPTED', 'NOISE']];
+    for (const f of fields) fieldRows.push([f.route, f.field, f.severity, String(f.differs), percent(f.differenceRate), String(f.accepted), String(f.noise)]);
+    const tableLines = table(fieldRows.map((r) => [...r, '']));
+    out.push(bold(tableLines[0]!), ...tableLines.slice(1));
+  }
+  const noisy = report.fields.filter((f) => f.differs === 0 && f.noise > 0).slice(0, 5);
+  if (noisy.length > 0) {
+    out.push('', dim(`Noise (not counted as mismatches): ${noisy.map((f) => `${f.field} (${Object.keys(f.noiseReasons).join(', ')})`).join('; ')}`));
+  }
+  const extra = [
+    t.unpaired > 0 && `${t.unpaired} results without a capture in the window`,
+    t.duplicates > 0 && `${t.duplicates} duplicate results counted once`,
+    t.evicted > 0 && `${t.evicted} captures left the join window unpaired (raise --join-window)`,
+    t.deadLetters > 0 && `${t.deadLetters} undecodable records sent to the dead-letter log`,
+  ].filter(Boolean);
+  if (extra.length > 0) out.push('', dim(extra.join('; ')));
+  if (report.breaches.length > 0) {
+    out.push('', bold('Thresholds breached'));
+    for (const b of report.breaches) out.push(red(`  ✗ ${b.message}`));
+  }
+  out.push('', report.verdict === 'pass' ? green(bold(headline(report))) : red(bold(headline(report))));
+  return `${out.join('\n')}\n`;
+}

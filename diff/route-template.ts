@@ -1,0 +1,110 @@
+import { configError } from '../shared/errors.js';
+
+/**
+ * Groups request paths into route templates so statistics are per endpoint, not per URL:
+ * `/users/42/orders/3f2a…` becomes `/users/{id}/orders/{uuid}`. User patterns such as
+ * `/users/:id` win over detection.
+ */
+export interface RoutePattern {
+  source: string;
+  /** A literal segment, a named parameter, or `*` matching the rest of the path. */
+  segments: Array<{ literal: string } | { param: string } | { rest: true }>;
+}
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const date = /^\d{4}-\d{2}-\d{2}$/;
+const hex = /^(?=.*\d)[0-9a-f]{8,}$/i;
+
+function detectSegment(segment: string): string {
+  if (/^\d+$/.test(segment)) return '{id}';
+  if (uuid.test(segment)) return '{uuid}';
+  if (date.test(segment)) return '{date}';
+  if (hex.test(segment)) return '{hex}';
+  return segment;
+}
+
+function splitPath(path: string): string[] {
+  const clean = path.split('?')[0] ?? '';
+  return clean.split('/').filter((s) => s.length > 0);
+}
+
+export function parseRoutePattern(source: string): RoutePattern {
+  if (!source.startsWith('/')) throw configError(`--route "${source}" must start with /, for example /users/:id`);
+  const parts = splitPath(source);
+  const segments: RoutePattern['segments'] = parts.map((part, index) => {
+    if (part === '*') {
+      if (index !== parts.length - 1) throw configError(`--route "${source}": * is only allowed as the last segment`);
+      return { rest: true as const };
+    }
+    const param = /^(?::(\w+)|\{(\w+)\})$/.exec(part);
+    return param ? { param: (param[1] ?? param[2])! } : { literal: part };
+  });
+  return { source, segments };
+}
+
+function patternTemplate(pattern: RoutePattern, parts: string[]): string | undefined {
+  const out: string[] = [];
+  for (let i = 0; i < pattern.segments.length; i++) {
+    const segment = pattern.segments[i]!;
+    if ('rest' in segment) return `/${[...out, '*'].join('/')}`;
+    const part = parts[i];
+    if (part === undefined) return undefined;
+    if ('literal' in segment) {
+      if (segment.literal !== part) return undefined;
+      out.push(part);
+    } else {
+      out.push(`{${segment.param}}`);
+    }
+  }
+  return parts.length === pattern.segments.length ? `/${out.join('/')}` : undefined;
+}
+
+/** The route template of a request path: the first matching user pattern, else detected segments. */
+export function routeTemplate(path: string, patterns: readonly RoutePattern[] = []): string {
+  const parts = splitPath(path).map((p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  });
+  for (const pattern of patterns) {
+    const template = patternTemplate(pattern, parts);
+    if (template) return template;
+  }
+  return `/${parts.map(detectSegment).join('/')}`;
+}
+
+/**
+ * Whether a route named in a rule (`/users/{id}`, `/users/:id`, `GET /users/*`, `*`) covers a
+ * route key `METHOD /template`; parameter names need not agree.
+ */
+export function routeSelectorMatches(selector: string, routeKey: string): boolean {
+  if (selector === '*') return true;
+  const [method, template] = splitRouteKey(routeKey);
+  let pathSelector = selector;
+  const spaced = /^([A-Z]+)\s+(\/.*)$/.exec(selector);
+  if (spaced) {
+    if (spaced[1] !== method) return false;
+    pathSelector = spaced[2]!;
+  }
+  const want = splitPath(pathSelector);
+  const have = splitPath(template);
+  const isParam = (s: string) => /^(?::\w+|\{[\w*]+\})$/.test(s);
+  for (let i = 0; i < want.length; i++) {
+    if (want[i] === '*' && i === want.length - 1) return true;
+    const h = have[i];
+    if (h === undefined) return false;
+    if (!isParam(want[i]!) && want[i] !== h) return false;
+  }
+  return want.length === have.length;
+}
+
+export function routeKey(method: string, template: string): string {
+  return `${method.toUpperCase()} ${template}`;
+}
+
+function splitRouteKey(key: string): [string, string] {
+  const space = key.indexOf(' ');
+  return space < 0 ? ['', key] : [key.slice(0, space), key.slice(space + 1)];
+}

@@ -1,0 +1,151 @@
+import { usageError } from '../shared/errors.js';
+import type { LogEntry, RecordLog } from '../shared/log/record-log.js';
+import type { Capture, Header, Result } from '../shared/records/types.js';
+import { defaultCircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
+import type { ReplayProgress } from './progress.js';
+import type { ReplayObserver } from './replay-observer.js';
+import { resolveSetHeaders, type RequestRules } from './request-builder.js';
+import { defaultAllowedMethods } from './side-effect-guard.js';
+
+/** Where captures come from: any RecordLog of captures (Kafka or the file log). */
+export type CaptureSource = Pick<RecordLog<Capture>, 'name' | 'read' | 'commit'>;
+export type ResultSink = Pick<RecordLog<Result>, 'append'>;
+
+export interface ReplayOptions {
+  source: CaptureSource;
+  results: ResultSink;
+  /** The shadow's origin, e.g. http://shadow:8080; the only host ever contacted. */
+  target: string;
+  /** Keep tailing the log instead of stopping at its end. */
+  follow?: boolean;
+  fromMs?: number;
+  toMs?: number;
+  /** Consumer group whose committed positions the read resumes from. */
+  group?: string;
+  /** Commit positions for `group` (default true); soak replays a fixed window and does not. */
+  commit?: boolean;
+  pace?: 'asap' | 'recorded';
+  /** With pace 'recorded': 2 replays twice as fast as recorded. */
+  speed?: number;
+  /** Open model: requests per second at exact intervals; excludes pace 'recorded'. */
+  rate?: number;
+  concurrency?: number;
+  /** Methods sent; others are skipped as unsafe-method. */
+  allowMethods?: string[];
+  /** Added or replacing headers; a value `env:NAME` is read from the environment. */
+  setHeaders?: Header[];
+  removeHeaders?: string[];
+  pathPrefixRewrite?: { from: string; to: string };
+  /** Host header sent instead of the target's host. */
+  hostRewrite?: string;
+  timeoutMs?: number;
+  /** Extra attempts after a connection failure (refused, reset); nothing else is retried. */
+  retries?: number;
+  circuitBreaker?: Partial<CircuitBreakerOptions>;
+  /** Shadow response bodies kept up to this size. */
+  maxBodyBytes?: number;
+  /** After `signal` aborts, how long sends in flight may still finish and be recorded. */
+  drainTimeoutMs?: number;
+  /** Stops reading; in-flight sends drain, their Results are written and committed. */
+  signal?: AbortSignal;
+  onProgress?: (progress: ReplayProgress) => void;
+  /** Extra listeners, e.g. ReplayMetrics. */
+  observers?: ReplayObserver[];
+  /** Result ids to send for one capture (soak: `<id>~<n>` copies); default just the capture id. */
+  copies?: (entry: LogEntry<Capture>) => string[];
+  /** Recorded pacing relative to this time instead of the first capture (soak: the window start). */
+  paceOriginMs?: number;
+  /** Told about every Result with the entry it came from (soak buckets). */
+  onResult?: (result: Result, entry: LogEntry<Capture>) => void;
+}
+
+export const replayDefaults = {
+  group: 'shadowtap-replay',
+  concurrency: 64,
+  speed: 1,
+  timeoutMs: 10_000,
+  retries: 0,
+  maxBodyBytes: 1024 * 1024,
+  drainTimeoutMs: 10_000,
+};
+
+export type PaceConfig = { kind: 'asap' } | { kind: 'recorded'; speed: number; originMs?: number } | { kind: 'rate'; rate: number };
+
+/** Options with defaults applied and checked once; what the worker uses inside. */
+export interface ReplayConfig {
+  target: URL;
+  group: string;
+  commit: boolean;
+  pace: PaceConfig;
+  concurrency: number;
+  allowedMethods: ReadonlySet<string>;
+  rules: RequestRules;
+  timeoutMs: number;
+  retries: number;
+  circuitBreaker: CircuitBreakerOptions;
+  maxBodyBytes: number;
+  drainTimeoutMs: number;
+  copies: (entry: LogEntry<Capture>) => string[];
+}
+
+export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
+  const target = parseTarget(options.target);
+  const positive = (value: number | undefined, fallback: number, name: string, integer = false): number => {
+    const n = value ?? fallback;
+    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw usageError(`${name} must be a positive ${integer ? 'integer' : 'number'}; got ${value}`);
+    return n;
+  };
+  const retries = options.retries ?? replayDefaults.retries;
+  if (!Number.isInteger(retries) || retries < 0) throw usageError(`--retries must be 0 or more; got ${options.retries}`);
+  if (options.fromMs !== undefined && options.toMs !== undefined && options.fromMs >= options.toMs) {
+    throw usageError('--from must be before --to');
+  }
+  if (options.rate !== undefined && options.pace === 'recorded') {
+    throw usageError('--rate and --pace recorded exclude each other: pick one way to pace');
+  }
+  const pace: PaceConfig =
+    options.rate !== undefined
+      ? { kind: 'rate', rate: positive(options.rate, 1, '--rate') }
+      : options.pace === 'recorded'
+        ? { kind: 'recorded', speed: positive(options.speed, replayDefaults.speed, '--speed'), originMs: options.paceOriginMs }
+        : { kind: 'asap' };
+  const prefix = options.pathPrefixRewrite;
+  if (prefix && !prefix.from.startsWith('/')) throw usageError(`--path-prefix-rewrite must rewrite a path starting with /; got "${prefix.from}"`);
+  return {
+    target,
+    group: options.group ?? replayDefaults.group,
+    commit: options.commit ?? true,
+    pace,
+    concurrency: positive(options.concurrency, replayDefaults.concurrency, '--concurrency', true),
+    allowedMethods: new Set((options.allowMethods ?? defaultAllowedMethods).map((m) => m.toUpperCase())),
+    rules: {
+      target,
+      hostRewrite: options.hostRewrite,
+      pathPrefixRewrite: prefix,
+      setHeaders: resolveSetHeaders(options.setHeaders ?? []),
+      removeHeaders: new Set((options.removeHeaders ?? []).map((h) => h.toLowerCase())),
+    },
+    timeoutMs: positive(options.timeoutMs, replayDefaults.timeoutMs, '--timeout'),
+    retries,
+    circuitBreaker: {
+      failureThreshold: positive(options.circuitBreaker?.failureThreshold, defaultCircuitBreaker.failureThreshold, '--breaker-failures', true),
+      probeIntervalMs: positive(options.circuitBreaker?.probeIntervalMs, defaultCircuitBreaker.probeIntervalMs, '--breaker-probe-interval'),
+    },
+    maxBodyBytes: positive(options.maxBodyBytes, replayDefaults.maxBodyBytes, '--max-body', true),
+    drainTimeoutMs: positive(options.drainTimeoutMs, replayDefaults.drainTimeoutMs, '--drain-timeout'),
+    copies: options.copies ?? ((entry) => [entry.value.id]),
+  };
+}
+
+function parseTarget(value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw usageError(`--target must be an http(s) URL such as http://shadow:8080; got "${value}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw usageError(`--target must be an http(s) URL such as http://shadow:8080; got "${value}"`);
+  }
+  return url;
+}

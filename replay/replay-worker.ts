@@ -1,0 +1,252 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ShadowtapError } from '../shared/errors.js';
+import type { LogEntry } from '../shared/log/record-log.js';
+import { nowMicros, type Capture, type Result } from '../shared/records/types.js';
+import { CircuitBreaker, type Admission } from './circuit-breaker.js';
+import { CommitTracker } from './commit-tracker.js';
+import { ConcurrencyLimit } from './concurrency-limit.js';
+import { isConnectionFailure } from './error-kind.js';
+import { asapPacer, type Pacer } from './pacer.js';
+import { sleepUntil } from './precise-timer.js';
+import type { ReplayProgress } from './progress.js';
+import { ratePacer } from './rate-pacer.js';
+import { recordedPacer } from './recorded-pacer.js';
+import type { ReplayObserver } from './replay-observer.js';
+import { resolveReplayOptions, type ReplayConfig, type ReplayOptions } from './replay-options.js';
+import { ReplayStats, type ReplaySummary } from './replay-stats.js';
+import { buildRequest, type OutgoingRequest } from './request-builder.js';
+import { ResultWriter } from './result-writer.js';
+import { ShadowSender } from './shadow-sender.js';
+import { skipReason } from './side-effect-guard.js';
+
+export type { ReplayOptions } from './replay-options.js';
+export type { ReplaySummary } from './replay-stats.js';
+export type { ReplayProgress } from './progress.js';
+
+/** An open-model send that cannot get a connection slot this long after its time is dropped. */
+const dropToleranceMs = 2;
+const progressIntervalMs = 250;
+
+/**
+ * Reads captures, sends each to the shadow (paced, guarded, marked), writes one Result per
+ * capture (per copy) and commits positions only after their Results are written.
+ */
+export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> {
+  const config = resolveReplayOptions(options);
+  const { source, signal } = options;
+  const stats = new ReplayStats();
+  const observers: ReplayObserver[] = [stats, ...(options.observers ?? [])];
+  const observe = (event: (observer: ReplayObserver) => void) => observers.forEach(event);
+
+  const sender = new ShadowSender(config.target, {
+    connections: config.concurrency,
+    timeoutMs: config.timeoutMs,
+    maxBodyBytes: config.maxBodyBytes,
+  });
+  const breaker = new CircuitBreaker(config.circuitBreaker, (open) => observe((o) => o.circuit(open)));
+  const limit = new ConcurrencyLimit(config.concurrency);
+  const tracker = config.commit ? new CommitTracker() : undefined;
+  const writer = new ResultWriter(options.results, async (batch) => {
+    if (!tracker) return;
+    for (const result of batch) tracker.written(result.source);
+    const positions = tracker.takeCommittable();
+    if (positions.length > 0) await source.commit(config.group, positions);
+  });
+  const pacer = createPacer(config, options.follow ?? false);
+  // Cuts sends short only when the drain deadline passes after a stop; their captures stay uncommitted.
+  const hardStop = new AbortController();
+  let failure: unknown;
+  let lastRecordedMs: number | undefined;
+  let lagMs: number | null = null;
+
+  const record = (result: Result, entry: LogEntry<Capture>) => {
+    observe((o) => o.result(result));
+    options.onResult?.(result, entry);
+    writer.add(result);
+  };
+
+  const execute = async (entry: LogEntry<Capture>, base: ResultBase, request: OutgoingRequest, admission: Admission) => {
+    let attempt = 0;
+    let firstSentTime: number | undefined;
+    for (;;) {
+      attempt++;
+      const outcome = await sender.send(request, hardStop.signal);
+      if (hardStop.signal.aborted) return;
+      firstSentTime ??= outcome.sentTime;
+      const connectionFailure = !outcome.ok && isConnectionFailure(outcome.kind);
+      breaker.record(attempt === 1 ? admission : 'normal', outcome.ok ? 'answered' : connectionFailure ? 'connection-failure' : 'other-failure');
+      if (outcome.ok || !connectionFailure || attempt > config.retries) {
+        record(
+          {
+            ...base,
+            sentTime: firstSentTime,
+            attempt,
+            outcome: outcome.ok ? 'response' : 'error',
+            error: outcome.ok ? null : { kind: outcome.kind, message: outcome.message },
+            skipReason: null,
+            response: outcome.ok ? outcome.response : null,
+            latencyMicros: outcome.ok ? outcome.latencyMicros : null,
+          },
+          entry,
+        );
+        return;
+      }
+      await sleep(retryBackoffMs(attempt), undefined, { signal: hardStop.signal }).catch(() => undefined);
+      if (hardStop.signal.aborted) return;
+    }
+  };
+
+  const dispatch = async (entry: LogEntry<Capture>, id: string) => {
+    const capture = entry.value;
+    const base = {
+      id,
+      captureId: capture.id,
+      source: { log: source.name, partition: entry.position.partition, offset: entry.position.offset },
+      target: config.target.origin,
+    };
+    const reason = skipReason(capture.request, config.allowedMethods);
+    if (reason) {
+      record(skipped({ ...base, scheduledTime: nowMicros() }, reason), entry);
+      return;
+    }
+    const request = buildRequest(capture.request, config.rules);
+    const scheduledAt = pacer.scheduleFor(entry.timestampMs);
+    await sleepUntil(scheduledAt, signal);
+    // A stop before the send: no Result, so the capture is not committed and is replayed later.
+    if (signal?.aborted) return;
+    const scheduledTime = Math.round((performance.timeOrigin + scheduledAt) * 1000);
+    let admission: Admission | null;
+    if (pacer.dropsWhenBusy) {
+      // Open model: an open circuit or a full concurrency cap at the scheduled time means dropped.
+      admission = breaker.tryAdmit();
+      const started = admission !== null && (await limit.acquire({ signal, deadlineMs: scheduledAt + dropToleranceMs }));
+      if (!admission || !started) {
+        if (admission === 'probe') breaker.releaseProbe();
+        if (signal?.aborted) return;
+        record(skipped({ ...base, scheduledTime }, 'dropped'), entry);
+        return;
+      }
+    } else {
+      if (!(await limit.acquire({ signal }))) return;
+      admission = await breaker.admit(signal);
+      if (!admission) {
+        limit.release();
+        return;
+      }
+    }
+    if (options.follow) {
+      lagMs = Date.now() - entry.timestampMs;
+      const lag = lagMs;
+      observe((o) => o.lag(lag));
+    }
+    execute(entry, { ...base, scheduledTime }, request, admission)
+      .catch((error: unknown) => {
+        failure ??= error;
+      })
+      .finally(() => limit.release());
+  };
+
+  const progressTimer = options.onProgress
+    ? setInterval(() => options.onProgress!(progressOf(stats, limit, breaker, lagMs, lastRecordedMs, options)), progressIntervalMs)
+    : undefined;
+  try {
+    const entries = source.read({
+      fromMs: options.fromMs,
+      toMs: options.toMs,
+      follow: options.follow,
+      group: config.commit ? config.group : undefined,
+      signal,
+      onDeadLetter: () => observe((o) => o.deadLetter()),
+    });
+    for await (const entry of entries) {
+      if (signal?.aborted || writer.failure || failure) break;
+      observe((o) => o.captureRead());
+      lastRecordedMs = entry.timestampMs;
+      const ids = config.copies(entry);
+      tracker?.track(entry.position, ids.length);
+      for (const id of ids) {
+        if (signal?.aborted) break;
+        await dispatch(entry, id);
+      }
+      // Keeps memory bounded when the log is slower to write than the shadow answers.
+      if (writer.backlog > 4 * config.concurrency + 1000) await writer.flush();
+    }
+  } finally {
+    await drain(limit, hardStop, signal?.aborted ? config.drainTimeoutMs : undefined);
+    await writer.flush();
+    clearInterval(progressTimer);
+    await sender.close();
+  }
+  options.onProgress?.(progressOf(stats, limit, breaker, lagMs, lastRecordedMs, options));
+  const error = writer.failure ?? failure;
+  if (error) {
+    if (error instanceof ShadowtapError) throw error;
+    throw new ShadowtapError('ST_RUNTIME', `replay stopped: ${(error as Error).message}`, { cause: error });
+  }
+  return stats.summary();
+}
+
+type ResultBase = Pick<Result, 'id' | 'captureId' | 'source' | 'target' | 'scheduledTime'>;
+
+/** A Result for a capture that was not sent; attempt 0 says no request left. */
+function skipped(base: ResultBase, reason: string): Result {
+  return {
+    ...base,
+    sentTime: null,
+    attempt: 0,
+    outcome: 'skipped',
+    error: null,
+    skipReason: reason,
+    response: null,
+    latencyMicros: null,
+  };
+}
+
+function createPacer(config: ReplayConfig, follow: boolean): Pacer {
+  switch (config.pace.kind) {
+    case 'rate':
+      return ratePacer({ rate: config.pace.rate, restartWhenIdle: follow });
+    case 'recorded':
+      return recordedPacer({ speed: config.pace.speed, originMs: config.pace.originMs });
+    case 'asap':
+      return asapPacer();
+  }
+}
+
+/** Waits for sends in flight; with a deadline (a stop), cuts the rest short when it passes. */
+async function drain(limit: ConcurrencyLimit, hardStop: AbortController, deadlineMs: number | undefined): Promise<void> {
+  if (deadlineMs !== undefined) {
+    const timer = new AbortController();
+    await Promise.race([limit.idle(), sleep(deadlineMs, undefined, { signal: timer.signal }).catch(() => undefined)]);
+    timer.abort();
+    hardStop.abort();
+  }
+  await limit.idle();
+}
+
+function retryBackoffMs(attempt: number): number {
+  return Math.min(2000, 50 * 2 ** (attempt - 1));
+}
+
+function progressOf(
+  stats: ReplayStats,
+  limit: ConcurrencyLimit,
+  breaker: CircuitBreaker,
+  lagMs: number | null,
+  lastRecordedMs: number | undefined,
+  options: ReplayOptions,
+): ReplayProgress {
+  const { fromMs, toMs } = options;
+  const fraction =
+    fromMs !== undefined && toMs !== undefined && lastRecordedMs !== undefined
+      ? Math.min(1, Math.max(0, (lastRecordedMs - fromMs) / (toMs - fromMs)))
+      : null;
+  return {
+    elapsedMs: stats.elapsedMs,
+    ...stats.counts,
+    inFlight: limit.inFlight,
+    fraction,
+    lagMs: options.follow ? lagMs : null,
+    circuitOpen: breaker.isOpen,
+  };
+}

@@ -1,0 +1,193 @@
+import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
+import { ShadowtapError, logUnreachable } from '../errors.js';
+import { readKafka, schemaHeader, schemaVersionHeader } from './kafka-read.js';
+import type { Position, RecordKind, RecordLog } from './record-log.js';
+
+export interface KafkaLogOptions {
+  brokers: string[];
+  /** Topic names are `${topicPrefix}${kind.name}`. */
+  topicPrefix: string;
+  /** Partitions of topics this log creates; existing topics keep theirs. */
+  partitions: number;
+  clientId: string;
+}
+
+/** Opening gives up after this long, so a wrong address fails fast instead of hanging. */
+const openTimeoutMs = 10_000;
+/** Group errors meaning a rebalance moved the partitions: their records will be read again by the new owner. */
+const rebalanceErrors = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']);
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The captures or results log on Kafka: one topic per record kind, keyed by request id (so a
+ * capture and its results share a partition number when partition counts match), the Avro
+ * schema version in a header, undecodable records moved to `${topic}.dlq`.
+ */
+export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOptions): Promise<RecordLog<T>> {
+  const { brokers, topicPrefix, partitions, clientId } = options;
+  const topic = `${topicPrefix}${kind.name}`;
+  const deadLetterTopic = `${topic}.dlq`;
+  const where = brokers.join(',');
+  const kafka = new Kafka({
+    clientId,
+    brokers,
+    // kafkajs would print its own logs and stack traces; failures reach users as ShadowtapErrors instead.
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3000,
+    retry: { retries: 3, initialRetryTime: 250, maxRetryTime: 2000 },
+  });
+
+  const failure = (action: string, error: unknown): ShadowtapError => {
+    if (error instanceof ShadowtapError) return error;
+    const kafkaError = error as { retriable?: boolean; name?: string };
+    const message = `cannot ${action} on Kafka at ${where}: ${reasonOf(error)}`;
+    return kafkaError.retriable || kafkaError.name === 'KafkaJSNumberOfRetriesExceeded'
+      ? logUnreachable(`${message}. Check that the broker is running.`, error)
+      : new ShadowtapError('ST_LOG_IO', message, { cause: error });
+  };
+
+  const admin = kafka.admin();
+  let replicationFactor = 1;
+  const ensureTopic = async (name: string) => {
+    if ((await admin.listTopics()).includes(name)) return;
+    await admin.createTopics({ topics: [{ topic: name, numPartitions: partitions, replicationFactor }], waitForLeaders: true });
+  };
+
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      (async () => {
+        await admin.connect();
+        const cluster = await admin.describeCluster();
+        replicationFactor = Math.min(3, cluster.brokers.length);
+        await ensureTopic(topic);
+      })(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${openTimeoutMs / 1000} s`)), openTimeoutMs);
+      }),
+    ]);
+  } catch (error) {
+    await admin.disconnect().catch(() => undefined);
+    throw logUnreachable(
+      `cannot reach Kafka at ${where}: ${reasonOf(error)}. Check --brokers / KAFKA_BROKERS and that the broker is running.`,
+      error,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+
+  let producer: Promise<Producer> | undefined;
+  const connectedProducer = (): Promise<Producer> => {
+    producer ??= (async () => {
+      const created = kafka.producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: false,
+        retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 },
+      });
+      await created.connect();
+      return created;
+    })().catch((error) => {
+      producer = undefined;
+      throw error;
+    });
+    return producer;
+  };
+
+  let deadLetterReady: Promise<void> | undefined;
+  const deadLetter = async (message: KafkaMessage, partition: number, error: Error) => {
+    deadLetterReady ??= ensureTopic(deadLetterTopic).catch((cause) => {
+      deadLetterReady = undefined;
+      throw cause;
+    });
+    try {
+      await deadLetterReady;
+      await (await connectedProducer()).send({
+        topic: deadLetterTopic,
+        acks: -1,
+        messages: [
+          {
+            key: message.key,
+            value: message.value,
+            timestamp: message.timestamp,
+            headers: {
+              ...message.headers,
+              'shadowtap-dlq-topic': topic,
+              'shadowtap-dlq-partition': String(partition),
+              'shadowtap-dlq-offset': message.offset,
+              'shadowtap-dlq-error': error.message,
+            },
+          },
+        ],
+      });
+    } catch (cause) {
+      throw failure(`write to dead-letter topic ${deadLetterTopic}`, cause);
+    }
+  };
+
+  const consumersByGroup = new Map<string, Set<Consumer>>();
+  const endReads = new Set<() => void>();
+  const track = (group: string, consumer: Consumer, end: () => void) => {
+    const consumers = consumersByGroup.get(group) ?? new Set();
+    consumersByGroup.set(group, consumers.add(consumer));
+    endReads.add(end);
+    return () => {
+      endReads.delete(end);
+      consumers.delete(consumer);
+      if (consumers.size === 0) consumersByGroup.delete(group);
+    };
+  };
+
+  return {
+    name: topic,
+
+    async append(records: T[]): Promise<void> {
+      if (records.length === 0) return;
+      const headers = { [schemaHeader]: kind.codec.name, [schemaVersionHeader]: String(kind.codec.version) };
+      try {
+        await (await connectedProducer()).send({
+          topic,
+          acks: -1,
+          messages: records.map((record) => ({
+            key: kind.key(record),
+            value: kind.codec.encode(record),
+            timestamp: String(kind.timestampMs(record)),
+            headers,
+          })),
+        });
+      } catch (error) {
+        throw failure(`write to topic ${topic}`, error);
+      }
+    },
+
+    read: (readOptions) =>
+      readKafka({ kafka, admin, topic, kind, deadLetter, track, failure }, readOptions),
+
+    async commit(group: string, positions: Position[]): Promise<void> {
+      // Kafka's committed offset is the next one to read.
+      const next = new Map<number, number>();
+      for (const { partition, offset } of positions) next.set(partition, Math.max(next.get(partition) ?? -1, offset + 1));
+      if (next.size === 0) return;
+      const offsets = [...next].map(([partition, offset]) => ({ topic, partition, offset: String(offset) }));
+      const [member] = consumersByGroup.get(group) ?? [];
+      try {
+        if (member) await member.commitOffsets(offsets);
+        else await admin.setOffsets({ groupId: group, topic, partitions: offsets });
+      } catch (error) {
+        const kafkaError = error as { type?: string; cause?: { type?: string } };
+        if (rebalanceErrors.has(kafkaError.type ?? kafkaError.cause?.type ?? '')) return;
+        throw failure(`commit offsets of group ${group}`, error);
+      }
+    },
+
+    async close(): Promise<void> {
+      for (const end of endReads) end();
+      const consumers = [...consumersByGroup.values()].flatMap((set) => [...set]);
+      await Promise.all(consumers.map((consumer) => consumer.disconnect().catch(() => undefined)));
+      if (producer) await (await producer.catch(() => undefined))?.disconnect().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+    },
+  };
+}

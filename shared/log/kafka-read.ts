@@ -1,0 +1,277 @@
+import { randomUUID } from 'node:crypto';
+import type { Admin, Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import { ShadowtapError } from '../errors.js';
+import type { LogEntry, Position, ReadOptions, RecordKind } from './record-log.js';
+
+export const schemaHeader = 'shadowtap-schema';
+export const schemaVersionHeader = 'shadowtap-schema-version';
+
+/** Entries a read hands over before the consumer stops fetching for a slow caller. */
+const queueCapacity = 500;
+/** How often a fetch loop blocked on a slow caller still heartbeats, so the group keeps it. */
+const heartbeatWhileWaitingMs = 1000;
+
+export interface KafkaReadContext<T> {
+  kafka: Kafka;
+  admin: Admin;
+  topic: string;
+  kind: RecordKind<T>;
+  /** Moves an undecodable record to the dead-letter topic. */
+  deadLetter(message: KafkaMessage, partition: number, error: Error): Promise<void>;
+  /** Registers a live read so `commit` can reach its consumer and `close` can end it; returns its unregister function. */
+  track(group: string, consumer: Consumer, end: () => void): () => void;
+  /** Turns a kafkajs failure into a ShadowtapError naming the action. */
+  failure(action: string, error: unknown): ShadowtapError;
+}
+
+/**
+ * Decoded entries handed from the consumer's fetch loop to the iterator. Bounded: while it is
+ * full, the fetch loop waits, so a slow caller pauses fetching instead of filling memory.
+ */
+class EntryQueue<E> {
+  private items: E[] = [];
+  private ended = false;
+  private error: Error | undefined;
+  private waiters: Array<() => void> = [];
+
+  constructor(private readonly capacity: number) {}
+
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /**
+   * Adds an entry, waiting while full; `whileWaiting` runs every second of waiting. False, and
+   * nothing added, once the queue is closed or `stillWanted` says the entry is outdated.
+   */
+  async put(entry: E, whileWaiting: () => Promise<void>, stillWanted: () => boolean): Promise<boolean> {
+    while (!this.ended && stillWanted() && this.items.length >= this.capacity) {
+      await this.changed(heartbeatWhileWaitingMs);
+      if (!this.ended && stillWanted() && this.items.length >= this.capacity) await whileWaiting();
+    }
+    if (this.ended || !stillWanted()) return false;
+    this.items.push(entry);
+    this.wake();
+    return true;
+  }
+
+  /** The next entry; undefined once the queue is closed and drained. */
+  async take(): Promise<E | undefined> {
+    for (;;) {
+      const entry = this.items.shift();
+      if (entry !== undefined) {
+        this.wake();
+        return entry;
+      }
+      if (this.error) throw this.error;
+      if (this.ended) return undefined;
+      await this.changed();
+    }
+  }
+
+  /** Drops the entries not taken yet. */
+  clear(): void {
+    this.items = [];
+    this.wake();
+  }
+
+  /** No more entries will be added; the ones queued are still taken. */
+  close(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  fail(error: Error): void {
+    this.error ??= error;
+    this.close();
+  }
+
+  private changed(timeoutMs?: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = timeoutMs === undefined ? undefined : setTimeout(resolve, timeoutMs);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+function headerText(headers: IHeaders | undefined, name: string): string | undefined {
+  const value = headers?.[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? undefined : first.toString();
+}
+
+/**
+ * One read of a topic as a consumer group member (a throwaway group when none is given).
+ * Start per partition: the group's committed offset, else the offset for `fromMs`, else the
+ * beginning. Without `follow`, each partition ends at the high watermark seen when the read
+ * began; with `toMs`, at its first record at or past it. The read ends when every partition
+ * assigned to this member has ended.
+ */
+export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadOptions = {}): AsyncGenerator<LogEntry<T>> {
+  const { kafka, admin, topic, kind } = context;
+  const { fromMs, toMs, follow = false, group, signal, onDeadLetter } = options;
+  if (signal?.aborted) return;
+  const groupId = group ?? `shadowtap-read-${randomUUID()}`;
+
+  let watermarks: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
+  let fromOffsets: Map<number, number> | undefined;
+  try {
+    watermarks = await admin.fetchTopicOffsets(topic);
+    if (fromMs !== undefined) {
+      const byTime = await admin.fetchTopicOffsetsByTimestamp(topic, fromMs);
+      fromOffsets = new Map(byTime.map(({ partition, offset }) => [partition, Number(offset)]));
+    }
+  } catch (error) {
+    throw context.failure(`read topic ${topic}`, error);
+  }
+  const lows = new Map(watermarks.map(({ partition, low }) => [partition, Number(low)]));
+  const ends = follow ? undefined : new Map(watermarks.map(({ partition, high }) => [partition, Number(high)]));
+  // Nothing to read and no group to ask: skip joining a group at all.
+  if (ends && !group && [...ends].every(([partition, end]) => (fromOffsets?.get(partition) ?? lows.get(partition)!) >= end)) {
+    return;
+  }
+
+  const queue = new EntryQueue<LogEntry<T>>(queueCapacity);
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 1000 });
+  const untrack = context.track(groupId, consumer, () => queue.close());
+  const canEnd = ends !== undefined || toMs !== undefined;
+  const done = new Set<number>();
+  let assigned: number[] | undefined;
+  let starts = new Map<number, number>();
+  /** Per partition, the offset after the last entry the caller took. */
+  const delivered = new Map<number, number>();
+  // Bumped by every group join; a batch of an earlier assignment is dropped and fetched again.
+  let generation = 0;
+  // Settles once the current assignment's start offsets are known; batches wait for it.
+  let ready: Promise<void> = Promise.resolve();
+
+  const endIfDone = () => {
+    if (!canEnd || !assigned) return;
+    if (follow && assigned.length === 0) return;
+    if (assigned.every((partition) => done.has(partition))) queue.close();
+  };
+  const markDone = (partition: number) => {
+    done.add(partition);
+    consumer.pause([{ topic, partitions: [partition] }]);
+  };
+
+  const prepareAssignment = async (partitions: number[]) => {
+    const committed = new Map<number, number>();
+    if (group) {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      for (const { partition, offset } of offsets?.partitions ?? []) {
+        if (Number(offset) >= 0) committed.set(partition, Number(offset));
+      }
+    }
+    starts = new Map();
+    for (const partition of partitions) {
+      // Restart after what the caller took, so no record reaches it twice from this read.
+      const start = Math.max(
+        committed.get(partition) ?? fromOffsets?.get(partition) ?? lows.get(partition) ?? 0,
+        delivered.get(partition) ?? 0,
+      );
+      starts.set(partition, start);
+      consumer.seek({ topic, partition, offset: String(start) });
+      const end = ends?.get(partition);
+      if (done.has(partition) || (end !== undefined && start >= end)) markDone(partition);
+    }
+    assigned = partitions;
+    endIfDone();
+  };
+
+  const decode = (message: KafkaMessage, position: Position): T | ShadowtapError => {
+    const schema = headerText(message.headers, schemaHeader);
+    const version = headerText(message.headers, schemaVersionHeader);
+    try {
+      if (!message.value) throw new Error('the record has no value');
+      if (schema !== undefined && schema !== kind.codec.name) throw new Error(`it is a ${schema} record, not a ${kind.codec.name}`);
+      return kind.codec.decode(message.value, version === undefined ? undefined : Number(version));
+    } catch (error) {
+      return new ShadowtapError(
+        'ST_BAD_RECORD',
+        `cannot decode the record at ${topic} partition ${position.partition} offset ${position.offset}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  };
+
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    const partitions = payload.memberAssignment[topic] ?? [];
+    generation += 1;
+    // Entries not yet taken are fetched again from the new start offsets (or by the partition's new owner).
+    queue.clear();
+    ready = prepareAssignment(partitions).catch((error) => queue.fail(context.failure(`read topic ${topic}`, error)));
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) queue.fail(context.failure(`read topic ${topic}`, payload.error));
+  });
+  const onAbort = () => queue.close();
+  signal?.addEventListener('abort', onAbort);
+
+  try {
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          const batchGeneration = generation;
+          await ready;
+          const partition = batch.partition;
+          const end = ends?.get(partition);
+          // A pending seek (isStale) means this batch was fetched from an outdated position.
+          const current = () => generation === batchGeneration && isRunning() && !isStale() && !done.has(partition);
+          for (const message of batch.messages) {
+            if (!current() || queue.closed) return;
+            const offset = Number(message.offset);
+            const timestampMs = Number(message.timestamp);
+            if (offset < (starts.get(partition) ?? 0)) continue;
+            if ((end !== undefined && offset >= end) || (toMs !== undefined && timestampMs >= toMs)) {
+              markDone(partition);
+              break;
+            }
+            const position = { partition, offset };
+            if (fromMs === undefined || timestampMs >= fromMs) {
+              const value = decode(message, position);
+              if (value instanceof ShadowtapError) {
+                await context.deadLetter(message, partition, value);
+                onDeadLetter?.(position, value);
+              } else if (!(await queue.put({ value, position, timestampMs }, heartbeat, current))) {
+                return;
+              }
+            }
+            resolveOffset(message.offset);
+            if (end !== undefined && offset + 1 >= end) {
+              markDone(partition);
+              break;
+            }
+          }
+          endIfDone();
+        },
+      });
+    } catch (error) {
+      throw context.failure(`read topic ${topic}`, error);
+    }
+    for (;;) {
+      const entry = await queue.take();
+      if (!entry) return;
+      delivered.set(entry.position.partition, entry.position.offset + 1);
+      yield entry;
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    queue.close();
+    untrack();
+    await consumer.disconnect().catch(() => undefined);
+  }
+}

@@ -1,0 +1,117 @@
+import { request as httpRequest, createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { pino } from 'pino';
+import type { LogEntry, RecordLog } from '../shared/log/record-log.js';
+import type { Capture } from '../shared/records/types.js';
+
+export const silentLogger = pino({ level: 'silent' });
+
+/** An in-memory captures log whose appends can be made to fail, as a broker outage would. */
+export class MemorySink implements RecordLog<Capture> {
+  readonly name = 'memory';
+  readonly records: Capture[] = [];
+  failing = false;
+  failedAppends = 0;
+
+  async append(records: Capture[]): Promise<void> {
+    if (this.failing) {
+      this.failedAppends++;
+      throw new Error('log unreachable (test)');
+    }
+    this.records.push(...records);
+  }
+
+  async *read(): AsyncIterable<LogEntry<Capture>> {
+    for (const [offset, value] of this.records.entries()) {
+      yield { value, position: { partition: 0, offset }, timestampMs: Math.floor(value.captureTime / 1000) };
+    }
+  }
+
+  async commit(): Promise<void> {}
+
+  async close(): Promise<void> {}
+}
+
+/** Polls a condition until it holds; fails with `what` after the timeout. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export interface TestServer {
+  url: string;
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(handler: RequestListener<typeof IncomingMessage, typeof ServerResponse>): Promise<TestServer> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface RawResponse {
+  status: number;
+  statusMessage: string;
+  rawHeaders: string[];
+  body: Buffer;
+  /** Set when the response ended early (the connection was cut). */
+  error: string | null;
+}
+
+/** A plain node:http request that keeps raw headers and body bytes exactly as received. */
+export function rawRequest(
+  url: string,
+  options: { method?: string; path?: string; headers?: Record<string, string | string[]>; body?: Buffer | string } = {},
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(options.path ?? '/', url);
+    const req = httpRequest(target, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      let error: string | null = null;
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', (e) => (error = e.message));
+      res.on('close', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          statusMessage: res.statusMessage ?? '',
+          rawHeaders: res.rawHeaders,
+          body: Buffer.concat(chunks),
+          error: error ?? (res.complete ? null : 'incomplete'),
+        }),
+      );
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** Headers that describe the connection or the moment, which a proxy may legitimately change. */
+const connectionHeaders = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date']);
+
+export function endToEnd(rawHeaders: string[]): string[][] {
+  const pairs: string[][] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (!connectionHeaders.has(rawHeaders[i].toLowerCase())) pairs.push([rawHeaders[i].toLowerCase(), rawHeaders[i + 1]]);
+  }
+  return pairs;
+}
+
+export async function readAll<T>(log: RecordLog<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const entry of log.read()) out.push(entry.value);
+  return out;
+}

@@ -1,0 +1,248 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, describe, test } from 'node:test';
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { ShadowtapError } from '../shared/errors.js';
+import { openKafkaLog } from '../shared/log/kafka-log.js';
+import { captureKind, type LogEntry, type Position, type RecordLog } from '../shared/log/record-log.js';
+import type { Capture } from '../shared/records/types.js';
+import { kafkaBrokers, randomName } from './helpers/kafka-env.js';
+import { sampleCapture } from './helpers/sample-records.js';
+
+const brokers = kafkaBrokers();
+const kafka = new Kafka({ clientId: 'shadowtap-test', brokers, logLevel: logLevel.NOTHING });
+const openLogs: RecordLog<Capture>[] = [];
+
+after(async () => {
+  await Promise.all(openLogs.map((log) => log.close()));
+});
+
+async function openCaptures(): Promise<RecordLog<Capture>> {
+  const log = await openKafkaLog(captureKind, { brokers, topicPrefix: `${randomName('test')}.`, partitions: 3, clientId: 'shadowtap-test' });
+  openLogs.push(log);
+  return log;
+}
+
+/** Captures with ids `<prefix>-0..n-1`, the i-th captured at `startMs + i * stepMs`. */
+function captures(prefix: string, count: number, startMs = Date.now(), stepMs = 1): Capture[] {
+  return Array.from({ length: count }, (_, i) => {
+    const micros = (startMs + i * stepMs) * 1000;
+    return sampleCapture({ id: `${prefix}-${i}`, captureTime: micros, timings: { start: micros, firstByte: null, end: null } });
+  });
+}
+
+async function collect(iterable: AsyncIterable<LogEntry<Capture>>): Promise<LogEntry<Capture>[]> {
+  const entries: LogEntry<Capture>[] = [];
+  for await (const entry of iterable) entries.push(entry);
+  return entries;
+}
+
+const ids = (entries: LogEntry<Capture>[]) => entries.map((entry) => entry.value.id).sort();
+const idsOf = (records: Capture[]) => records.map((capture) => capture.id).sort();
+
+async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(50);
+  }
+}
+
+/** The raw messages of a topic, read with a plain kafkajs consumer. */
+async function rawMessages(topic: string, count: number): Promise<Array<KafkaMessage & { partition: number }>> {
+  const consumer = kafka.consumer({ groupId: randomName('raw'), maxWaitTimeInMs: 200 });
+  const messages: Array<KafkaMessage & { partition: number }> = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message, partition }) => void messages.push({ ...message, partition }) });
+    await waitFor(() => messages.length >= count, `${count} messages on ${topic}`);
+    return messages;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+describe('Kafka record log', () => {
+  test('records come back as written, from every partition', async () => {
+    const log = await openCaptures();
+    const written = captures('rt', 20);
+    await log.append(written.slice(0, 12));
+    await log.append(written.slice(12));
+
+    const entries = await collect(log.read());
+
+    assert.deepEqual(ids(entries), idsOf(written));
+    // Avro decodes into record classes; compare the data only.
+    const plain = (value: unknown) => JSON.parse(JSON.stringify(value));
+    const byId = new Map(written.map((capture) => [capture.id, capture]));
+    for (const entry of entries) {
+      assert.deepEqual(plain(entry.value), plain(byId.get(entry.value.id)));
+      assert.equal(entry.timestampMs, Math.floor(entry.value.captureTime / 1000));
+    }
+    assert.deepEqual(new Set(entries.map((entry) => entry.position.partition)), new Set([0, 1, 2]));
+  });
+
+  test('messages are keyed by request id and name their schema and version in headers', async () => {
+    const log = await openCaptures();
+    const written = captures('hdr', 3);
+    await log.append(written);
+
+    const messages = await rawMessages(log.name, 3);
+
+    assert.deepEqual(messages.map((m) => m.key?.toString()).sort(), idsOf(written));
+    for (const message of messages) {
+      assert.equal(message.headers?.['shadowtap-schema']?.toString(), captureKind.codec.name);
+      assert.equal(message.headers?.['shadowtap-schema-version']?.toString(), String(captureKind.codec.version));
+      assert.equal(message.timestamp, String(captureKind.timestampMs(captureKind.codec.decode(message.value!))));
+    }
+  });
+
+  test('a time window returns only records inside [from, to) and ends on every partition', async () => {
+    const log = await openCaptures();
+    const startMs = Date.UTC(2025, 0, 1);
+    const written = captures('win', 30, startMs, 1000);
+    await log.append(written);
+
+    const entries = await collect(log.read({ fromMs: startMs + 10_000, toMs: startMs + 20_000 }));
+
+    assert.deepEqual(ids(entries), idsOf(written.slice(10, 20)));
+    assert.equal(new Set(entries.map((entry) => entry.position.partition)).size, 3);
+  });
+
+  test('a group resumes after the positions it committed', async () => {
+    const log = await openCaptures();
+    const group = randomName('group');
+    const written = captures('resume', 9);
+    await log.append(written);
+
+    const first: LogEntry<Capture>[] = [];
+    for await (const entry of log.read({ group })) {
+      first.push(entry);
+      await log.commit(group, [entry.position]);
+      if (first.length === 4) break;
+    }
+    const second = await collect(log.read({ group }));
+
+    assert.equal(first.length, 4);
+    assert.deepEqual(ids(second), idsOf(written.filter((capture) => !ids(first).includes(capture.id))));
+  });
+
+  test('a commit after the read has ended still moves the group', async () => {
+    const log = await openCaptures();
+    const group = randomName('group');
+    await log.append(captures('late', 5));
+
+    const entries = await collect(log.read({ group }));
+    await log.commit(group, entries.map((entry) => entry.position));
+
+    assert.equal(entries.length, 5);
+    assert.deepEqual(await collect(log.read({ group })), []);
+  });
+
+  test('two readers in one group split the partitions without duplicates', async () => {
+    const log = await openCaptures();
+    const group = randomName('group');
+    const abort = new AbortController();
+    const received: [LogEntry<Capture>[], LogEntry<Capture>[]] = [[], []];
+    const readers = received.map(async (entries) => {
+      for await (const entry of log.read({ group, follow: true, signal: abort.signal })) {
+        entries.push(entry);
+        await log.commit(group, [entry.position]);
+      }
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await waitFor(async () => {
+        const { groups } = await admin.describeGroups([group]);
+        return groups[0]?.state === 'Stable' && groups[0].members.length === 2;
+      }, 'both readers to join the group');
+    } finally {
+      await admin.disconnect();
+    }
+    const written = captures('split', 30);
+    await log.append(written);
+    await waitFor(() => received[0].length + received[1].length >= written.length, 'all records');
+    abort.abort();
+    await Promise.all(readers);
+
+    const all = [...received[0], ...received[1]];
+    assert.deepEqual(ids(all), idsOf(written));
+    const partitionsOf = (entries: LogEntry<Capture>[]) => new Set(entries.map((entry) => entry.position.partition));
+    const [a, b] = received.map(partitionsOf) as [Set<number>, Set<number>];
+    assert.ok(a.size > 0 && b.size > 0, `both readers got records: ${[...a]} / ${[...b]}`);
+    assert.deepEqual([...a].filter((partition) => b.has(partition)), []);
+  });
+
+  test('a read larger than the hand-over queue delivers every record once, in offset order per partition', async () => {
+    const log = await openCaptures();
+    const group = randomName('group');
+    const written = captures('big', 2000);
+    for (let i = 0; i < written.length; i += 500) await log.append(written.slice(i, i + 500));
+
+    const entries: LogEntry<Capture>[] = [];
+    for await (const entry of log.read({ group })) {
+      entries.push(entry);
+      if (entries.length % 250 === 0) await log.commit(group, [entry.position]);
+    }
+
+    assert.deepEqual(ids(entries), idsOf(written));
+    for (const partition of [0, 1, 2]) {
+      const offsets = entries.filter((entry) => entry.position.partition === partition).map((entry) => entry.position.offset);
+      assert.deepEqual(offsets, offsets.map((_, i) => i));
+    }
+  });
+
+  test('an undecodable record goes to the dead-letter topic and reading goes on', async () => {
+    const log = await openCaptures();
+    const written = captures('dlq', 4);
+    await log.append(written.slice(0, 2));
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      await producer.send({ topic: log.name, messages: [{ key: 'poison', value: Buffer.from('not an avro capture') }] });
+    } finally {
+      await producer.disconnect();
+    }
+    await log.append(written.slice(2));
+
+    const deadLetters: Array<{ position: Position; error: Error }> = [];
+    const entries = await collect(log.read({ onDeadLetter: (position, error) => deadLetters.push({ position, error }) }));
+
+    assert.deepEqual(ids(entries), idsOf(written));
+    assert.equal(deadLetters.length, 1);
+    const [{ position, error }] = deadLetters as [{ position: Position; error: Error }];
+    assert.equal((error as ShadowtapError).code, 'ST_BAD_RECORD');
+    const [moved] = await rawMessages(`${log.name}.dlq`, 1);
+    assert.equal(moved?.key?.toString(), 'poison');
+    assert.equal(moved?.value?.toString(), 'not an avro capture');
+    assert.equal(moved?.headers?.['shadowtap-dlq-topic']?.toString(), log.name);
+    assert.equal(moved?.headers?.['shadowtap-dlq-partition']?.toString(), String(position.partition));
+    assert.equal(moved?.headers?.['shadowtap-dlq-offset']?.toString(), String(position.offset));
+    assert.match(moved?.headers?.['shadowtap-dlq-error']?.toString() ?? '', /cannot decode/);
+  });
+
+  test('opening fails fast with ST_LOG_UNREACHABLE when nothing listens at the address', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const address = `127.0.0.1:${port}`;
+
+    await assert.rejects(
+      openKafkaLog(captureKind, { brokers: [address], topicPrefix: 'unreachable.', partitions: 3, clientId: 'shadowtap-test' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ShadowtapError);
+        assert.equal(error.code, 'ST_LOG_UNREACHABLE');
+        assert.ok(error.message.includes(address), error.message);
+        // Refused at once, not cut off by the 10 s guard.
+        assert.match(error.message, /ECONNREFUSED/);
+        return true;
+      },
+    );
+  });
+});

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import avro from 'avsc';
+import { ShadowtapError } from '../shared/errors.js';
+import { captureCodec } from '../shared/records/codec.js';
+import type { Capture } from '../shared/records/types.js';
+import { decodeFramed, encodeFramed, RegistryCodec, SchemaRegistryClient } from '../shared/records/schema-registry.js';
+import { sampleCapture } from './helpers/sample-records.js';
+
+/**
+ * A tiny registry implementing the two endpoints the client uses, as Confluent's does:
+ * POST /subjects/{subject}/versions → {"id"}, the same id for the same schema, and
+ * GET /schemas/ids/{id} → {"schema"}. Subjects named `locked-*` refuse new schemas with 409.
+ */
+const schemas: string[] = [];
+const requests: string[] = [];
+const registry = createServer((req, res) => {
+  let body = '';
+  req.on('data', (chunk) => (body += chunk));
+  req.on('end', () => {
+    requests.push(`${req.method} ${req.url}`);
+    const send = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/vnd.schemaregistry.v1+json' }).end(JSON.stringify(value));
+    const register = /^\/subjects\/([^/]+)\/versions$/.exec(req.url ?? '');
+    const lookup = /^\/schemas\/ids\/(\d+)$/.exec(req.url ?? '');
+    if (req.method === 'POST' && register) {
+      if (decodeURIComponent(register[1]!).startsWith('locked-')) return send(409, { error_code: 409, message: 'Schema being registered is incompatible with an earlier schema' });
+      const schema = JSON.stringify(JSON.parse((JSON.parse(body) as { schema: string }).schema));
+      const id = schemas.indexOf(schema) >= 0 ? schemas.indexOf(schema) + 1 : schemas.push(schema);
+      return send(200, { id });
+    }
+    if (req.method === 'GET' && lookup && schemas[Number(lookup[1]) - 1]) return send(200, { schema: schemas[Number(lookup[1]) - 1] });
+    send(404, { error_code: 40403, message: 'Schema not found' });
+  });
+});
+let url: string;
+/** A record as Avro decodes it (its own record classes), to compare with what the codec returns. */
+const decoded = (record: Capture) => captureCodec.decode(captureCodec.encode(record));
+before(() => new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', () => resolve())).then(() => (url = `http://127.0.0.1:${(registry.address() as AddressInfo).port}`)));
+after(() => new Promise((resolve) => registry.close(resolve)));
+
+test('records are framed with magic byte 0 and the registered schema id, registered once per schema', async () => {
+  requests.length = 0;
+  const codec = new RegistryCodec(new SchemaRegistryClient({ url }), 'shadowtap.captures', captureCodec);
+  const record = sampleCapture({ id: 'r1' });
+  const [first, second] = await Promise.all([codec.encode(record), codec.encode(sampleCapture({ id: 'r2' }))]);
+  const id = schemas.indexOf(JSON.stringify(captureCodec.type.schema())) + 1;
+  assert.ok(id > 0);
+  assert.equal(first![0], 0);
+  assert.equal(first!.readUInt32BE(1), id);
+  assert.deepEqual(first!.subarray(5), captureCodec.encode(record));
+  assert.equal(second!.readUInt32BE(1), id);
+  assert.deepEqual(requests, ['POST /subjects/shadowtap.captures-value/versions']);
+  assert.deepEqual(await codec.decode(first!), decoded(record), 'the writer schema is known from registration, no lookup needed');
+  assert.equal(requests.length, 1);
+});
+
+test('a reader that did not register looks the writer schema up by id, once, and resolves it into the current shape', async () => {
+  // An evolved writer: the current capture schema plus a field this reader does not know.
+  const current = captureCodec.type.schema() as { fields: unknown[] };
+  const writer = avro.Type.forSchema({ ...current, fields: [...current.fields, { name: 'zone', type: 'string', default: '' }] } as avro.Schema);
+  const writerId = await new SchemaRegistryClient({ url }).register('shadowtap.captures-value', writer);
+  const record = sampleCapture({ id: 'evolved' });
+  const framed = encodeFramed(writerId, writer.toBuffer({ ...record, zone: 'eu-west-1' }));
+
+  requests.length = 0;
+  const reader = new RegistryCodec(new SchemaRegistryClient({ url }), 'shadowtap.captures', captureCodec);
+  assert.deepEqual(await reader.decode(framed), decoded(record));
+  assert.deepEqual(await reader.decode(framed), decoded(record));
+  assert.deepEqual(requests, [`GET /schemas/ids/${writerId}`]);
+});
+
+test('unframed bytes, a refusing registry and an unreachable one are told apart', async () => {
+  assert.throws(() => decodeFramed(captureCodec.encode(sampleCapture())), (e: unknown) => e instanceof ShadowtapError && e.code === 'ST_BAD_RECORD');
+  assert.throws(() => decodeFramed(Buffer.from([0, 0, 1])), (e: unknown) => e instanceof ShadowtapError && e.code === 'ST_BAD_RECORD');
+
+  const locked = new RegistryCodec(new SchemaRegistryClient({ url }), 'locked-topic', captureCodec);
+  await assert.rejects(locked.encode(sampleCapture()), (e: unknown) => {
+    assert.ok(e instanceof ShadowtapError);
+    assert.equal(e.code, 'ST_CONFIG');
+    assert.match(e.message, /failed with 409: Schema being registered is incompatible/);
+    return true;
+  });
+
+  const unknownId = new RegistryCodec(new SchemaRegistryClient({ url }), 'shadowtap.captures', captureCodec);
+  await assert.rejects(unknownId.decode(encodeFramed(9999, Buffer.alloc(0))), /failed with 404: Schema not found/);
+
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+  await new Promise((resolve) => closed.close(resolve));
+  await assert.rejects(new SchemaRegistryClient({ url: deadUrl }).register('x-value', captureCodec.type), (e: unknown) => {
+    assert.ok(e instanceof ShadowtapError);
+    assert.equal(e.code, 'ST_LOG_UNREACHABLE');
+    assert.equal(e.retriable, true);
+    return true;
+  });
+});

@@ -1,0 +1,115 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openFileLog } from '../shared/log/file-log.js';
+import { captureKind, resultKind, type RecordLog } from '../shared/log/record-log.js';
+import type { Capture, HttpRequest, Result } from '../shared/records/types.js';
+
+/** A capture with plausible defaults; `request` fields merge over a GET /. */
+export function makeCapture(id: string, captureTimeMs: number, request: Partial<HttpRequest> = {}): Capture {
+  return {
+    id,
+    captureTime: captureTimeMs * 1000,
+    agent: 'test-agent',
+    service: 'test-service',
+    request: {
+      method: 'GET',
+      path: '/',
+      query: '',
+      headers: [{ name: 'host', value: 'stable.local' }],
+      body: Buffer.alloc(0),
+      size: 0,
+      truncated: false,
+      ...request,
+    },
+    response: { status: 200, headers: [], body: Buffer.from('ok'), size: 2, truncated: false },
+    upstreamError: null,
+    timings: { start: captureTimeMs * 1000, firstByte: null, end: null },
+    redactions: [],
+    sampling: { rate: 1, mode: 'all' },
+  };
+}
+
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  rawHeaders: string[];
+  body: Buffer;
+}
+
+export interface TestServer {
+  url: string;
+  port: number;
+  seen: SeenRequest[];
+  server: Server;
+  close(): Promise<void>;
+}
+
+/** A real HTTP server on port 0 that records what reaches it. */
+export async function startServer(handler: (req: IncomingMessage, res: ServerResponse, body: Buffer) => void = (_q, res) => res.end('shadow')): Promise<TestServer> {
+  const seen: SeenRequest[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      seen.push({ method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, body });
+      handler(req, res, body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    seen,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface TestStore {
+  dir: string;
+  captures: RecordLog<Capture>;
+  results: RecordLog<Result>;
+  cleanup(): Promise<void>;
+}
+
+/** Captures and results as embedded file logs in a fresh temp folder. */
+export async function tempStore(): Promise<TestStore> {
+  const dir = await mkdtemp(join(tmpdir(), 'shadowtap-replay-'));
+  const captures = await openFileLog(captureKind, { dir });
+  const results = await openFileLog(resultKind, { dir });
+  return {
+    dir,
+    captures,
+    results,
+    cleanup: async () => {
+      await captures.close();
+      await results.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function readAll<T>(log: RecordLog<T>): Promise<T[]> {
+  const values: T[] = [];
+  for await (const entry of log.read()) values.push(entry.value);
+  return values;
+}
+
+/** Polls a condition instead of sleeping a fixed time. */
+export async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

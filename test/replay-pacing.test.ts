@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { rateSchedule, ratePacer } from '../replay/rate-pacer.js';
+import { recordedPacer, recordedSchedule } from '../replay/recorded-pacer.js';
+import { runReplay } from '../replay/replay-worker.js';
+import { makeCapture, readAll, startServer, tempStore } from './replay-helpers.js';
+
+const t0 = Date.UTC(2026, 0, 1);
+
+describe('rate pacer schedule', () => {
+  it('places send i at exactly start + i/rate, independent of when it is asked', () => {
+    assert.equal(rateSchedule(1000, 4, 0), 1000);
+    assert.equal(rateSchedule(1000, 4, 1), 1250);
+    assert.equal(rateSchedule(1000, 4, 10), 3500);
+    assert.equal(rateSchedule(0, 1000, 999), 999);
+    const pacer = ratePacer({ rate: 50, startMs: 10 });
+    assert.equal(pacer.dropsWhenBusy, true);
+    assert.deepEqual([0, 1, 2, 3].map(() => pacer.scheduleFor(0)), [10, 30, 50, 70]);
+  });
+
+  it('restarts the schedule after an idle source only when told to (follow mode)', () => {
+    const longAgo = performance.now() - 10_000;
+    const keeping = ratePacer({ rate: 10, startMs: longAgo });
+    assert.equal(keeping.scheduleFor(0), longAgo);
+    const restarting = ratePacer({ rate: 10, startMs: longAgo, restartWhenIdle: true });
+    assert.ok(restarting.scheduleFor(0) > longAgo + 9_000);
+  });
+});
+
+describe('recorded pacer schedule', () => {
+  it('keeps recorded gaps divided by the speed, relative to the first capture', () => {
+    assert.equal(recordedSchedule(100, 5000, 5000, 1), 100);
+    assert.equal(recordedSchedule(100, 5000, 5300, 1), 400);
+    assert.equal(recordedSchedule(100, 5000, 5300, 3), 200);
+    assert.equal(recordedSchedule(100, 5000, 4000, 1), 100, 'older than the origin: due at once');
+    const pacer = recordedPacer({ speed: 2, startMs: 0 });
+    assert.equal(pacer.dropsWhenBusy, false);
+    assert.deepEqual([7000, 7100, 7500].map((t) => pacer.scheduleFor(t)), [0, 50, 250]);
+    const fromWindowStart = recordedPacer({ speed: 10, startMs: 0, originMs: 6000 });
+    assert.equal(fromWindowStart.scheduleFor(7000), 100);
+  });
+});
+
+describe('recorded pacing against a real shadow', () => {
+  async function replayAt(speed: number): Promise<{ order: string[]; spanMs: number; latenessP99: number }> {
+    const arrivals: Array<{ url: string; at: number }> = [];
+    const shadow = await startServer((req, res) => {
+      arrivals.push({ url: req.url!, at: performance.now() });
+      res.end();
+    });
+    const store = await tempStore();
+    try {
+      await store.captures.append([
+        makeCapture('a', t0, { path: '/a' }),
+        makeCapture('b', t0 + 100, { path: '/b' }),
+        makeCapture('c', t0 + 400, { path: '/c' }),
+      ]);
+      const summary = await runReplay({ source: store.captures, results: store.results, target: shadow.url, pace: 'recorded', speed });
+      const results = await readAll(store.results);
+      assert.equal(results.length, 3);
+      for (const r of results) assert.ok(r.sentTime! >= r.scheduledTime);
+      return {
+        order: arrivals.map((a) => a.url),
+        spanMs: arrivals[arrivals.length - 1]!.at - arrivals[0]!.at,
+        latenessP99: summary.latenessMs.p99,
+      };
+    } finally {
+      await shadow.close();
+      await store.cleanup();
+    }
+  }
+
+  it('sends in recorded order, with the recorded span at speed 1 and a shorter one at speed 4', async () => {
+    const normal = await replayAt(1);
+    assert.deepEqual(normal.order, ['/a', '/b', '/c']);
+    assert.ok(normal.spanMs >= 390, `span at speed 1 was ${normal.spanMs} ms`);
+    const fast = await replayAt(4);
+    assert.deepEqual(fast.order, ['/a', '/b', '/c']);
+    assert.ok(fast.spanMs >= 95, `span at speed 4 was ${fast.spanMs} ms`);
+    assert.ok(fast.spanMs < normal.spanMs);
+  });
+});
+
+describe('open model (--rate)', () => {
+  it('drops sends that cannot start on time instead of delaying them, and records each drop', async () => {
+    const shadow = await startServer((_req, res) => setTimeout(() => res.end(), 50));
+    const store = await tempStore();
+    try {
+      await store.captures.append(Array.from({ length: 20 }, (_, i) => makeCapture(`r-${i}`, t0 + i)));
+      const summary = await runReplay({ source: store.captures, results: store.results, target: shadow.url, rate: 200, concurrency: 1 });
+      const results = await readAll(store.results);
+      assert.equal(results.length, 20);
+      const dropped = results.filter((r) => r.skipReason === 'dropped');
+      assert.ok(dropped.length > 0, 'a single slot held 50 ms cannot take 200/s');
+      assert.ok(dropped.every((r) => r.sentTime === null && r.outcome === 'skipped'));
+      assert.equal(summary.dropped, dropped.length);
+      assert.equal(summary.sent + summary.dropped, 20);
+      // Scheduled times stay on the 5 ms grid whatever happened to the sends.
+      const scheduled = results.map((r) => r.scheduledTime).sort((a, b) => a - b);
+      const stepMicros = (scheduled[19]! - scheduled[0]!) / 19;
+      assert.ok(Math.abs(stepMicros - 5000) < 50, `step was ${stepMicros} µs`);
+    } finally {
+      await shadow.close();
+      await store.cleanup();
+    }
+  });
+});
