@@ -18,7 +18,7 @@ function body(seed: number, change: boolean) {
   return {
     id: seed,
     generatedAt: new Date(1_767_000_000_000 + (change ? 1000 : 0)).toISOString(),
-    items: Array.from({ length: 16 }, (_, i) => ({ sku: `SKU-${seed}-${i}`, qty: i + (change && i === 3 ? 1 : 0), price: 9.99 + i, tags: ['a', 'b'] })),
+    items: Array.from({ length: 28 }, (_, i) => ({ sku: `SKU-${seed}-${i}`, qty: i + (change && i === 3 ? 1 : 0), price: 9.99 + i, tags: ['a', 'b'] })),
     owner: { name: 'Ada Lovelace', email: 'ada@example.com', plan: change ? 'pro' : 'free' },
   };
 }

@@ -51,7 +51,8 @@ function program(): { program: Command; seen: Seen[] } {
       .description('record traffic')
       .option('--upstream <url>', 'stable base URL')
       .option('--redact-file <file>', 'extra redaction rules')
-      .option('--metrics-listen <addr>', 'Prometheus endpoint'),
+      .option('--metrics-listen <addr>', 'Prometheus endpoint')
+      .option('--redact-header <name>', 'another header to redact (repeatable)', (v: string, all: string[]) => [...all, v.toLowerCase()], []),
   ).action(record);
   applyConfigFile(root);
   return { program: root, seen };
@@ -105,6 +106,16 @@ test('the command section overrides the log section; kebab-case keys and lists a
   assert.equal(seen[0]!.opts.store, '/data/capture-log');
   assert.equal(seen[0]!.opts.brokers, 'a:9092,b:9092');
   assert.equal(seen[0]!.opts.metricsListen, ':9464');
+});
+
+test('a list for a repeatable option is one flag per item, and flags add to it', async () => {
+  const path = await configFile('capture:\n  redact-header: [X-Token, X-Session]\n');
+  const { program: root, seen } = program();
+  await root.parseAsync(['node', 'shadowtap', '--config', path, 'capture']);
+  assert.deepEqual(seen[0]!.opts.redactHeader, ['x-token', 'x-session']);
+  const flagAdds = program();
+  await flagAdds.program.parseAsync(['node', 'shadowtap', '--config', path, 'capture', '--redact-header', 'X-Other']);
+  assert.deepEqual(flagAdds.seen[0]!.opts.redactHeader, ['x-token', 'x-session', 'x-other']);
 });
 
 test('relative paths in the file are taken from the folder of the file', async () => {

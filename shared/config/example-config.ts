@@ -8,7 +8,8 @@ import type { ConfigOption, ConfigSection } from './option-catalog.js';
 export function renderExampleConfig(catalog: Map<string, ConfigSection>): string {
   const lines = [
     '# shadowtap configuration: `shadowtap --config shadowtap.yml <command>` (or SHADOWTAP_CONFIG=shadowtap.yml).',
-    '# Precedence: command-line flag > environment variable > this file > built-in default.',
+    '# Precedence: command-line flag > environment variable > this file > built-in default;',
+    '# for repeatable options (--ignore, --route, ...) flags add to the list given here.',
     '# Keys are the long flag names in camelCase (--metrics-listen is metricsListen); kebab-case works too.',
     '# The `log:` section applies to every command that reads or writes the log; a command section overrides it.',
     '# Relative paths are taken from the folder of this file. Check a file with `shadowtap config check FILE`.',

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import type { PipelineRun } from '../../demo/pipeline.js';
+import { openLog, type LogOptions } from '../../shared/log/open-log.js';
+import { captureKind, resultKind } from '../../shared/log/record-log.js';
+
+/**
+ * The sample shadow differs from stable in exactly three ways (demo/sample-app.ts). A report
+ * must find those three and nothing else: noise (timestamps, trace ids) is not a mismatch.
+ */
+export function assertSeededDifferencesOnly(run: PipelineRun): void {
+  const { report } = run;
+  const mismatchedRoutes = report.routes.filter((r) => r.counts.mismatch + r.counts['shadow-error'] > 0).map((r) => r.route);
+  assert.deepEqual(
+    [...new Set(mismatchedRoutes.map((r) => r.replace(/\/api\/products\/.*/, '/api/products/*')))].sort(),
+    ['GET /api/products/*', 'GET /api/search'],
+    `mismatched routes: ${mismatchedRoutes.join(', ')}`,
+  );
+  const realFields = report.fields.filter((f) => f.differs - f.noise - f.accepted > 0);
+  const fieldsByRoute = new Set(realFields.map((f) => `${f.route.startsWith('GET /api/products/') ? 'products' : f.route} ${f.field}`));
+  assert.ok(fieldsByRoute.has('products $.price'), `price difference found: ${[...fieldsByRoute].join(', ')}`);
+  assert.ok(fieldsByRoute.has('GET /api/search status'), `status difference found: ${[...fieldsByRoute].join(', ')}`);
+  for (const field of fieldsByRoute) {
+    assert.ok(
+      field === 'products $.price' || field.startsWith('GET /api/search '),
+      `unexpected differing field ${field}`,
+    );
+  }
+  const slower = report.routes.filter((r) => r.latency.regression).map((r) => r.route);
+  assert.deepEqual(slower, ['GET /api/orders/{id}'], `latency regressions: ${slower.join(', ')}`);
+  const usersRoute = report.routes.find((r) => r.route === 'GET /api/users/{id}');
+  assert.ok(usersRoute, 'user ids are grouped under one route template');
+  assert.equal(usersRoute.counts.mismatch, 0, 'timestamps and trace ids are noise, not mismatches');
+  assert.equal(report.totals.missing, 0);
+  assert.equal(report.totals.duplicates, 0);
+  assert.equal(report.totals.pairs, run.captured, 'one pair per request');
+  assert.ok(report.totals.skipped > 0, 'unsafe POSTs are skipped, not sent');
+}
+
+/** Every request id is in the captures log once and has exactly one Result. */
+export async function assertEachIdOnce(run: PipelineRun, log: LogOptions, fromMs: number): Promise<void> {
+  const captures = await openLog(captureKind, log);
+  const results = await openLog(resultKind, log);
+  try {
+    const captureCounts = new Map<string, number>();
+    for await (const entry of captures.read({ fromMs })) captureCounts.set(entry.value.id, (captureCounts.get(entry.value.id) ?? 0) + 1);
+    const resultCounts = new Map<string, number>();
+    for await (const entry of results.read({ fromMs })) resultCounts.set(entry.value.id, (resultCounts.get(entry.value.id) ?? 0) + 1);
+    assert.equal(captureCounts.size, run.ids.length);
+    assert.equal(resultCounts.size, run.ids.length);
+    for (const id of run.ids) {
+      assert.equal(captureCounts.get(id), 1, `capture ${id}`);
+      assert.equal(resultCounts.get(id), 1, `result ${id}`);
+    }
+  } finally {
+    await captures.close();
+    await results.close();
+  }
+}
