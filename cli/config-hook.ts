@@ -33,7 +33,10 @@ export function applyConfigFile(program: Command): void {
   );
   for (const parent of commandTree(program)) {
     if (parent.commands.length === 0) continue;
-    parent.hook('preSubcommand', (_parent, subcommand) => fillFromConfig(program, subcommand));
+    parent.hook('preSubcommand', (thisCommand, subcommand) => {
+      // Help must work even with a broken config file, and shows the built-in defaults anyway.
+      if (!asksForHelp(thisCommand.args)) fillFromConfig(program, subcommand);
+    });
   }
 }
 
@@ -56,6 +59,10 @@ function fillFromConfig(program: Command, command: Command): void {
       command.setOptionValueWithSource(key, fromFile.get(key), 'config');
     }
   }
+}
+
+function asksForHelp(args: readonly string[]): boolean {
+  return args[0] === 'help' || args.includes('--help') || args.includes('-h');
 }
 
 function topLevelName(program: Command, command: Command): string {

@@ -78,7 +78,8 @@ function pairJudge(rules: CompareRules, patterns: RoutePattern[]) {
     const route = routeKey(method, routeTemplate(path, patterns));
     const url = query ? `${path}?${query}` : path;
     const stableMicros = capture.timings.end !== null ? capture.timings.end - capture.timings.start : null;
-    const shadowMicros = result?.latencyMicros ?? null;
+    // A failed send has no service latency worth comparing (a timeout would only measure the timeout).
+    const shadowMicros = result?.response ? (result.latencyMicros ?? null) : null;
     let verdict: VerdictKind;
     let compared: PairVerdict | undefined;
     let error: string | undefined;

@@ -9,6 +9,7 @@ import { applyConfigFile, checkConfigFile, programConfigCatalog } from '../cli/c
 import { formatProblem } from '../shared/config/config-problem.js';
 import { renderExampleConfig } from '../shared/config/example-config.js';
 import { ShadowtapError } from '../shared/errors.js';
+import { shadowtapProgram } from './helpers/deploy-program.js';
 
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -177,6 +178,13 @@ test('an unreadable or malformed file is one problem, and running a command with
     return true;
   });
   assert.equal(seen.length, 0);
+
+  const help = program();
+  let helpText = '';
+  help.program.configureOutput({ writeOut: (text) => (helpText += text) });
+  for (const command of help.program.commands) command.configureOutput({ writeOut: (text) => (helpText += text) });
+  await assert.rejects(help.program.parseAsync(['node', 'shadowtap', '--config', bad, 'replay', '--help']), { code: 'commander.helpDisplayed' });
+  assert.match(helpText, /--rate <n>/, 'help still works with a broken config file');
 });
 
 test('the example names every option, and switching on each default keeps the file valid', async () => {
@@ -190,4 +198,14 @@ test('the example names every option, and switching on each default keeps the fi
   const defaultsOn = example.replace(/^ {2}# (\w+: .+)$/gm, '  $1');
   assert.notEqual(defaultsOn, example);
   assert.deepEqual(checkConfigFile(root, await configFile(defaultsOn)).problems, []);
+});
+
+test("shadowtap's own commands: every default in the example, switched on, passes config check", async () => {
+  const root = shadowtapProgram();
+  const example = renderExampleConfig(programConfigCatalog(root));
+  const defaultsOn = example.replace(/^ {2}# (\w+: .+)$/gm, '  $1');
+  assert.deepEqual(
+    checkConfigFile(root, await configFile(defaultsOn)).problems.map((p) => formatProblem('example', p)),
+    [],
+  );
 });

@@ -7,7 +7,7 @@ import { defaultGateCriteria, evaluateGate, formatDuration, type GateCriteria } 
 
 interface GateFlags {
   report?: string;
-  minDuration: number;
+  minDuration?: number;
   maxMismatchRate: number;
   maxErrorRate: number;
   maxLatencyRegression: number;
@@ -21,9 +21,10 @@ export function registerGate(program: Command): void {
     .description('decide from a diff JSON report whether the shadow may graduate to a canary (exit 0 pass, 1 fail)')
     .addOption(new Option('--report <file>', 'diff report written by `shadowtap diff --format json --out FILE`'))
     .addOption(
-      new Option('--min-duration <duration>', 'traffic the report must span, e.g. 30m, 24h, 2d')
-        .default(defaultGateCriteria.minDurationMs, formatDuration(defaultGateCriteria.minDurationMs))
-        .argParser((v) => parseDuration(v, '--min-duration')),
+      // No commander default: it would be shown and configured as milliseconds rather than as a duration.
+      new Option('--min-duration <duration>', `traffic the report must span, e.g. 30m, 24h, 2d (default: ${formatDuration(defaultGateCriteria.minDurationMs)})`).argParser(
+        (v) => parseDuration(v, '--min-duration'),
+      ),
     )
     .addOption(
       new Option('--max-mismatch-rate <rate>', 'highest share of compared pairs that differ (0.01 = 1%)')
@@ -50,7 +51,7 @@ export function registerGate(program: Command): void {
         if (!flags.report) throw usageError('gate needs --report FILE; write one with `shadowtap diff --format json --out report.json`');
         const report = await readReport(flags.report);
         const criteria: GateCriteria = {
-          minDurationMs: flags.minDuration,
+          minDurationMs: flags.minDuration ?? defaultGateCriteria.minDurationMs,
           maxMismatchRate: flags.maxMismatchRate,
           maxErrorRate: flags.maxErrorRate,
           maxLatencyRegressionPct: flags.maxLatencyRegression,

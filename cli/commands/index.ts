@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import { registerDemo } from './demo.js';
+import { registerDiff } from './diff.js';
 import { registerInspect } from './inspect.js';
 import { registerSampleApp } from './sample-app.js';
 
 /** Each subcommand lives in its own file and only parses flags, then hands a typed context to its stage. */
 export function registerCommands(program: Command): void {
   registerDemo(program);
+  registerDiff(program);
   registerInspect(program);
   registerSampleApp(program);
 }

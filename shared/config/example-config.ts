@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import type { ConfigOption, ConfigSection } from './option-catalog.js';
+import { logSectionName, type ConfigOption, type ConfigSection } from './option-catalog.js';
 
 /**
  * A config file naming every option of every command with its default, all commented out, so it
@@ -14,11 +14,15 @@ export function renderExampleConfig(catalog: Map<string, ConfigSection>): string
     '# The `log:` section applies to every command that reads or writes the log; a command section overrides it.',
     '# Relative paths are taken from the folder of this file. Check a file with `shadowtap config check FILE`.',
   ];
+  const log = catalog.get(logSectionName);
+  // The log options every log command shares are shown once, under `log:`.
+  const shownInLog = (section: ConfigSection, option: ConfigOption) =>
+    section !== log && log?.options.get(option.key)?.description === option.description;
   for (const section of catalog.values()) {
-    if (section.hidden || section.options.size === 0) continue;
+    const options = [...section.options.values()].filter((o) => !o.hidden && !shownInLog(section, o));
+    if (section.hidden || options.length === 0) continue;
     lines.push('', `# ${section.description}`, `${section.name}:`);
-    for (const option of section.options.values()) {
-      if (option.hidden) continue;
+    for (const option of options) {
       lines.push(`  # ${describe(option)}`, `  # ${option.key}:${renderDefault(option)}`);
     }
   }
