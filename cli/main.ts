@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, ShadowtapError } from '../shared/errors.js';
 import { registerCommands } from './commands/index.js';
+import { applyConfigFile } from './config-hook.js';
 
 const program = new Command('shadowtap')
   .description('Shadow deployments: capture live traffic, replay it to a shadow, diff the answers.')
@@ -10,6 +11,7 @@ const program = new Command('shadowtap')
   .exitOverride();
 
 registerCommands(program);
+applyConfigFile(program);
 
 try {
   await program.parseAsync(process.argv);

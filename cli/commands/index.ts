@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
+import { registerConfig } from './config.js';
 import { registerDemo } from './demo.js';
 import { registerDiff } from './diff.js';
+import { registerGate } from './gate.js';
 import { registerInspect } from './inspect.js';
 import { registerSampleApp } from './sample-app.js';
 
@@ -8,6 +10,8 @@ import { registerSampleApp } from './sample-app.js';
 export function registerCommands(program: Command): void {
   registerDemo(program);
   registerDiff(program);
+  registerGate(program);
   registerInspect(program);
+  registerConfig(program);
   registerSampleApp(program);
 }
