@@ -85,8 +85,12 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
       proxyRequest({ recorder, pool, basePath, forwardRequestId: options.forwardRequestId ?? captureServerDefaults.forwardRequestId }, req, res);
     } else mirrorRequest(recorder, req, res);
   });
+  // Upgraded connections leave the HTTP server's bookkeeping; close() must end them itself.
+  const upgraded = new Set<Duplex>();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     recorder.metrics.request('upgrade');
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
     if (upstream) tunnelUpgrade(upstream, basePath, req, socket, head);
     else socket.end('HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
   });
@@ -107,6 +111,7 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     const deadline = Date.now() + drainTimeoutMs;
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
+    for (const socket of upgraded) socket.destroy();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, drainTimeoutMs)))]);
     clearTimeout(timer);

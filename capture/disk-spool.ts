@@ -34,6 +34,9 @@ export class DiskSpool<T> {
   private head: { seq: number; data: Buffer; offset: number } | null = null;
   private readonly opened: Promise<void>;
   private totalBytes = 0;
+  private loaded = false;
+  /** Set when the spool folder cannot be used; the spool then takes nothing. */
+  private broken = false;
 
   constructor(
     private readonly dir: string,
@@ -41,15 +44,28 @@ export class DiskSpool<T> {
     private readonly codec: Codec<T>,
     private readonly events: SpoolEvents,
   ) {
-    this.opened = this.load();
+    this.opened = this.load().then(
+      () => {
+        this.loaded = true;
+      },
+      (error: Error) => {
+        this.loaded = true;
+        this.broken = true;
+        this.pending = [];
+        this.totalBytes = 0;
+        this.events.onLoss(this.pendingRecords, new Error(`spool folder ${dir} is unusable: ${error.message}`));
+        this.pendingRecords = 0;
+      },
+    );
   }
 
   get bytes(): number {
     return this.totalBytes;
   }
 
+  /** Until segments of an earlier run are counted the spool is not known to be empty, so new records queue behind them. */
   get isEmpty(): boolean {
-    return this.totalBytes === 0;
+    return this.loaded && this.totalBytes === 0;
   }
 
   ready(): Promise<void> {
@@ -58,6 +74,7 @@ export class DiskSpool<T> {
 
   /** Appends a record unless that would pass the bound; the write itself happens in the background. */
   write(record: T): boolean {
+    if (this.broken) return false;
     const frame = frameOf(this.codec.encode(record));
     if (this.totalBytes + frame.length > this.maxBytes) return false;
     this.totalBytes += frame.length;
@@ -113,6 +130,7 @@ export class DiskSpool<T> {
     const frames = records.map((r) => frameOf(this.codec.encode(r)));
     const bytes = frames.reduce((n, f) => n + f.length, 0);
     if (frames.length === 0 || this.totalBytes + bytes > this.maxBytes) return 0;
+    if (this.active) await this.seal();
     await this.releaseHead();
     const seq = Math.min(this.nextSeq, ...this.sealed.map((s) => s.seq)) - 1;
     await writeFile(join(this.dir, fileName(seq)), Buffer.concat(frames));
@@ -168,6 +186,7 @@ export class DiskSpool<T> {
   private async pump(): Promise<void> {
     await this.opened;
     try {
+      if (this.broken) return;
       while (this.pending.length > 0) {
         const count = this.pendingRecords;
         const chunk = Buffer.concat(this.pending);

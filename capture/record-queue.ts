@@ -44,7 +44,10 @@ export class RecordQueue<T> {
     private readonly options: ResolvedQueue,
     private readonly spool: DiskSpool<T> | null,
     private readonly events: QueueEvents,
-  ) {}
+  ) {
+    // Records a previous run left in the spool are delivered without waiting for new traffic.
+    void spool?.ready().then(() => this.kick());
+  }
 
   get memoryBytes(): number {
     return this.memBytes;

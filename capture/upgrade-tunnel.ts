@@ -28,5 +28,5 @@ export function tunnelUpgrade(upstream: URL, basePath: string, req: IncomingMess
   });
   client.on('error', () => server.destroy());
   client.on('close', () => server.destroy());
-  server.on('close', () => client.end());
+  server.on('close', () => client.destroy());
 }

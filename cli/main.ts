@@ -4,6 +4,12 @@ import { ExitCode, ShadowtapError } from '../shared/errors.js';
 import { registerCommands } from './commands/index.js';
 import { applyConfigFile } from './config-hook.js';
 
+// `shadowtap inspect | head` closes stdout early; that is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 const program = new Command('shadowtap')
   .description('Shadow deployments: capture live traffic, replay it to a shadow, diff the answers.')
   .version('0.1.0')

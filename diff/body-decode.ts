@@ -55,6 +55,10 @@ function binary(bytes: Buffer): DecodedBody {
 }
 
 function decodeText(bytes: Buffer, charset: string | undefined): string {
+  // Buffer's own UTF-8 decoding is the fast path; TextDecoder (which also drops a BOM) for the rest.
+  if (charset === undefined || charset === 'utf-8' || charset === 'utf8') {
+    return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.toString('utf8', 3) : bytes.toString('utf8');
+  }
   try {
     return new TextDecoder(charset ?? 'utf-8').decode(bytes);
   } catch {

@@ -1,17 +1,9 @@
 import { configError } from '../shared/errors.js';
-import type { HttpResponse } from '../shared/records/types.js';
+import { headerValue, type HttpResponse } from '../shared/records/types.js';
 import { decodeBody, type DecodedBody } from './body-decode.js';
 import { bySeverity, excerpt, isReal, severityOf, type Change, type Difference, type DifferenceKind } from './difference.js';
 import { diffHeaders } from './header-diff.js';
-import {
-  arrayKeyFor,
-  headerRule,
-  parseArrayKeys,
-  parseIgnoreRules,
-  pathRule,
-  type ArrayKeyRule,
-  type IgnoreRules,
-} from './ignore-rules.js';
+import { parseArrayKeys, parseIgnoreRules, rulesForRoute, type ArrayKeyRule, type IgnoreRules, type RouteRules } from './ignore-rules.js';
 import { diffJson } from './json-diff.js';
 import { fieldOf, formatPath, type PathSegment } from './json-path.js';
 import { maskVolatile, noiseReason } from './noise-heuristics.js';
@@ -29,6 +21,21 @@ export interface CompareRules {
   heuristics: boolean;
   /** Differences listed per pair before the list is cut. */
   maxDifferences: number;
+  /** The rules of each route seen, so route selectors are matched once per route, not per difference. */
+  routeRules: Map<string | undefined, RouteRules>;
+}
+
+/** Routes whose rules are kept; past it the cache starts over (routes are capped by the summary anyway). */
+const maxCachedRoutes = 2000;
+
+function rulesOf(rules: CompareRules, route: string | undefined): RouteRules {
+  let found = rules.routeRules.get(route);
+  if (!found) {
+    if (rules.routeRules.size >= maxCachedRoutes) rules.routeRules.clear();
+    found = rulesForRoute(rules.ignore, rules.arrayKeys, route);
+    rules.routeRules.set(route, found);
+  }
+  return found;
 }
 
 export interface RuleOptions {
@@ -52,6 +59,7 @@ export function compileRules(options: RuleOptions = {}): CompareRules {
     reviewed: options.accepted ? parseReviewedDifferences(options.accepted) : noReviewedDifferences,
     heuristics: options.heuristics ?? true,
     maxDifferences: options.maxDifferences ?? 100,
+    routeRules: new Map(),
   };
 }
 
@@ -81,60 +89,63 @@ export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: C
   let textPatch: string | undefined;
   let truncated = false;
 
-  const add = (
-    kind: DifferenceKind,
-    path: string,
-    field: string,
-    change: Change,
-    values: { stable?: unknown; shadow?: unknown },
-    noise: string | undefined,
-    segments?: PathSegment[],
-  ) => {
-    const review = findReview(rules.reviewed, route, kind, path, segments);
+  // The side a difference lacks follows from its change: nothing stable for `added`, nothing shadow for `removed`.
+  const add: Add = (kind, path, field, change, stableValue, shadowValue, noise, segments) => {
+    const review = rules.reviewed.compiled.length > 0 ? findReview(rules.reviewed, route, kind, path, segments) : undefined;
     const elementChange = segments !== undefined && typeof segments.at(-1) !== 'string' && (change === 'removed' || change === 'added');
-    differences.push({
-      kind,
-      path,
-      field,
-      change,
-      // An array element coming or going changes a value, not the schema.
-      severity: elementChange ? 'value' : severityOf[change],
-      ...('stable' in values ? { stable: excerpt(values.stable) } : {}),
-      ...('shadow' in values ? { shadow: excerpt(values.shadow) } : {}),
-      ...(noise ? { noise } : {}),
-      ...(review ? { review: { status: review.status, reason: review.reason } } : {}),
-    });
+    // An array element coming or going changes a value, not the schema.
+    const d: Difference = { kind, path, field, change, severity: elementChange ? 'value' : severityOf[change] };
+    if (change !== 'added') d.stable = excerpt(stableValue);
+    if (change !== 'removed') d.shadow = excerpt(shadowValue);
+    if (noise) d.noise = noise;
+    if (review) d.review = { status: review.status, reason: review.reason };
+    differences.push(d);
   };
 
   if (stable.status !== shadow.status) {
     const change = statusClass(stable.status) !== statusClass(shadow.status) ? 'status-class-changed' : 'value-changed';
-    add('status', 'status', 'status', change, { stable: stable.status, shadow: shadow.status }, undefined);
+    add('status', 'status', 'status', change, stable.status, shadow.status, undefined);
   }
 
+  const routeRules = rulesOf(rules, route);
   const bodyStart = differences.length;
+  let bodiesDecoded = false;
   if (stable.truncated || shadow.truncated) {
     notes.push(`body truncated at capture on the ${stable.truncated ? 'stable' : 'shadow'} side; bodies not compared`);
+  } else if (sameBytes(stable, shadow)) {
+    // The common case costs a memcmp: equal bytes under equal type and encoding are equal content.
+    bodiesDecoded = true;
   } else {
     const a = decodeBody(stable);
     const b = decodeBody(shadow);
     for (const note of [a.note && `stable: ${a.note}`, b.note && `shadow: ${b.note}`]) if (note) notes.push(note);
-    const body = compareBodies(a.body, b.body, rules, route, add);
+    const body = compareBodies(a.body, b.body, rules, routeRules, route, add);
     textPatch = body.textPatch;
     truncated = body.truncated;
+    bodiesDecoded = a.note === undefined && b.note === undefined;
   }
-  const bodyHasRealDifference = differences.slice(bodyStart).some((d) => d.noise === undefined);
+  // Equal content sent with another content-encoding (gzip vs identity, br vs gzip) is a transport
+  // choice, usually the client's accept-encoding, not a different answer.
+  const sameContent = bodiesDecoded && !differences.slice(bodyStart).some((d) => d.noise === undefined);
 
   for (const h of diffHeaders(stable.headers, shadow.headers, rules.ignore.silentHeaders)) {
-    // Lengths follow bodies: equal bodies with different lengths only mean a different encoding.
-    if (h.name === 'content-length' && !bodyHasRealDifference) continue;
-    const rule = headerRule(rules.ignore, route, h.name);
+    if (h.name === 'content-encoding' && sameContent) continue;
+    const rule = routeRules.headerRule(h.name);
     const heuristic = rules.heuristics && h.stable !== undefined && h.shadow !== undefined ? noiseReason(h.stable, h.shadow) : undefined;
     const path = `header:${h.name}`;
-    add('header', path, path, h.change, { ...(h.stable !== undefined && { stable: h.stable }), ...(h.shadow !== undefined && { shadow: h.shadow }) }, rule ? `rule ${rule.source}` : heuristic);
+    add('header', path, path, h.change, h.stable, h.shadow, rule ? `rule ${rule.source}` : heuristic);
   }
 
   differences.sort(bySeverity);
   return { verdict: verdictOf(differences), differences, truncated, notes, ...(textPatch !== undefined && { textPatch }) };
+}
+
+function sameBytes(a: HttpResponse, b: HttpResponse): boolean {
+  return (
+    a.body.equals(b.body) &&
+    headerValue(a.headers, 'content-type') === headerValue(b.headers, 'content-type') &&
+    headerValue(a.headers, 'content-encoding') === headerValue(b.headers, 'content-encoding')
+  );
 }
 
 function verdictOf(differences: readonly Difference[]): CompareVerdict {
@@ -148,25 +159,32 @@ type Add = (
   path: string,
   field: string,
   change: Change,
-  values: { stable?: unknown; shadow?: unknown },
+  stable: unknown,
+  shadow: unknown,
   noise: string | undefined,
   segments?: PathSegment[],
 ) => void;
 
-function compareBodies(a: DecodedBody, b: DecodedBody, rules: CompareRules, route: string | undefined, add: Add): { textPatch?: string; truncated: boolean } {
+function compareBodies(
+  a: DecodedBody,
+  b: DecodedBody,
+  rules: CompareRules,
+  routeRules: RouteRules,
+  route: string | undefined,
+  add: Add,
+): { textPatch?: string; truncated: boolean } {
   if (a.type === 'json' && b.type === 'json') {
     const { differences, truncated } = diffJson(a.value, b.value, {
       numberTolerance: rules.numberTolerance,
       maxDifferences: rules.maxDifferences,
-      arrayKey: rules.arrayKeys.length > 0 ? (path) => arrayKeyFor(rules.arrayKeys, route, path) : undefined,
+      arrayKey: routeRules.arrayKey,
     });
     for (const d of differences) {
-      const rule = pathRule(rules.ignore, route, d.path);
+      const rule = routeRules.pathRule(d.path);
       const last = d.path.at(-1);
       const heuristic =
         rules.heuristics && d.change === 'value-changed' ? noiseReason(d.stable, d.shadow, typeof last === 'string' ? last : undefined) : undefined;
-      const values = { ...(d.change !== 'added' && { stable: d.stable }), ...(d.change !== 'removed' && { shadow: d.shadow }) };
-      add('body', formatPath(d.path), fieldOf(d.path), d.change, values, rule ? `rule ${rule.source}` : heuristic, d.path);
+      add('body', formatPath(d.path), fieldOf(d.path), d.change, d.stable, d.shadow, rule ? `rule ${rule.source}` : heuristic, d.path);
     }
     return { truncated };
   }
@@ -178,18 +196,18 @@ function compareBodies(a: DecodedBody, b: DecodedBody, rules: CompareRules, rout
         rules.heuristics && d.stable !== undefined && d.shadow !== undefined && maskVolatile(d.stable) === maskVolatile(d.shadow)
           ? 'embedded-id'
           : undefined;
-      add('body', `line:${d.line}`, 'line:*', d.change, { ...(d.stable !== undefined && { stable: d.stable }), ...(d.shadow !== undefined && { shadow: d.shadow }) }, noise);
+      add('body', `line:${d.line}`, 'line:*', d.change, d.stable, d.shadow, noise);
     }
     return { textPatch: patch, truncated };
   }
   if (a.type === 'binary' && b.type === 'binary') {
     if (a.sha256 !== b.sha256) {
-      add('body', '$', '$', 'value-changed', { stable: `${a.size} bytes sha256:${a.sha256.slice(0, 16)}`, shadow: `${b.size} bytes sha256:${b.sha256.slice(0, 16)}` }, undefined, []);
+      add('body', '$', '$', 'value-changed', `${a.size} bytes sha256:${a.sha256.slice(0, 16)}`, `${b.size} bytes sha256:${b.sha256.slice(0, 16)}`, undefined, []);
     }
     return { truncated: false };
   }
   if (a.type === 'empty' && b.type === 'empty') return { truncated: false };
-  add('body', '$', '$', 'type-changed', { stable: describe(a), shadow: describe(b) }, undefined, []);
+  add('body', '$', '$', 'type-changed', describe(a), describe(b), undefined, []);
   return { truncated: false };
 }
 

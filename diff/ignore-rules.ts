@@ -5,10 +5,12 @@ import { routeSelectorMatches } from './route-template.js';
 /**
  * Headers that differ between any two servers or any two responses of one server. Differences
  * in them are dropped silently; `!header:NAME` takes one back into the comparison.
- * content-length is handled apart: it is dropped only when the bodies compare equal.
+ * content-length is among them because the body comparison already covers it: a length that
+ * differs with the body adds nothing, and one that differs alone only means another encoding.
  */
 export const defaultIgnoredHeaders: readonly string[] = [
   'date',
+  'content-length',
   'server',
   'etag',
   'x-request-id',
@@ -104,15 +106,22 @@ export function parseArrayKeys(sources: readonly string[]): ArrayKeyRule[] {
 const applies = (rule: { route?: string }, route: string | undefined) =>
   rule.route === undefined || (route !== undefined && routeSelectorMatches(rule.route, route));
 
-/** The user rule that makes a header difference noise, if any. */
-export function headerRule(rules: IgnoreRules, route: string | undefined, header: string): IgnoreRule | undefined {
-  return rules.rules.find((r) => r.header === header && applies(r, route));
+/** The rules that apply to one route, picked once per route rather than once per difference. */
+export interface RouteRules {
+  /** The user rule that makes a header difference noise, if any. */
+  headerRule(header: string): IgnoreRule | undefined;
+  pathRule(path: readonly PathSegment[]): IgnoreRule | undefined;
+  /** The key field of the array at this path; absent when no array-key rule applies to the route. */
+  arrayKey?: (path: readonly PathSegment[]) => string | undefined;
 }
 
-export function pathRule(rules: IgnoreRules, route: string | undefined, path: readonly PathSegment[]): IgnoreRule | undefined {
-  return rules.rules.find((r) => r.path !== undefined && applies(r, route) && matchesPath(r.path, path));
-}
-
-export function arrayKeyFor(keys: readonly ArrayKeyRule[], route: string | undefined, path: readonly PathSegment[]): string | undefined {
-  return keys.find((k) => applies(k, route) && matchesPath(k.array, path, false))?.key;
+export function rulesForRoute(rules: IgnoreRules, keys: readonly ArrayKeyRule[], route: string | undefined): RouteRules {
+  const headerRules = rules.rules.filter((r) => r.header !== undefined && applies(r, route));
+  const pathRules = rules.rules.filter((r) => r.path !== undefined && applies(r, route));
+  const arrayKeys = keys.filter((k) => applies(k, route));
+  return {
+    headerRule: (header) => (headerRules.length === 0 ? undefined : headerRules.find((r) => r.header === header)),
+    pathRule: (path) => (pathRules.length === 0 ? undefined : pathRules.find((r) => matchesPath(r.path!, path))),
+    ...(arrayKeys.length > 0 && { arrayKey: (path: readonly PathSegment[]) => arrayKeys.find((k) => matchesPath(k.array, path, false))?.key }),
+  };
 }

@@ -26,69 +26,140 @@ function typeOf(value: unknown): JsonType {
   return typeof value as JsonType;
 }
 
-/** Returns the differences, most general first, and whether the list was cut at maxDifferences. */
+type JsonObject = Record<string, unknown>;
+
+/**
+ * Returns the differences, most general first, and whether the list was cut at maxDifferences.
+ * Bodies are mostly equal even when they differ, so the walk is built for equal subtrees: one
+ * mutable path, copied only when a difference is recorded, and no key lists allocated.
+ */
 export function diffJson(stable: unknown, shadow: unknown, options: JsonDiffOptions = {}): { differences: JsonDifference[]; truncated: boolean } {
   const tolerance = options.numberTolerance ?? 0;
   const max = options.maxDifferences ?? 200;
+  const arrayKey = options.arrayKey;
   const differences: JsonDifference[] = [];
+  const path: PathSegment[] = [];
+  // Arrays being walked by key in place: their elements sit on the path as positions until a
+  // difference is recorded, so equal elements cost no key segment.
+  const keyed: Array<{ depth: number; key: string; keys: string[]; distinct?: boolean }> = [];
   let truncated = false;
 
-  const push = (d: JsonDifference) => {
-    if (differences.length >= max) truncated = true;
-    else differences.push(d);
-  };
-
-  const walk = (a: unknown, b: unknown, path: PathSegment[]): void => {
-    if (truncated) return;
-    const ta = typeOf(a);
-    const tb = typeOf(b);
-    if (ta !== tb) return push({ path, change: 'type-changed', stable: a, shadow: b });
-    if (ta === 'object') return walkObject(a as Record<string, unknown>, b as Record<string, unknown>, path);
-    if (ta === 'array') return walkArray(a as unknown[], b as unknown[], path);
-    if (ta === 'number' ? Math.abs((a as number) - (b as number)) > tolerance : a !== b) {
-      push({ path, change: 'value-changed', stable: a, shadow: b });
-    }
-  };
-
-  const walkObject = (a: Record<string, unknown>, b: Record<string, unknown>, path: PathSegment[]) => {
-    for (const key of Object.keys(a)) {
-      if (!Object.hasOwn(b, key)) push({ path: [...path, key], change: 'removed', stable: a[key] });
-      else walk(a[key], b[key], [...path, key]);
-    }
-    for (const key of Object.keys(b)) if (!Object.hasOwn(a, key)) push({ path: [...path, key], change: 'added', shadow: b[key] });
-  };
-
-  const walkArray = (a: unknown[], b: unknown[], path: PathSegment[]) => {
-    const key = options.arrayKey?.(path);
-    const byKeyA = key ? indexByKey(a, key) : undefined;
-    const byKeyB = key ? indexByKey(b, key) : undefined;
-    if (key && byKeyA && byKeyB) {
-      for (const [value, element] of byKeyA) {
-        const at: PathSegment[] = [...path, { key, value }];
-        if (!byKeyB.has(value)) push({ path: at, change: 'removed', stable: element });
-        else walk(element, byKeyB.get(value), at);
-      }
-      for (const [value, element] of byKeyB) if (!byKeyA.has(value)) push({ path: [...path, { key, value }], change: 'added', shadow: element });
+  const push = (change: JsonDifference['change'], a: unknown, b: unknown, last?: PathSegment) => {
+    if (differences.length >= max) {
+      truncated = true;
       return;
     }
-    const common = Math.min(a.length, b.length);
-    for (let i = 0; i < common; i++) walk(a[i], b[i], [...path, i]);
-    for (let i = common; i < a.length; i++) push({ path: [...path, i], change: 'removed', stable: a[i] });
-    for (let i = common; i < b.length; i++) push({ path: [...path, i], change: 'added', shadow: b[i] });
+    const at = path.slice();
+    for (const frame of keyed) {
+      // Keys shared by two elements do not identify them: such elements keep their position.
+      frame.distinct ??= new Set(frame.keys).size === frame.keys.length;
+      if (frame.distinct) at[frame.depth] = { key: frame.key, value: frame.keys[at[frame.depth] as number]! };
+    }
+    if (last !== undefined) at.push(last);
+    const d: JsonDifference = { path: at, change };
+    if (change !== 'added') d.stable = a;
+    if (change !== 'removed') d.shadow = b;
+    differences.push(d);
   };
 
-  walk(stable, shadow, []);
+  const walk = (a: unknown, b: unknown): void => {
+    if (a === b || truncated) return;
+    if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
+      if (typeof a === 'number' && typeof b === 'number') {
+        if (Math.abs(a - b) > tolerance) push('value-changed', a, b);
+      } else push(typeOf(a) === typeOf(b) ? 'value-changed' : 'type-changed', a, b);
+      return;
+    }
+    const arrayA = Array.isArray(a);
+    if (arrayA !== Array.isArray(b)) push('type-changed', a, b);
+    else if (arrayA) walkArray(a as unknown[], b as unknown[]);
+    else walkObject(a as JsonObject, b as JsonObject);
+  };
+
+  const walkObject = (a: JsonObject, b: JsonObject) => {
+    let shared = 0;
+    for (const key in a) {
+      if (!Object.hasOwn(b, key)) {
+        push('removed', a[key], undefined, key);
+        continue;
+      }
+      shared++;
+      path.push(key);
+      walk(a[key], b[key]);
+      path.pop();
+    }
+    let sizeB = 0;
+    for (const _ in b) sizeB++;
+    if (sizeB === shared) return;
+    for (const key in b) if (!Object.hasOwn(a, key)) push('added', undefined, b[key], key);
+  };
+
+  const walkArray = (a: unknown[], b: unknown[]) => {
+    const key = arrayKey?.(path);
+    if (key !== undefined && walkKeyed(a, b, key)) return;
+    const common = Math.min(a.length, b.length);
+    for (let i = 0; i < common; i++) {
+      path.push(i);
+      walk(a[i], b[i]);
+      path.pop();
+    }
+    for (let i = common; i < a.length; i++) push('removed', a[i], undefined, i);
+    for (let i = common; i < b.length; i++) push('added', undefined, b[i], i);
+  };
+
+  /** Elements matched by key; false when some element lacks the key or two share it (then positions are compared). */
+  const walkKeyed = (a: unknown[], b: unknown[], key: string): boolean => {
+    // Usual case first: same keys in the same order, compared in place without maps.
+    if (a.length === b.length) {
+      const keys: string[] = [];
+      for (let i = 0; i < a.length; i++) {
+        const ka = keyOf(a[i], key);
+        if (ka === undefined || ka !== keyOf(b[i], key)) break;
+        keys.push(ka);
+      }
+      if (keys.length === a.length) {
+        keyed.push({ depth: path.length, key, keys });
+        for (let i = 0; i < a.length; i++) {
+          path.push(i);
+          walk(a[i], b[i]);
+          path.pop();
+        }
+        keyed.pop();
+        return true;
+      }
+    }
+    const byKeyA = indexByKey(a, key);
+    const byKeyB = byKeyA && indexByKey(b, key);
+    if (!byKeyA || !byKeyB) return false;
+    for (const [value, element] of byKeyA) {
+      if (!byKeyB.has(value)) push('removed', element, undefined, { key, value });
+      else {
+        path.push({ key, value });
+        walk(element, byKeyB.get(value));
+        path.pop();
+      }
+    }
+    for (const [value, element] of byKeyB) if (!byKeyA.has(value)) push('added', undefined, element, { key, value });
+    return true;
+  };
+
+  walk(stable, shadow);
   return { differences, truncated };
 }
 
-/** Elements by the string form of their key, or undefined when an element lacks it or two share it (then positions are compared). */
+/** The string form of an element's key field, or undefined when it is not an object with that key. */
+function keyOf(element: unknown, key: string): string | undefined {
+  if (typeof element !== 'object' || element === null || Array.isArray(element) || !Object.hasOwn(element, key)) return undefined;
+  const value = (element as JsonObject)[key];
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** Elements by the string form of their key, or undefined when an element lacks it or two share it. */
 function indexByKey(elements: unknown[], key: string): Map<string, unknown> | undefined {
   const map = new Map<string, unknown>();
   for (const element of elements) {
-    if (typeOf(element) !== 'object' || !Object.hasOwn(element as object, key)) return undefined;
-    const value = (element as Record<string, unknown>)[key];
-    const id = typeof value === 'string' ? value : JSON.stringify(value);
-    if (map.has(id)) return undefined;
+    const id = keyOf(element, key);
+    if (id === undefined || map.has(id)) return undefined;
     map.set(id, element);
   }
   return map;

@@ -14,18 +14,23 @@ import type { Capture, Result } from '../shared/records/types.js';
  * evicted, so the user can raise --join-window), a waiting result is reported unpaired.
  * Result ids already seen are remembered in a bounded set, so a result written twice (a
  * worker restarted before committing) is counted once: the first one wins.
+ * Baseline results (A/A: the same captures replayed to a second stable instance) pair with
+ * their capture like any other, but are told apart by `baseline`, have ids of their own, and
+ * never make a capture count as answered.
  */
 export type JoinEvent =
-  | { type: 'pair'; capture: Capture; result: Result }
+  | { type: 'pair'; capture: Capture; result: Result; baseline: boolean }
   | { type: 'missing'; capture: Capture; evicted: boolean }
-  | { type: 'unpaired'; result: Result; timestampMs: number }
-  | { type: 'duplicate'; result: Result };
+  | { type: 'unpaired'; result: Result; timestampMs: number; baseline: boolean }
+  | { type: 'duplicate'; result: Result; baseline: boolean };
 
 export interface JoinOptions {
   /** Most captures, and separately most waiting results, held in memory. */
   joinWindow: number;
   /** Take records as they arrive instead of in time order (for tailing logs). */
   follow?: boolean;
+  /** Tells A/A results (sent to the baseline target) from the candidate's. */
+  isBaseline?: (result: Result) => boolean;
 }
 
 interface CaptureSlot {
@@ -84,6 +89,7 @@ export async function* joinPairs(
   const waiting = new Map<string, Array<LogEntry<Result>>>();
   let waitingCount = 0;
   const seen = new Set<string>();
+  const isBaseline = options.isBaseline ?? (() => false);
 
   const remember = (id: string): boolean => {
     if (seen.has(id)) return false;
@@ -102,8 +108,11 @@ export async function* joinPairs(
       if (early) {
         waiting.delete(capture.id);
         waitingCount -= early.length;
-        for (const entry of early) yield { type: 'pair', capture, result: entry.value };
-        slot.paired = true;
+        for (const entry of early) {
+          const baseline = isBaseline(entry.value);
+          if (!baseline) slot.paired = true;
+          yield { type: 'pair', capture, result: entry.value, baseline };
+        }
       }
       if (slots.size > window) {
         const [oldestId, oldest] = slots.entries().next().value!;
@@ -112,14 +121,15 @@ export async function* joinPairs(
       }
     } else if (head.from === 'result') {
       const result = head.entry.value;
-      if (!remember(result.id)) {
-        yield { type: 'duplicate', result };
+      const baseline = isBaseline(result);
+      if (!remember(baseline ? `aa\u0000${result.id}` : result.id)) {
+        yield { type: 'duplicate', result, baseline };
         continue;
       }
       const slot = slots.get(result.captureId);
       if (slot) {
-        slot.paired = true;
-        yield { type: 'pair', capture: slot.capture, result };
+        if (!baseline) slot.paired = true;
+        yield { type: 'pair', capture: slot.capture, result, baseline };
         continue;
       }
       const list = waiting.get(result.captureId) ?? [];
@@ -130,10 +140,12 @@ export async function* joinPairs(
         const dropped = oldest.shift()!;
         waitingCount--;
         if (oldest.length === 0) waiting.delete(oldestId);
-        yield { type: 'unpaired', result: dropped.value, timestampMs: dropped.timestampMs };
+        yield { type: 'unpaired', result: dropped.value, timestampMs: dropped.timestampMs, baseline: isBaseline(dropped.value) };
       }
     }
   }
   for (const slot of slots.values()) if (!slot.paired) yield { type: 'missing', capture: slot.capture, evicted: false };
-  for (const list of waiting.values()) for (const entry of list) yield { type: 'unpaired', result: entry.value, timestampMs: entry.timestampMs };
+  for (const list of waiting.values()) {
+    for (const entry of list) yield { type: 'unpaired', result: entry.value, timestampMs: entry.timestampMs, baseline: isBaseline(entry.value) };
+  }
 }

@@ -14,12 +14,40 @@ export interface RoutePattern {
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const date = /^\d{4}-\d{2}-\d{2}$/;
 const hex = /^(?=.*\d)[0-9a-f]{8,}$/i;
+/** Letters and digits, optionally joined by - _ ~ : (`GH-4444`, `ord_8F3k2`); no dots, so file names stay. */
+const token = /^[A-Za-z0-9]+(?:[-_~:][A-Za-z0-9]+)*$/;
+/** API versions: v1, V2, v1beta1, v2alpha, v10rc2. */
+const version = /^v\d+(?:(?:alpha|beta|rc|preview)\d*)?$/i;
+/** Numeronyms (i18n, k8s, a11y) and ordinals (1st, 2nd), in lower case: `A1B` is an id. */
+const wordShape = /^(?:[a-z]\d{1,2}[a-z]|\d+(?:st|nd|rd|th))$/;
 
-function detectSegment(segment: string): string {
+/**
+ * Words that contain a digit yet name a thing, not an instance. A list, not a shape: `user123`
+ * and `page2` look like `oauth2` but are ids, and guessing wrong the other way splits one
+ * endpoint into thousands of routes. `--route` covers what the list lacks.
+ */
+const digitWords = new Set([
+  'oauth1', 'oauth2', 'http1', 'http2', 'http3', 'h2c', 's3', 'ec2', 'ipv4', 'ipv6', 'md5', 'sha1', 'sha224', 'sha256', 'sha384',
+  'sha512', 'utf8', 'utf-8', 'utf16', 'utf-16', 'base32', 'base58', 'base64', 'x509', 'pkcs7', 'pkcs8', 'pkcs12', 'web3', 'mp3',
+  'mp4', 'h264', 'h265', 'e2e', 'b2b', 'b2c', 'p2p', 'm2m', 's2s', '2fa', 'u2f', '3ds', '3ds2', '2d', '3d', '4k', 'html5', 'css3',
+  'es5', 'es6', 'w3c', 'iso8601', 'rfc3339', 'saml2',
+]);
+
+/**
+ * The placeholder for a path segment that names an instance, or the segment itself. Beyond
+ * plain numbers, uuids, dates and long hex, a segment is an id when it mixes letters and digits
+ * (`GH-4444`, `AB-1`, `SKU-123`, `a1b2c3`, `ord_8F3k2`): at least 3 characters, at least one
+ * digit and one letter, and not a version (`v2`) nor a known digit word (`oauth2`, `2fa`).
+ */
+export function detectSegment(segment: string): string {
   if (/^\d+$/.test(segment)) return '{id}';
   if (uuid.test(segment)) return '{uuid}';
   if (date.test(segment)) return '{date}';
   if (hex.test(segment)) return '{hex}';
+  if (segment.length >= 3 && token.test(segment) && /\d/.test(segment) && /[A-Za-z]/.test(segment)) {
+    if (version.test(segment) || wordShape.test(segment) || digitWords.has(segment.toLowerCase())) return segment;
+    return '{id}';
+  }
   return segment;
 }
 
@@ -62,6 +90,7 @@ function patternTemplate(pattern: RoutePattern, parts: string[]): string | undef
 /** The route template of a request path: the first matching user pattern, else detected segments. */
 export function routeTemplate(path: string, patterns: readonly RoutePattern[] = []): string {
   const parts = splitPath(path).map((p) => {
+    if (!p.includes('%')) return p;
     try {
       return decodeURIComponent(p);
     } catch {

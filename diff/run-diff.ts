@@ -4,10 +4,11 @@ import { decodeBody } from './body-decode.js';
 import { compactDifference, type PairRecord } from './pair-record.js';
 import { comparePair, compileRules, type CompareRules, type PairVerdict, type RuleOptions } from './compare-pair.js';
 import type { Difference, VerdictKind } from './difference.js';
+import type { NoiseThresholds } from './field-calibration.js';
 import { joinPairs } from './pair-join.js';
 import { buildReport, validateThresholds, type DiffReport, type Thresholds } from './report.js';
 import { parseRoutePattern, routeKey, routeTemplate, type RoutePattern } from './route-template.js';
-import { addOutcome, newSummary, type DiffSummary, type SamplePair, type SideSample, type SummaryLimits } from './summary.js';
+import { addBaselineOutcome, addOutcome, newSummary, type DiffSummary, type SamplePair, type SideSample, type SummaryLimits } from './summary.js';
 
 export interface DiffOptions extends RuleOptions {
   captures: RecordLog<Capture>;
@@ -28,6 +29,12 @@ export interface DiffOptions extends RuleOptions {
   bucketMs?: number;
   /** Told each pair's verdict as it is decided (for JSON Lines output). */
   onVerdict?: (record: PairRecord) => void;
+  /**
+   * Results sent to this target (a second instance of stable) are A/A results: they calibrate
+   * which fields differ for no reason (field-calibration.ts) instead of being judged.
+   */
+  baselineTarget?: string;
+  noiseThresholds?: NoiseThresholds;
 }
 
 export const defaultJoinWindow = 20_000;
@@ -48,10 +55,15 @@ export async function summarizeDiff(options: DiffOptions): Promise<DiffSummary> 
   const captures = options.captures.read({ fromMs: options.fromMs, toMs: options.toMs, follow: options.follow, signal: options.signal, onDeadLetter });
   // Results of the last captures of a window, and of soaks of an old window, are sent after toMs.
   const results = options.results.read({ fromMs: options.fromMs, follow: options.follow, signal: options.signal, onDeadLetter });
-  const judge = pairJudge(rules, patterns);
+  const judge = createPairJudge(rules, patterns);
+  const baselineOrigin = options.baselineTarget === undefined ? undefined : originOf(options.baselineTarget);
+  const isBaseline = baselineOrigin === undefined ? undefined : (result: Result) => originOf(result.target) === baselineOrigin;
+  const join = joinPairs(captures, results, { joinWindow: options.joinWindow ?? defaultJoinWindow, follow: options.follow, isBaseline });
 
-  for await (const event of joinPairs(captures, results, { joinWindow: options.joinWindow ?? defaultJoinWindow, follow: options.follow })) {
-    if (event.type === 'duplicate') summary.duplicates++;
+  for await (const event of join) {
+    if (event.type !== 'missing' && event.baseline) {
+      if (event.type === 'pair') judgeBaseline(summary, rules, patterns, event.capture, event.result);
+    } else if (event.type === 'duplicate') summary.duplicates++;
     else if (event.type === 'unpaired') {
       // Results past the window belong to captures of a later window, not to this report.
       if (options.toMs === undefined || event.timestampMs < options.toMs) summary.unpaired++;
@@ -68,11 +80,33 @@ export async function summarizeDiff(options: DiffOptions): Promise<DiffSummary> 
 
 export async function runDiff(options: DiffOptions): Promise<DiffReport> {
   const summary = await summarizeDiff(options);
-  return buildReport(summary, { thresholds: options.thresholds, fromMs: options.fromMs, toMs: options.toMs });
+  return buildReport(summary, {
+    thresholds: options.thresholds,
+    fromMs: options.fromMs,
+    toMs: options.toMs,
+    baselineTarget: options.baselineTarget,
+    noiseThresholds: options.noiseThresholds,
+  });
+}
+
+/** The origin replay writes as a Result's target (`http://host:port`), so URLs with paths or a trailing slash still match. */
+function originOf(target: string): string {
+  try {
+    return new URL(target).origin;
+  } catch {
+    return target.replace(/\/+$/, '');
+  }
+}
+
+/** An A/A pair only feeds the calibration; failures and request-only captures have nothing to compare. */
+function judgeBaseline(summary: DiffSummary, rules: CompareRules, patterns: readonly RoutePattern[], capture: Capture, result: Result): void {
+  if (!capture.response || !result.response || result.outcome !== 'response') return;
+  const route = routeKey(capture.request.method, routeTemplate(capture.request.path, patterns));
+  addBaselineOutcome(summary, { route, differences: comparePair(capture.response, result.response, rules, route).differences });
 }
 
 /** Decides the verdict of one capture and its result (or none), for the summary and for JSON Lines. */
-function pairJudge(rules: CompareRules, patterns: RoutePattern[]) {
+export function createPairJudge(rules: CompareRules, patterns: readonly RoutePattern[] = []) {
   return (capture: Capture, result: Result | null) => {
     const { method, path, query } = capture.request;
     const route = routeKey(method, routeTemplate(path, patterns));

@@ -3,6 +3,7 @@ import type { Header } from '../shared/records/types.js';
 import { bottomK, hashId, mergeBottomK, offer, wouldKeep, type BottomK } from './bottom-k.js';
 import { isReal, severityRank, verdictKinds, type Change, type Difference, type DifferenceKind, type Severity, type VerdictKind } from './difference.js';
 import { mergeHistograms, mergeLatency, newHistogram, newLatency, recordLatency, type LatencyAccumulator } from './latency-stats.js';
+import { addMismatchSet, mergeMismatchSets, mismatchSetsFromJson, mismatchSetsToJson, newMismatchSets, type MismatchSets } from './mismatch-sets.js';
 
 /**
  * Everything a report needs, in memory bounded by configuration: counts, per-field statistics,
@@ -24,6 +25,8 @@ export interface FieldStat {
   accepted: number;
   mustFix: number;
   noiseReasons: Record<string, number>;
+  /** A/A pairs (stable vs a second stable instance) where the field differed for real. */
+  aaDiffers: number;
 }
 
 export interface SideSample {
@@ -57,12 +60,17 @@ export interface RouteSummary {
   latency: LatencyAccumulator;
   /** Samples by kind, so rare mismatches are not crowded out by matches. */
   samples: { mismatch: BottomK<SamplePair>; error: BottomK<SamplePair>; noise: BottomK<SamplePair> };
+  /** A/A pairs compared on this route (stable vs the baseline target). */
+  aaCompared: number;
+  /** Which fields each mismatch differed in, so A/A calibration can re-judge the counts. */
+  mismatchSets: MismatchSets;
 }
 
 export interface BucketSummary {
   startMs: number;
   counts: VerdictCounts;
   shadow: Histogram;
+  mismatchSets: MismatchSets;
 }
 
 export interface SummaryLimits {
@@ -71,6 +79,9 @@ export interface SummaryLimits {
   maxRoutes: number;
   maxFieldsPerRoute: number;
   bucketMs: number;
+  /** Distinct sets of differing fields remembered per route, and per time bucket. */
+  mismatchSetsPerRoute: number;
+  mismatchSetsPerBucket: number;
 }
 
 export const defaultSummaryLimits: SummaryLimits = {
@@ -79,6 +90,8 @@ export const defaultSummaryLimits: SummaryLimits = {
   maxRoutes: 500,
   maxFieldsPerRoute: 200,
   bucketMs: 60_000,
+  mismatchSetsPerRoute: 200,
+  mismatchSetsPerBucket: 20,
 };
 
 export interface DiffSummary {
@@ -130,8 +143,22 @@ function newRoute(route: string, limits: SummaryLimits): RouteSummary {
     fieldOverflow: 0,
     latency: newLatency(limits.latencyReservoir),
     samples: { mismatch: bottomK(k), error: bottomK(k), noise: bottomK(k) },
+    aaCompared: 0,
+    mismatchSets: newMismatchSets(limits.mismatchSetsPerRoute),
   };
 }
+
+function routeOf(summary: DiffSummary, name: string): RouteSummary {
+  let route = summary.routes.get(name);
+  if (!route) {
+    const key = summary.routes.size >= summary.limits.maxRoutes ? otherRoutes : name;
+    route = summary.routes.get(key) ?? newRoute(key, summary.limits);
+    summary.routes.set(key, route);
+  }
+  return route;
+}
+
+const fieldKey = (d: { kind: DifferenceKind; field: string }) => `${d.kind}\u0000${d.field}`;
 
 /** One pair's outcome as the summary sees it. */
 export interface PairOutcome {
@@ -152,14 +179,10 @@ const sampleKind = (verdict: VerdictKind): keyof RouteSummary['samples'] | undef
 
 export function addOutcome(summary: DiffSummary, outcome: PairOutcome): void {
   const { limits } = summary;
-  let route = summary.routes.get(outcome.route);
-  if (!route) {
-    const key = summary.routes.size >= limits.maxRoutes ? otherRoutes : outcome.route;
-    route = summary.routes.get(key) ?? newRoute(key, limits);
-    summary.routes.set(key, route);
-  }
+  const route = routeOf(summary, outcome.route);
   route.counts[outcome.verdict]++;
-  recordFields(route, outcome.differences, limits.maxFieldsPerRoute);
+  const realFields = recordFields(route, outcome.differences, limits.maxFieldsPerRoute);
+  if (outcome.verdict === 'mismatch') addMismatchSet(route.mismatchSets, route.route, realFields);
   if (outcome.verdict !== 'missing' && outcome.verdict !== 'skipped') {
     recordLatency(route.latency, outcome.id, outcome.stableMicros, outcome.shadowMicros);
   }
@@ -172,20 +195,50 @@ export function addOutcome(summary: DiffSummary, outcome: PairOutcome): void {
   const startMs = Math.floor(outcome.timeMs / limits.bucketMs) * limits.bucketMs;
   let bucket = summary.buckets.get(startMs);
   if (!bucket) {
-    bucket = { startMs, counts: emptyCounts(), shadow: newHistogram() };
+    bucket = { startMs, counts: emptyCounts(), shadow: newHistogram(), mismatchSets: newMismatchSets(limits.mismatchSetsPerBucket) };
     summary.buckets.set(startMs, bucket);
   }
   bucket.counts[outcome.verdict]++;
+  if (outcome.verdict === 'mismatch') addMismatchSet(bucket.mismatchSets, route.route, realFields);
   if (outcome.shadowMicros !== null && outcome.shadowMicros >= 0) bucket.shadow.recordValue(Math.max(1, Math.round(outcome.shadowMicros)));
   summary.firstMs = summary.firstMs === null ? outcome.timeMs : Math.min(summary.firstMs, outcome.timeMs);
   summary.lastMs = summary.lastMs === null ? outcome.timeMs : Math.max(summary.lastMs, outcome.timeMs);
 }
 
-function recordFields(route: RouteSummary, differences: readonly Difference[], maxFields: number): void {
+/**
+ * Counts an A/A pair: the stable response against the baseline target's answer to the same
+ * request. Only its real differences matter; they are what the candidate's are measured against.
+ */
+export function addBaselineOutcome(summary: DiffSummary, outcome: { route: string; differences: readonly Difference[] }): void {
+  const route = routeOf(summary, outcome.route);
+  route.aaCompared++;
+  const seen = new Set<string>();
+  for (const d of outcome.differences) {
+    if (!isReal(d)) continue;
+    const key = fieldKey(d);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    // A field only the A/A run shows never needs calibrating, so a full route just skips it.
+    const stat = route.fields.get(key) ?? (route.fields.size < summary.limits.maxFieldsPerRoute ? newField(route, key, d) : undefined);
+    if (stat) stat.aaDiffers++;
+  }
+}
+
+function newField(route: RouteSummary, key: string, d: Difference): FieldStat {
+  const stat: FieldStat = { kind: d.kind, field: d.field, severity: d.severity, change: d.change, differs: 0, noise: 0, accepted: 0, mustFix: 0, noiseReasons: {}, aaDiffers: 0 };
+  route.fields.set(key, stat);
+  return stat;
+}
+
+/** Counts the pair in the stats of each field it differs in; returns the keys of the fields with real differences. */
+function recordFields(route: RouteSummary, differences: readonly Difference[], maxFields: number): string[] {
+  const real: string[] = [];
+  if (differences.length === 0) return real;
   // A field counts once per pair even when several elements of an array differ in it.
   const seen = new Set<string>();
   for (const d of differences) {
-    const key = `${d.kind}\u0000${d.field}`;
+    const key = fieldKey(d);
+    if (isReal(d)) real.push(key);
     if (seen.has(key)) continue;
     seen.add(key);
     let stat = route.fields.get(key);
@@ -194,8 +247,7 @@ function recordFields(route: RouteSummary, differences: readonly Difference[], m
         route.fieldOverflow++;
         continue;
       }
-      stat = { kind: d.kind, field: d.field, severity: d.severity, change: d.change, differs: 0, noise: 0, accepted: 0, mustFix: 0, noiseReasons: {} };
-      route.fields.set(key, stat);
+      stat = newField(route, key, d);
     }
     if (severityRank[d.severity] > severityRank[stat.severity]) {
       stat.severity = d.severity;
@@ -211,6 +263,7 @@ function recordFields(route: RouteSummary, differences: readonly Difference[], m
       if (d.review?.status === 'must-fix') stat.mustFix++;
     }
   }
+  return real;
 }
 
 function mergeField(a: FieldStat, b: FieldStat): FieldStat {
@@ -226,6 +279,7 @@ function mergeField(a: FieldStat, b: FieldStat): FieldStat {
     accepted: a.accepted + b.accepted,
     mustFix: a.mustFix + b.mustFix,
     noiseReasons,
+    aaDiffers: a.aaDiffers + b.aaDiffers,
   };
 }
 
@@ -243,6 +297,8 @@ function mergeRoute(a: RouteSummary, b: RouteSummary): RouteSummary {
       error: mergeBottomK(a.samples.error, b.samples.error),
       noise: mergeBottomK(a.samples.noise, b.samples.noise),
     },
+    aaCompared: a.aaCompared + b.aaCompared,
+    mismatchSets: mergeMismatchSets(a.mismatchSets, b.mismatchSets),
   };
 }
 
@@ -256,7 +312,17 @@ export function mergeSummaries(a: DiffSummary, b: DiffSummary): DiffSummary {
   const buckets = new Map(a.buckets);
   for (const [start, bucket] of b.buckets) {
     const prior = buckets.get(start);
-    buckets.set(start, prior ? { startMs: start, counts: addCounts(prior.counts, bucket.counts), shadow: mergeHistograms(prior.shadow, bucket.shadow) } : bucket);
+    buckets.set(
+      start,
+      prior
+        ? {
+            startMs: start,
+            counts: addCounts(prior.counts, bucket.counts),
+            shadow: mergeHistograms(prior.shadow, bucket.shadow),
+            mismatchSets: mergeMismatchSets(prior.mismatchSets, bucket.mismatchSets),
+          }
+        : bucket,
+    );
   }
   return {
     limits: a.limits,
@@ -280,15 +346,23 @@ export function summaryToJson(summary: DiffSummary): unknown {
       ...r,
       fields: [...r.fields.values()],
       latency: { stable: encode(r.latency.stable), shadow: encode(r.latency.shadow), pairs: r.latency.pairs },
+      mismatchSets: mismatchSetsToJson(r.mismatchSets),
     })),
-    buckets: [...summary.buckets.values()].map((b) => ({ ...b, shadow: encode(b.shadow) })),
+    buckets: [...summary.buckets.values()].map((b) => ({ ...b, shadow: encode(b.shadow), mismatchSets: mismatchSetsToJson(b.mismatchSets) })),
   };
 }
 
 export function summaryFromJson(json: unknown): DiffSummary {
+  type RawSets = ReturnType<typeof mismatchSetsToJson>;
   type Raw = Omit<DiffSummary, 'routes' | 'buckets'> & {
-    routes: Array<Omit<RouteSummary, 'fields' | 'latency'> & { fields: FieldStat[]; latency: { stable: string; shadow: string; pairs: BottomK<[number, number]> } }>;
-    buckets: Array<Omit<BucketSummary, 'shadow'> & { shadow: string }>;
+    routes: Array<
+      Omit<RouteSummary, 'fields' | 'latency' | 'mismatchSets'> & {
+        fields: FieldStat[];
+        latency: { stable: string; shadow: string; pairs: BottomK<[number, number]> };
+        mismatchSets: RawSets;
+      }
+    >;
+    buckets: Array<Omit<BucketSummary, 'shadow' | 'mismatchSets'> & { shadow: string; mismatchSets: RawSets }>;
   };
   const raw = json as Raw;
   // Decoded histograms are re-added into fresh ones so they record and merge like any other.
@@ -302,9 +376,10 @@ export function summaryFromJson(json: unknown): DiffSummary {
           ...r,
           fields: new Map(r.fields.map((f) => [`${f.kind}\u0000${f.field}`, f])),
           latency: { stable: decode(r.latency.stable), shadow: decode(r.latency.shadow), pairs: r.latency.pairs },
+          mismatchSets: mismatchSetsFromJson(r.mismatchSets),
         },
       ]),
     ),
-    buckets: new Map(raw.buckets.map((b) => [b.startMs, { ...b, shadow: decode(b.shadow) }])),
+    buckets: new Map(raw.buckets.map((b) => [b.startMs, { ...b, shadow: decode(b.shadow), mismatchSets: mismatchSetsFromJson(b.mismatchSets) }])),
   };
 }

@@ -11,14 +11,19 @@ export interface Percentiles {
 /** Values beyond an hour are clamped; a fixed range keeps memory fixed however long the run. */
 const highestMicros = 3_600_000_000;
 
-/** Microsecond values in an HDR histogram (3 significant digits, bounded memory), reported in ms. */
+/** Microsecond values in an HDR histogram (bounded memory), reported in ms. */
 export class LatencyHistogram {
-  private readonly histogram = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: highestMicros,
-    numberOfSignificantValueDigits: 3,
-    autoResize: false,
-  });
+  private readonly histogram;
+
+  /** 2 digits (1% precision) for the many small histograms of soak buckets, 3 for the run. */
+  constructor(significantDigits: 2 | 3 = 3) {
+    this.histogram = hdr.build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: highestMicros,
+      numberOfSignificantValueDigits: significantDigits,
+      autoResize: false,
+    });
+  }
 
   recordMicros(micros: number): void {
     this.histogram.recordValue(Math.min(highestMicros, Math.max(0, Math.round(micros))));

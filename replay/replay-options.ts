@@ -49,6 +49,8 @@ export interface ReplayOptions {
   /** Stops reading; in-flight sends drain, their Results are written and committed. */
   signal?: AbortSignal;
   onProgress?: (progress: ReplayProgress) => void;
+  /** Problems the run survives (a refused commit), one line each. */
+  onWarning?: (message: string) => void;
   /** Extra listeners, e.g. ReplayMetrics. */
   observers?: ReplayObserver[];
   /** Result ids to send for one capture (soak: `<id>~<n>` copies); default just the capture id. */

@@ -17,6 +17,8 @@ export interface ReplaySummary {
   dropped: number;
   deadLetters: number;
   circuitOpens: number;
+  /** Commits the log refused; their captures may be replayed again after a restart. */
+  commitFailures: number;
   durationMs: number;
   /** Requests sent per second over the run. */
   achievedRate: number;
@@ -43,6 +45,7 @@ export class ReplayStats implements ReplayObserver {
   private lastLag: number | undefined;
   private maxLag = 0;
   circuitOpens = 0;
+  private commitFailures = 0;
 
   captureRead(): void {
     this.readCount++;
@@ -79,6 +82,10 @@ export class ReplayStats implements ReplayObserver {
     if (open) this.circuitOpens++;
   }
 
+  commitFailed(): void {
+    this.commitFailures++;
+  }
+
   get elapsedMs(): number {
     return Math.round(performance.now() - this.startedAt);
   }
@@ -102,6 +109,7 @@ export class ReplayStats implements ReplayObserver {
       dropped: this.skipped.dropped ?? 0,
       deadLetters: this.deadLetterCount,
       circuitOpens: this.circuitOpens,
+      commitFailures: this.commitFailures,
       durationMs,
       achievedRate: durationMs > 0 ? Math.round((this.sentCount / durationMs) * 1000 * 10) / 10 : 0,
       latenessMs: this.lateness.percentilesMs(),

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ShadowtapError } from '../shared/errors.js';
 import type { LogEntry } from '../shared/log/record-log.js';
@@ -50,11 +51,21 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     if (!tracker) return;
     for (const result of batch) tracker.written(result.source);
     const positions = tracker.takeCommittable();
-    if (positions.length > 0) await source.commit(config.group, positions);
+    if (positions.length === 0) return;
+    try {
+      await source.commit(config.group, positions);
+    } catch (error) {
+      // Not fatal: the Results are written, and the next commit covers these positions too; at
+      // worst a restart replays them again (a consumer group rebalance can refuse a commit).
+      stats.commitFailed();
+      options.onWarning?.(`commit for group ${config.group} failed, continuing: ${(error as Error).message}`);
+    }
   });
   const pacer = createPacer(config, options.follow ?? false);
-  // Cuts sends short only when the drain deadline passes after a stop; their captures stay uncommitted.
+  // Set when the drain deadline passes after a stop: sends still in flight are cut short and
+  // write no Result, so their captures stay uncommitted and are replayed on restart.
   const hardStop = new AbortController();
+  setMaxListeners(0, hardStop.signal);
   let failure: unknown;
   let lastRecordedMs: number | undefined;
   let lagMs: number | null = null;
@@ -70,7 +81,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     let firstSentTime: number | undefined;
     for (;;) {
       attempt++;
-      const outcome = await sender.send(request, hardStop.signal);
+      const outcome = await sender.send(request);
       if (hardStop.signal.aborted) return;
       firstSentTime ??= outcome.sentTime;
       const connectionFailure = !outcome.ok && isConnectionFailure(outcome.kind);
@@ -172,7 +183,10 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       if (writer.backlog > 4 * config.concurrency + 1000) await writer.flush();
     }
   } finally {
-    await drain(limit, hardStop, signal?.aborted ? config.drainTimeoutMs : undefined);
+    await drain(limit, signal, config.drainTimeoutMs, async () => {
+      hardStop.abort();
+      await sender.close();
+    });
     await writer.flush();
     clearInterval(progressTimer);
     await sender.close();
@@ -213,13 +227,21 @@ function createPacer(config: ReplayConfig, follow: boolean): Pacer {
   }
 }
 
-/** Waits for sends in flight; with a deadline (a stop), cuts the rest short when it passes. */
-async function drain(limit: ConcurrencyLimit, hardStop: AbortController, deadlineMs: number | undefined): Promise<void> {
-  if (deadlineMs !== undefined) {
+/**
+ * Waits for sends in flight. A stop (before or while waiting) leaves them `deadlineMs` more;
+ * then the rest are cut short.
+ */
+async function drain(limit: ConcurrencyLimit, signal: AbortSignal | undefined, deadlineMs: number, cutShort: () => Promise<void>): Promise<void> {
+  const stopped = new Promise<void>((resolve) => {
+    if (signal?.aborted) resolve();
+    signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await Promise.race([limit.idle(), stopped]);
+  if (limit.inFlight > 0) {
     const timer = new AbortController();
     await Promise.race([limit.idle(), sleep(deadlineMs, undefined, { signal: timer.signal }).catch(() => undefined)]);
     timer.abort();
-    hardStop.abort();
+    if (limit.inFlight > 0) await cutShort();
   }
   await limit.idle();
 }

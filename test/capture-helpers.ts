@@ -1,5 +1,9 @@
 import { request as httpRequest, createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
+import { packageRoot } from '../shared/package-root.js';
 import type { LogEntry, RecordLog } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
 
@@ -79,7 +83,7 @@ export function rawRequest(
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const target = new URL(options.path ?? '/', url);
-    const req = httpRequest(target, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+    const req = httpRequest(target, { method: options.method ?? 'GET', headers: options.headers, agent: false, maxHeaderSize: 64 * 1024 }, (res) => {
       const chunks: Buffer[] = [];
       let error: string | null = null;
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -114,4 +118,34 @@ export async function readAll<T>(log: RecordLog<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const entry of log.read()) out.push(entry.value);
   return out;
+}
+
+/**
+ * Runs one of this area's commands in a child process, as `shadowtap <args>` would, before the
+ * lead wires it into cli/main.ts: a program with only that command, parsed like main.ts does.
+ */
+export function spawnCommand(module: 'capture' | 'import', args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const url = pathToFileURL(join(packageRoot(), 'dist', 'cli', 'commands', `${module}.js`)).href;
+  const register = module === 'capture' ? 'registerCapture' : 'registerImport';
+  const script = `
+    import { Command } from 'commander';
+    import { ${register} } from ${JSON.stringify(url)};
+    const program = new Command('shadowtap').exitOverride();
+    ${register}(program);
+    try { await program.parseAsync(process.argv.slice(1), { from: 'user' }); }
+    catch (error) { if (error.code !== 'commander.helpDisplayed') { process.stderr.write(String(error.message) + '\\n'); process.exitCode = 2; } }
+  `;
+  return spawn(process.execPath, ['--input-type=module', '-e', script, '--', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export async function finished(child: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c) => (stdout += c));
+  child.stderr?.on('data', (c) => (stderr += c));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, stdout, stderr };
 }

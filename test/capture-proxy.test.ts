@@ -162,7 +162,7 @@ describe('capture proxy', () => {
       ['one', 'two'],
     );
     assert.ok(json.timings.firstByte! >= json.timings.start && json.timings.end! >= json.timings.firstByte!);
-    assert.deepEqual(json.sampling, { rate: 1, mode: 'all' });
+    assert.deepEqual({ ...json.sampling }, { rate: 1, mode: 'all' });
 
     const largeCapture = captures.find((c) => c.request.path === '/large');
     assert.ok(largeCapture);
@@ -190,6 +190,7 @@ describe('capture proxy', () => {
     upstream.server.on('upgrade', (_req, socket) => {
       socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\n');
       socket.on('data', (d: Buffer) => socket.write(d));
+      socket.on('end', () => socket.end());
     });
     const tunnel = await startCaptureServer({ port: 0, upstream: upstream.url, sink: new MemorySink(), logger: silentLogger });
     try {

@@ -84,6 +84,46 @@ test('bad flags are one clear usage error; jsonl streams one line per pair', asy
   assert.deepEqual(lines.map((l) => `${l.id}:${l.verdict}`).sort(), ['c1:match', 'c2:mismatch']);
 });
 
+test('--baseline-target: A/A results in the same log calibrate noise; bad values are usage errors', async () => {
+  const store = join(dir, 'aa-store');
+  const captures = await openFileLog(captureKind, { dir: store });
+  const results = await openFileLog(resultKind, { dir: store });
+  // $.pick differs half the time against the candidate and against a second stable alike.
+  const n = 60;
+  await captures.append(Array.from({ length: n }, (_, i) => capture(`a${i}`, `/items/${i}`, json({ pick: 'x' }), i)));
+  await results.append(
+    Array.from({ length: n }, (_, i) => [
+      result(`a${i}`, json({ pick: i % 2 ? 'x' : 'y' }), i, { target: 'http://shadow:8080' }),
+      result(`a${i}`, json({ pick: i % 4 < 2 ? 'x' : 'y' }), i, { target: 'http://stable-b:8080' }),
+    ]).flat(),
+  );
+  await Promise.all([captures.close(), results.close()]);
+  const out = join(dir, 'aa.json');
+  assert.equal(await run('--store', store, '--format', 'json', '--out', out), 1);
+  assert.equal((JSON.parse(await readFile(out, 'utf8')) as DiffReport).totals.mismatch, n);
+  assert.equal(await run('--store', store, '--format', 'json', '--out', out, '--baseline-target', 'http://stable-b:8080'), 0);
+  const report = JSON.parse(await readFile(out, 'utf8')) as DiffReport;
+  assert.equal(report.totals.mismatch, 0);
+  assert.equal(report.totals.noise, n / 2);
+  assert.equal(report.baseline?.pairs, n);
+  assert.deepEqual(report.baseline?.thresholds, { relative: 0.2, absolute: 0.0003 });
+  // A zero relative threshold with a large absolute one still calls it noise; the flags reach the report.
+  assert.equal(await run('--store', store, '--format', 'json', '--out', out, '--baseline-target', 'http://stable-b:8080', '--noise-relative', '5', '--noise-absolute', '1%'), 0);
+  assert.deepEqual((JSON.parse(await readFile(out, 'utf8')) as DiffReport).baseline?.thresholds, { relative: 0.05, absolute: 0.01 });
+
+  const errors: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string) => (errors.push(String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    assert.equal(await run('--baseline-target', 'stable-b'), 2);
+    assert.equal(await run('--noise-absolute', '150'), 2);
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.match(errors.join(''), /--baseline-target must be an http\(s\) URL/);
+  assert.match(errors.join(''), /--noise-absolute must be a percentage/);
+});
+
 test('--help shows defaults and an example', () => {
   const program = new Command('shadowtap');
   registerDiff(program);
@@ -95,5 +135,8 @@ test('--help shows defaults and an example', () => {
   assert.match(flat, /default: "text"/);
   assert.match(flat, /--join-window <n> .*default: 20000/);
   assert.match(flat, /--fail-on-mismatch-rate <rate>/);
+  assert.match(flat, /--noise-relative <pct> .*default: 20/);
+  assert.match(flat, /--noise-absolute <pct> .*default: 0.03/);
+  assert.match(flat, /--metrics-listen <addr>/);
   assert.match(help, /Examples:\n {2}shadowtap diff /);
 });

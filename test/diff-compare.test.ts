@@ -88,8 +88,33 @@ test('compressed bodies are decoded before comparing; content-length follows the
   const brDiffs = comparePair(json(body), br, compileRules({ ignore: ['header:content-encoding'] })).differences;
   assert.deepEqual(brDiffs.filter((d) => !d.noise).map((d) => d.path), ['$.id']);
   const raw = { ...json(body), body: deflateRawSync(Buffer.from(JSON.stringify(body))), headers: [{ name: 'content-encoding', value: 'deflate' }, { name: 'content-type', value: 'application/json' }] };
-  assert.equal(comparePair(json(body), raw, compileRules({ ignore: ['header:content-encoding'] })).verdict, 'noise');
+  assert.equal(comparePair(json(body), raw, rules).verdict, 'match');
 });
+
+test('content-length never differs on its own, and content-encoding only when the decoded bodies differ', () => {
+  const withLength = (r: ReturnType<typeof json>) => ({ ...r, headers: [...r.headers, { name: 'content-length', value: String(r.body.length) }] });
+  const changed = comparePair(withLength(json({ plan: 'free' })), withLength(json({ plan: 'enterprise' })), rules);
+  assert.deepEqual(changed.differences.map((d) => d.path), ['$.plan']);
+  assert.deepEqual(found(comparePair(withLength(json({ a: 1 })), { ...withLength(json({ a: 1 })), headers: [{ name: 'content-type', value: 'application/json' }, { name: 'content-length', value: '999' }] }, rules)), []);
+  assert.deepEqual(
+    found(comparePair(withLength(json({ a: 1 })), { ...withLength(json({ a: 1 })), headers: [{ name: 'content-type', value: 'application/json' }, { name: 'content-length', value: '999' }] }, compileRules({ ignore: ['!header:content-length'] }))),
+    ['header:content-length'],
+  );
+
+  const gz = gzipJson({ a: 1 });
+  const plain = { ...json({ a: 1 }), headers: [{ name: 'content-type', value: 'application/json; charset=utf-8' }] };
+  assert.equal(comparePair(plain, gz, rules).verdict, 'match');
+  assert.equal(comparePair(gz, plain, rules).verdict, 'match');
+  // Different content: the encoding change is reported with the body change.
+  assert.deepEqual(found(comparePair(plain, gzipJson({ a: 2 }), rules)), ['$.a', 'header:content-encoding']);
+  // A body that does not decode as its encoding says is not known to be equal.
+  const broken = { ...gz, body: Buffer.from('not gzip') };
+  assert.ok(found(comparePair(plain, broken, rules)).includes('header:content-encoding'));
+});
+
+function found(verdict: ReturnType<typeof comparePair>): string[] {
+  return verdict.differences.filter((d) => !d.noise).map((d) => d.path).sort();
+}
 
 test('default-ignored headers are dropped; others differ; the list can be extended and shrunk', () => {
   const a = json({}, 200, [
@@ -185,4 +210,23 @@ test('reviewed differences: accepted ones do not mismatch; must-fix ones stay mi
   const fix = comparePair(json({ plan: 'a' }), json({ plan: 'b' }), r, 'GET /x');
   assert.deepEqual([fix.verdict, fix.differences[0]!.review?.status], ['mismatch', 'must-fix']);
   assert.throws(() => compileRules({ accepted: 'differences:\n  - route: x\n    path: $.a\n    status: maybe\n    reason: r' }), /accepted or must-fix/);
+});
+
+test('byte-equal bodies of the same type and encoding match without being decoded', () => {
+  const broken = { ...json({}), body: Buffer.from('{"not json') };
+  const verdict = comparePair(broken, { ...broken, body: Buffer.from(broken.body) }, rules);
+  assert.deepEqual([verdict.verdict, verdict.notes], ['match', []], 'decoding would have noted that the JSON does not parse');
+  // Same bytes under another content type are still compared as what they say they are.
+  assert.equal(comparePair(json({ a: 1 }), text(JSON.stringify({ a: 1 }), 'text/html'), rules).verdict, 'mismatch');
+});
+
+test('keyed arrays: elements in the same order are named by key; shared keys fall back to positions', () => {
+  const keyed = compileRules({ arrayKeys: ['$.items[*]=sku'] });
+  assert.deepEqual(paths({ items: [{ sku: 'a', qty: 1 }, { sku: 'b', qty: 2 }] }, { items: [{ sku: 'a', qty: 1 }, { sku: 'b', qty: 3 }] }, keyed), [
+    '$.items[sku=b].qty value-changed',
+  ]);
+  assert.deepEqual(paths({ items: [{ sku: 'a', qty: 1 }, { sku: 'a', qty: 2 }] }, { items: [{ sku: 'a', qty: 1 }, { sku: 'a', qty: 3 }] }, keyed), [
+    '$.items[1].qty value-changed',
+  ]);
+  assert.deepEqual(paths({ items: [{ sku: 7, qty: 1 }] }, { items: [{ sku: 7, qty: 2 }] }, keyed), ['$.items[sku=7].qty value-changed']);
 });

@@ -4,7 +4,9 @@ import { CircuitBreaker } from '../replay/circuit-breaker.js';
 import { CommitTracker } from '../replay/commit-tracker.js';
 import type { ReplayObserver } from '../replay/replay-observer.js';
 import { runReplay } from '../replay/replay-worker.js';
-import type { Result } from '../shared/records/types.js';
+import { ShadowtapError } from '../shared/errors.js';
+import type { LogEntry } from '../shared/log/record-log.js';
+import type { Capture, Result } from '../shared/records/types.js';
 import { makeCapture, readAll, startServer, tempStore, waitFor } from './replay-helpers.js';
 
 const t0 = Date.UTC(2026, 0, 1);
@@ -48,10 +50,11 @@ describe('circuit breaker', () => {
     breaker.record('probe', 'connection-failure');
     assert.equal(breaker.tryAdmit(), null, 'a failed probe waits another interval');
 
-    const waiting = breaker.admit();
-    assert.equal(await breaker.admit(), 'probe');
+    // Two senders wait; one gets the probe, the other goes on once the probe is answered.
+    const waiting = [breaker.admit(), breaker.admit()];
+    assert.equal(await Promise.race(waiting), 'probe');
     breaker.record('probe', 'answered');
-    assert.equal(await waiting, 'normal', 'waiters go on once the shadow is back');
+    assert.deepEqual((await Promise.all(waiting)).sort(), ['normal', 'probe']);
     assert.equal(breaker.isOpen, false);
     assert.deepEqual(changes, [true, false]);
     assert.equal(breaker.opens, 1);
@@ -146,6 +149,32 @@ describe('results are written before positions are committed', () => {
     }
   });
 
+  it('a send still in flight at the drain deadline writes no Result and is replayed by the next run', async () => {
+    let answering = false;
+    const shadow = await startServer((_req, res) => {
+      if (answering) res.end('now');
+    });
+    const store = await tempStore();
+    try {
+      await store.captures.append([makeCapture('hung', t0)]);
+      const stop = new AbortController();
+      const first = runReplay({ source: store.captures, results: store.results, target: shadow.url, group: 'g3', signal: stop.signal, drainTimeoutMs: 50 });
+      await waitFor(() => shadow.seen.length === 1);
+      stop.abort();
+      const summary = await first;
+      assert.equal(summary.sent, 0);
+      assert.equal((await readAll(store.results)).length, 0);
+
+      answering = true;
+      const second = await runReplay({ source: store.captures, results: store.results, target: shadow.url, group: 'g3' });
+      assert.equal(second.responses, 1);
+      assert.deepEqual((await readAll(store.results)).map((r) => r.captureId), ['hung']);
+    } finally {
+      await shadow.close();
+      await store.cleanup();
+    }
+  });
+
   it('does not re-send what a finished run committed', async () => {
     const shadow = await startServer();
     const store = await tempStore();
@@ -166,3 +195,50 @@ describe('results are written before positions are committed', () => {
   });
 });
 
+
+describe('log failures', () => {
+  const memorySource = (count: number, commit: () => Promise<void>) => ({
+    name: 'in-memory',
+    commit,
+    async *read(): AsyncGenerator<LogEntry<Capture>> {
+      for (let i = 0; i < count; i++) yield { value: makeCapture(`m-${i}`, t0 + i), position: { partition: 0, offset: i }, timestampMs: t0 + i };
+    },
+  });
+
+  it('a refused commit is counted and reported, and the worker goes on', async () => {
+    const shadow = await startServer();
+    const warnings: string[] = [];
+    const appended: Result[] = [];
+    try {
+      const summary = await runReplay({
+        source: memorySource(3, () => Promise.reject(new Error('rebalance in progress'))),
+        results: { append: async (batch) => void appended.push(...batch) },
+        target: shadow.url,
+        onWarning: (message) => warnings.push(message),
+      });
+      assert.equal(appended.length, 3);
+      assert.ok(summary.commitFailures >= 1);
+      assert.match(warnings[0]!, /commit for group shadowtap-replay failed, continuing: rebalance in progress/);
+    } finally {
+      await shadow.close();
+    }
+  });
+
+  it('a results log that cannot be written stops the worker with a runtime error and commits nothing', async () => {
+    const shadow = await startServer();
+    let commits = 0;
+    try {
+      await assert.rejects(
+        runReplay({
+          source: memorySource(3, async () => void commits++),
+          results: { append: () => Promise.reject(new Error('disk full')) },
+          target: shadow.url,
+        }),
+        (error: unknown) => error instanceof ShadowtapError && error.exitCode === 3 && /disk full/.test(error.message),
+      );
+      assert.equal(commits, 0);
+    } finally {
+      await shadow.close();
+    }
+  });
+});

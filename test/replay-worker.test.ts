@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runReplay } from '../replay/replay-worker.js';
-import type { Result } from '../shared/records/types.js';
+import type { LogEntry, ReadOptions } from '../shared/log/record-log.js';
+import type { Capture, Result } from '../shared/records/types.js';
 import { makeCapture, readAll, startServer, tempStore, type TestServer, type TestStore } from './replay-helpers.js';
 
 const t0 = Date.UTC(2026, 0, 1);
@@ -259,6 +260,30 @@ describe('replay error kinds', () => {
       const result = await replayOne(shadow.url, { retries: 2 });
       assert.equal(result.attempt, 1);
       assert.equal(calls, 1);
+    } finally {
+      await shadow.close();
+    }
+  });
+});
+
+describe('replay and undecodable records', () => {
+  it('counts dead letters reported by the log and goes on with the next capture', async () => {
+    const shadow = await startServer();
+    const appended: Result[] = [];
+    // A log that met one bad record before a good one; the worker only sees the callback.
+    const source = {
+      name: 'in-memory',
+      commit: async () => undefined,
+      async *read(options: ReadOptions = {}): AsyncGenerator<LogEntry<Capture>> {
+        options.onDeadLetter?.({ partition: 0, offset: 0 }, new Error('bad bytes'));
+        yield { value: makeCapture('good', t0), position: { partition: 0, offset: 1 }, timestampMs: t0 };
+      },
+    };
+    try {
+      const summary = await runReplay({ source, results: { append: async (r) => void appended.push(...r) }, target: shadow.url });
+      assert.equal(summary.deadLetters, 1);
+      assert.deepEqual(appended.map((r) => r.id), ['good']);
+      assert.equal(appended[0]!.source.log, 'in-memory');
     } finally {
       await shadow.close();
     }

@@ -1,11 +1,14 @@
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import type { Server } from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { usageError } from '../../shared/errors.js';
 import { openLog } from '../../shared/log/open-log.js';
 import { captureKind, resultKind } from '../../shared/log/record-log.js';
 import type { Capture, Result } from '../../shared/records/types.js';
+import { DiffMetrics } from '../../diff/diff-metrics.js';
 import type { PairRecord } from '../../diff/pair-record.js';
+import { ProgressLine } from '../../diff/progress-line.js';
 import { renderHtml } from '../../diff/render/html.js';
 import { renderJson } from '../../diff/render/json.js';
 import { renderJunit } from '../../diff/render/junit.js';
@@ -14,9 +17,12 @@ import { renderText } from '../../diff/render/text.js';
 import type { DiffReport } from '../../diff/report.js';
 import { reportExitCode } from '../../diff/report-exit.js';
 import { appendAccepted } from '../../diff/reviewed-differences.js';
+import { RollingSummary } from '../../diff/rolling-summary.js';
 import { defaultJoinWindow, runDiff } from '../../diff/run-diff.js';
 import { postWebhook } from '../../diff/webhook.js';
-import { action, addLogOptions, logOptionsFrom, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
+// The capture stage's admin server serves any registry; diff reuses it rather than keeping a copy.
+import { startMetricsServer } from '../../capture/capture-metrics.js';
+import { action, addLogOptions, logOptionsFrom, parseListen, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
 
 const formats = ['text', 'json', 'jsonl', 'html', 'junit', 'md'] as const;
 type Format = (typeof formats)[number];
@@ -46,6 +52,11 @@ interface DiffFlags {
   samplesPerRoute: number;
   joinWindow: number;
   bucketSeconds: number;
+  baselineTarget?: URL;
+  noiseRelative: number;
+  noiseAbsolute: number;
+  metricsListen?: { host: string; port: number };
+  summaryInterval: number;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -58,9 +69,9 @@ function parseRate(value: string, flag: string): number {
   return n;
 }
 
-function parsePercent(value: string, flag: string): number {
+function parsePercent(value: string, flag: string, max = Infinity): number {
   const n = Number(value.trim().replace(/%$/, ''));
-  if (!Number.isFinite(n) || n < 0) throw usageError(`${flag} must be a percentage of 0 or more, e.g. 20; got "${value}"`);
+  if (!Number.isFinite(n) || n < 0 || n > max) throw usageError(`${flag} must be a percentage of 0 or more${max < Infinity ? ` and at most ${max}` : ''}, e.g. 20; got "${value}"`);
   return n;
 }
 
@@ -92,6 +103,27 @@ export function registerDiff(program: Command): void {
         .argParser((v) => parsePositiveInt(v, '--join-window')),
     )
     .addOption(new Option('--bucket-seconds <n>', 'size of the time buckets (mismatch rate and p99 over time)').default(60).argParser((v) => parsePositiveInt(v, '--bucket-seconds')))
+    .option(
+      '--baseline-target <url>',
+      'results sent to this target (a second stable instance, replayed with --target URL) are A/A results: fields that differ as often between the two stables are noise',
+      (v) => parseUrl(v, '--baseline-target'),
+    )
+    .addOption(
+      new Option('--noise-relative <pct>', 'with a baseline: a field is real only when its difference rate beats the A/A rate by this percent of it')
+        .default(20)
+        .argParser((v) => parsePercent(v, '--noise-relative')),
+    )
+    .addOption(
+      new Option('--noise-absolute <pct>', 'with a baseline: … and by this percent of all pairs')
+        .default(0.03)
+        .argParser((v) => parsePercent(v, '--noise-absolute', 100)),
+    )
+    .option('--metrics-listen <addr>', 'serve Prometheus metrics (shadowtap_diff_*) on GET /metrics at [host]:port, e.g. :9465', (v) => parseListen(v, '--metrics-listen'))
+    .addOption(
+      new Option('--summary-interval <s>', 'with --follow: print a summary of the last 5 minutes to stderr this often')
+        .default(30)
+        .argParser((v) => parsePositiveInt(v, '--summary-interval')),
+    )
     .addHelpText(
       'after',
       [
@@ -100,6 +132,8 @@ export function registerDiff(program: Command): void {
         "  shadowtap diff --from -1h --ignore '$.meta.generatedAt' --array-key '$.items[*]=sku' --fail-on 1%",
         '  shadowtap diff --format html --out report.html --accepted reviewed-differences.yaml',
         '  shadowtap diff --format junit --out diff.xml --fail-on-latency-regression 20',
+        '  shadowtap diff --baseline-target http://stable-b:8080 --noise-relative 20 --noise-absolute 0.03',
+        '  shadowtap diff --follow --metrics-listen :9465',
         '',
         'Exit codes: 0 thresholds hold, 1 a threshold is breached, 2 bad flags or config, 3 the log cannot be read.',
       ].join('\n'),
@@ -121,39 +155,49 @@ async function diffCommand(flags: DiffFlags): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const logOptions = logOptionsFrom(flags);
-  const captures = await openLog<Capture>(captureKind, logOptions);
+  const watchers = await startWatchers(flags);
   let lines: WriteStream | undefined;
   let report: DiffReport;
   try {
-    const results = await openLog<Result>(resultKind, logOptions);
+    const captures = await openLog<Capture>(captureKind, logOptions);
     try {
-      const onVerdict = flags.format === 'jsonl' ? jsonLineWriter(flags.out, (stream) => (lines = stream)) : undefined;
-      report = await runDiff({
-        captures,
-        results,
-        fromMs: flags.from,
-        toMs: flags.to,
-        follow: flags.follow,
-        signal: controller.signal,
-        ignore: flags.ignore,
-        arrayKeys: flags.arrayKey,
-        routes: flags.route,
-        numberTolerance: flags.numberTolerance,
-        accepted: reviewedText,
-        samplesPerRoute: flags.samplesPerRoute,
-        joinWindow: flags.joinWindow,
-        bucketMs: flags.bucketSeconds * 1000,
-        thresholds: {
-          failOnMismatchRate: flags.failOnMismatchRate ?? flags.failOn ?? 0,
-          failOnLatencyRegression: flags.failOnLatencyRegression,
-        },
-        onVerdict,
-      });
+      const results = await openLog<Result>(resultKind, logOptions);
+      try {
+        const writeLine = flags.format === 'jsonl' ? jsonLineWriter(flags.out, (stream) => (lines = stream)) : undefined;
+        report = await runDiff({
+          captures,
+          results,
+          fromMs: flags.from,
+          toMs: flags.to,
+          follow: flags.follow,
+          signal: controller.signal,
+          ignore: flags.ignore,
+          arrayKeys: flags.arrayKey,
+          routes: flags.route,
+          numberTolerance: flags.numberTolerance,
+          accepted: reviewedText,
+          samplesPerRoute: flags.samplesPerRoute,
+          joinWindow: flags.joinWindow,
+          bucketMs: flags.bucketSeconds * 1000,
+          thresholds: {
+            failOnMismatchRate: flags.failOnMismatchRate ?? flags.failOn ?? 0,
+            failOnLatencyRegression: flags.failOnLatencyRegression,
+          },
+          onVerdict: (record) => {
+            writeLine?.(record);
+            watchers.observe(record);
+          },
+          baselineTarget: flags.baselineTarget?.href,
+          noiseThresholds: { relative: flags.noiseRelative / 100, absolute: flags.noiseAbsolute / 100 },
+        });
+      } finally {
+        await results.close();
+      }
     } finally {
-      await results.close();
+      await captures.close();
     }
   } finally {
-    await captures.close();
+    await watchers.close();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
@@ -172,6 +216,42 @@ async function diffCommand(flags: DiffFlags): Promise<number> {
     if (problem) process.stderr.write(`shadowtap: ${problem}\n`);
   }
   return code;
+}
+
+/** What watches pairs go by: Prometheus metrics, the follow summary line, the TTY progress line. */
+async function startWatchers(flags: DiffFlags): Promise<{ observe(record: PairRecord): void; close(): Promise<void> }> {
+  const rolling = new RollingSummary();
+  const metrics = flags.metricsListen ? new DiffMetrics(rolling) : undefined;
+  let server: Server | undefined;
+  if (metrics && flags.metricsListen) {
+    const { host, port } = flags.metricsListen;
+    try {
+      const started = await startMetricsServer(metrics.registry, host, port);
+      server = started.server;
+      process.stderr.write(`shadowtap: diff metrics on ${started.url}\n`);
+    } catch (error) {
+      throw usageError(`--metrics-listen ${host}:${port} cannot be served (${(error as Error).message}); choose a free port`);
+    }
+  }
+  const progress = new ProgressLine(process.stderr);
+  if (!flags.follow) progress.start();
+  const timer = flags.follow ? setInterval(() => process.stderr.write(`${rolling.line()}\n`), flags.summaryInterval * 1000).unref() : undefined;
+  return {
+    observe(record) {
+      if (metrics) metrics.observe(record);
+      else if (flags.follow) rolling.add(record.route, record.verdict);
+      progress.count();
+    },
+    async close() {
+      progress.stop();
+      clearInterval(timer);
+      if (flags.follow) process.stderr.write(`${rolling.line()}\n`);
+      if (server) {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server!.close(() => resolve()));
+      }
+    },
+  };
 }
 
 function render(report: DiffReport, flags: DiffFlags): string {

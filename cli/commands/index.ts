@@ -4,10 +4,14 @@ import { registerDemo } from './demo.js';
 import { registerDiff } from './diff.js';
 import { registerGate } from './gate.js';
 import { registerInspect } from './inspect.js';
+import { registerReplay } from './replay.js';
 import { registerSampleApp } from './sample-app.js';
+import { registerSoak } from './soak.js';
 
 /** Each subcommand lives in its own file and only parses flags, then hands a typed context to its stage. */
 export function registerCommands(program: Command): void {
+  registerReplay(program);
+  registerSoak(program);
   registerDemo(program);
   registerDiff(program);
   registerGate(program);

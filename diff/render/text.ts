@@ -8,6 +8,7 @@ export interface TextOptions {
 
 const maxRoutes = 40;
 const maxFields = 15;
+const maxNoiseGroups = 5;
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -46,10 +47,15 @@ export function renderText(report: DiffReport, options: TextOptions = {}): strin
     const tableLines = table(fieldRows.map((r) => [...r, '']));
     out.push(bold(tableLines[0]!), ...tableLines.slice(1));
   }
-  const noisy = report.fields.filter((f) => f.differs === 0 && f.noise > 0).slice(0, 5);
-  if (noisy.length > 0) {
-    out.push('', dim(`Noise (not counted as mismatches): ${noisy.map((f) => `${f.field} (${Object.keys(f.noiseReasons).join(', ')})`).join('; ')}`));
+  if (report.noise.length > 0) {
+    out.push('', dim('Noise (not counted as mismatches):'));
+    for (const g of report.noise.slice(0, maxNoiseGroups)) {
+      const where = g.routeCount === 1 ? g.routes[0]! : `${g.routeCount} routes`;
+      out.push(dim(`  ${g.field} (${Object.keys(g.reasons).join(', ')}): ${g.pairs} pairs, ${where}`));
+    }
+    if (report.noise.length > maxNoiseGroups) out.push(dim(`  … ${report.noise.length - maxNoiseGroups} more noisy fields in the JSON or HTML report`));
   }
+  if (report.baseline) out.push('', dim(`Noise method: ${report.noiseMethod}`));
   const extra = [
     t.unpaired > 0 && `${t.unpaired} results without a capture in the window`,
     t.duplicates > 0 && `${t.duplicates} duplicate results counted once`,

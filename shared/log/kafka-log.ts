@@ -21,6 +21,13 @@ function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** kafkajs wraps the failure that ended its retries (a refused connection, a timeout) as non-retriable; the original says whether it may pass. */
+function isTransient(error: unknown): boolean {
+  let root = error as { retriable?: boolean; name?: string; cause?: unknown } | undefined;
+  while (root?.cause) root = root.cause as typeof root;
+  return root?.retriable === true || (error as Error)?.name === 'KafkaJSNumberOfRetriesExceeded';
+}
+
 /**
  * The captures or results log on Kafka: one topic per record kind, keyed by request id (so a
  * capture and its results share a partition number when partition counts match), the Avro
@@ -42,9 +49,8 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
 
   const failure = (action: string, error: unknown): ShadowtapError => {
     if (error instanceof ShadowtapError) return error;
-    const kafkaError = error as { retriable?: boolean; name?: string };
     const message = `cannot ${action} on Kafka at ${where}: ${reasonOf(error)}`;
-    return kafkaError.retriable || kafkaError.name === 'KafkaJSNumberOfRetriesExceeded'
+    return isTransient(error)
       ? logUnreachable(`${message}. Check that the broker is running.`, error)
       : new ShadowtapError('ST_LOG_IO', message, { cause: error });
   };

@@ -141,7 +141,16 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   }
 
   const queue = new EntryQueue<LogEntry<T>>(queueCapacity);
-  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 1000 });
+  const consumer = kafka.consumer({
+    groupId,
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 1000,
+    // A member that vanished (killed worker, broker restart) holds its partitions until its
+    // session expires; keep that short. Fetching heartbeats even while the caller is slow.
+    sessionTimeout: 10_000,
+    rebalanceTimeout: 20_000,
+    heartbeatInterval: 1000,
+  });
   const untrack = context.track(groupId, consumer, () => queue.close());
   const canEnd = ends !== undefined || toMs !== undefined;
   const done = new Set<number>();
@@ -173,6 +182,8 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
       }
     }
     starts = new Map();
+    // Queued entries were dropped at the join, so every partition is judged again from its start.
+    done.clear();
     for (const partition of partitions) {
       // Restart after what the caller took, so no record reaches it twice from this read.
       const start = Math.max(
@@ -182,7 +193,8 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
       starts.set(partition, start);
       consumer.seek({ topic, partition, offset: String(start) });
       const end = ends?.get(partition);
-      if (done.has(partition) || (end !== undefined && start >= end)) markDone(partition);
+      if (end !== undefined && start >= end) markDone(partition);
+      else consumer.resume([{ topic, partitions: [partition] }]);
     }
     assigned = partitions;
     endIfDone();

@@ -182,6 +182,10 @@ export async function startKafkaBroker(): Promise<KafkaBroker> {
     });
     closeSync(out);
     child = jvm;
+    // Never leave a broker behind when the test process ends without calling stop().
+    const killOnExit = () => jvm.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    jvm.once('exit', () => process.off('exit', killOnExit));
     let exited = false;
     jvm.once('exit', () => (exited = true));
     jvm.once('error', () => (exited = true));

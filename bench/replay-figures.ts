@@ -1,0 +1,212 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Pool } from 'undici';
+import { startCaptureServer } from '../capture/capture-server.js';
+import { runReplay } from '../replay/replay-worker.js';
+import { openFileLog } from '../shared/log/file-log.js';
+import { openLog, type LogOptions } from '../shared/log/open-log.js';
+import { captureKind, resultKind, type RecordLog } from '../shared/log/record-log.js';
+import type { Capture } from '../shared/records/types.js';
+import { benchKafka, seconds } from './fixtures.js';
+import { load } from './load.js';
+
+/**
+ * The replay worker's figures, each against a baseline in the same run:
+ *   1. maximum replay rate from Kafka vs a closed-loop undici client on the same server;
+ *   2. --rate 1000 and --rate 5000: achieved rate and lateness p99;
+ *   3. --pace recorded --speed 1: send gaps vs recorded gaps, p99 of the error;
+ *   4. live mirroring at 2,000 requests/s: capture-to-shadow lag p99;
+ *   5. memory after 1,000,000 replayed records vs after 100,000.
+ *   node --expose-gc dist/bench/replay-figures.js [which...]   (BENCH_SECONDS=N for 2 and 4; default 30)
+ */
+const only = new Set(process.argv.slice(2));
+const wanted = (name: string) => only.size === 0 || only.has(name);
+const duration = seconds(30);
+const quiet = pino({ level: 'warn' });
+
+const target = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => res.end('{"ok":true}'));
+});
+target.keepAliveTimeout = 60_000;
+await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+const targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
+const work = await mkdtemp(join(tmpdir(), 'shadowtap-replay-bench-'));
+const kafka = wanted('max') ? await benchKafka() : undefined;
+
+function capture(i: number, timeMicros: number): Capture {
+  return {
+    id: `bench-${i}`,
+    captureTime: timeMicros,
+    agent: 'bench',
+    service: 'bench',
+    request: { method: 'GET', path: `/items/${i % 1000}`, query: '', headers: [{ name: 'accept', value: 'application/json' }], body: Buffer.alloc(0), size: 0, truncated: false },
+    response: null,
+    upstreamError: null,
+    timings: { start: timeMicros, firstByte: null, end: null },
+    redactions: [],
+    sampling: { rate: 1, mode: 'all' },
+  };
+}
+
+async function fill(log: RecordLog<Capture>, count: number, startMicros: number, gapMicros: (i: number) => number): Promise<void> {
+  let time = startMicros;
+  for (let i = 0; i < count; i += 5000) {
+    const batch: Capture[] = [];
+    for (let j = i; j < Math.min(count, i + 5000); j++) {
+      batch.push(capture(j, time));
+      time += gapMicros(j);
+    }
+    await log.append(batch);
+  }
+}
+
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? NaN;
+};
+const p99 = (values: number[]) => quantile(values, 0.99);
+
+try {
+  if (wanted('max') && kafka) {
+    const pool = new Pool(targetUrl, { connections: 64 });
+    const until = performance.now() + 10_000;
+    let done = 0;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (performance.now() < until) {
+          await (await pool.request({ method: 'GET', path: '/items/1' })).body.dump();
+          done++;
+        }
+      }),
+    );
+    await pool.close();
+    const baseline = done / 10;
+    const log: LogOptions = { brokers: kafka.brokers, topicPrefix: `bench-${Date.now()}.`, partitions: 3 };
+    const captures = await openLog(captureKind, log);
+    const results = await openLog(resultKind, log);
+    const count = Math.round(baseline * 10);
+    await fill(captures, count, Date.now() * 1000, () => 10);
+    const summary = await runReplay({ source: captures, results, target: targetUrl, concurrency: 64 });
+    await captures.close();
+    await results.close();
+    console.log(`1. max rate: closed-loop undici ${baseline.toFixed(0)} req/s; replay from Kafka (results to Kafka) ${summary.achievedRate.toFixed(0)} req/s over ${summary.sent} records; ratio ${(summary.achievedRate / baseline).toFixed(3)}`);
+  }
+
+  if (wanted('rate')) {
+    for (const rate of [1000, 5000]) {
+      const captures = await openFileLog(captureKind, { dir: join(work, `rate-${rate}`) });
+      const results = await openFileLog(resultKind, { dir: join(work, `rate-${rate}`) });
+      await fill(captures, rate * duration, Date.now() * 1000, () => 10);
+      const summary = await runReplay({ source: captures, results, target: targetUrl, rate, concurrency: 256 });
+      await captures.close();
+      await results.close();
+      console.log(
+        `2. --rate ${rate} for ${duration} s: achieved ${summary.achievedRate.toFixed(1)} req/s (${((summary.achievedRate / rate - 1) * 100).toFixed(2)}%), dropped ${summary.dropped}, lateness p50 ${summary.latenessMs.p50} ms p99 ${summary.latenessMs.p99} ms max ${summary.latenessMs.max} ms`,
+      );
+    }
+  }
+
+  if (wanted('recorded')) {
+    const captures = await openFileLog(captureKind, { dir: join(work, 'recorded') });
+    const results = await openFileLog(resultKind, { dir: join(work, 'recorded') });
+    const gaps = Array.from({ length: 3000 }, () => Math.round(Math.random() * 10_000));
+    await fill(captures, gaps.length, Date.now() * 1000, (i) => gaps[i]!);
+    const sent = new Map<string, number>();
+    const recorded = new Map<string, number>();
+    await runReplay({
+      source: captures,
+      results,
+      target: targetUrl,
+      pace: 'recorded',
+      speed: 1,
+      onResult: (result, entry) => {
+        sent.set(result.id, result.sentTime ?? NaN);
+        recorded.set(result.id, entry.value.captureTime);
+      },
+    });
+    await captures.close();
+    await results.close();
+    const errors: number[] = [];
+    for (let i = 1; i < gaps.length; i++) {
+      const a = `bench-${i - 1}`;
+      const b = `bench-${i}`;
+      errors.push(Math.abs(sent.get(b)! - sent.get(a)! - (recorded.get(b)! - recorded.get(a)!)) / 1000);
+    }
+    console.log(`3. --pace recorded --speed 1 over ${gaps.length} requests (gaps 0..10 ms): |send gap − recorded gap| p99 ${p99(errors).toFixed(3)} ms, max ${Math.max(...errors).toFixed(3)} ms`);
+  }
+
+  if (wanted('lag')) {
+    const dir = join(work, 'lag');
+    const captures = await openFileLog(captureKind, { dir, pollMs: 2 });
+    const results = await openFileLog(resultKind, { dir });
+    const stable = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('{"stable":true}'));
+    });
+    await new Promise<void>((resolve) => stable.listen(0, '127.0.0.1', resolve));
+    const capture = await startCaptureServer({
+      port: 0,
+      upstream: `http://127.0.0.1:${(stable.address() as AddressInfo).port}`,
+      sink: captures,
+      logger: quiet,
+      queue: { batchRecords: 200 },
+    });
+    const stop = new AbortController();
+    const lags: number[] = [];
+    const replaying = runReplay({
+      source: captures,
+      results,
+      target: targetUrl,
+      follow: true,
+      signal: stop.signal,
+      concurrency: 256,
+      onResult: (result, entry) => lags.push(((result.sentTime ?? NaN) - entry.value.captureTime) / 1000),
+    });
+    const figures = await load('capture', capture.url, { seconds: Math.min(duration, 20), connections: 20, overallRate: 2000 });
+    await capture.close();
+    const deadline = Date.now() + 10_000;
+    while (lags.length < capture.metrics.delivered && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    stop.abort();
+    await replaying;
+    await captures.close();
+    await results.close();
+    stable.close();
+    console.log(`4. live mirroring at ${figures.requestsPerSecond.toFixed(0)} req/s through capture: ${lags.length} replayed, capture-to-shadow lag p50 ${quantile(lags, 0.5).toFixed(1)} ms, p99 ${p99(lags).toFixed(1)} ms`);
+  }
+
+  if (wanted('memory')) {
+    const captures = await openFileLog(captureKind, { dir: join(work, 'memory') });
+    const results = await openFileLog(resultKind, { dir: join(work, 'memory') });
+    await fill(captures, 1_000_000, Date.now() * 1000, () => 1);
+    const gc = (globalThis as { gc?: () => void }).gc;
+    let count = 0;
+    let at100k = 0;
+    const heap = () => {
+      gc?.();
+      return process.memoryUsage().heapUsed;
+    };
+    const summary = await runReplay({
+      source: captures,
+      results,
+      target: targetUrl,
+      concurrency: 64,
+      onResult: () => {
+        if (++count === 100_000) at100k = heap();
+      },
+    });
+    const at1m = heap();
+    await captures.close();
+    await results.close();
+    console.log(`5. memory: heap after 100k ${(at100k / 2 ** 20).toFixed(1)} MiB, after ${summary.read} ${(at1m / 2 ** 20).toFixed(1)} MiB; ratio ${(at1m / at100k).toFixed(3)}${gc ? '' : ' (run with --expose-gc for a stable figure)'}`);
+  }
+} finally {
+  target.close();
+  target.closeAllConnections();
+  await kafka?.broker?.stop();
+  await rm(work, { recursive: true, force: true });
+}

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { ShadowtapError } from '../shared/errors.js';
+import type { Capture, Header } from '../shared/records/types.js';
+import { headerValue } from '../shared/records/types.js';
+import { boundedBody, type ImportItem, type ImportSource } from './capture-importer.js';
+import { endToEndHeaders } from './http-headers.js';
+
+interface HarHeader {
+  name: string;
+  value: string;
+}
+
+interface HarEntry {
+  startedDateTime?: string;
+  time?: number;
+  request?: {
+    method?: string;
+    url?: string;
+    headers?: HarHeader[];
+    postData?: { mimeType?: string; text?: string; encoding?: string; params?: { name: string; value?: string }[] };
+  };
+  response?: {
+    status?: number;
+    headers?: HarHeader[];
+    content?: { text?: string; encoding?: string };
+  };
+  timings?: Record<string, number>;
+}
+
+/** HTTP/2 pseudo-headers (":authority") are not message headers. */
+const messageHeaders = (headers: HarHeader[] = []): Header[] =>
+  endToEndHeaders(headers.filter((h) => !h.name.startsWith(':')).map((h) => ({ name: h.name, value: String(h.value) })));
+
+const decodeText = (text: string | undefined, encoding: string | undefined): Buffer =>
+  text === undefined ? Buffer.alloc(0) : Buffer.from(text, encoding === 'base64' ? 'base64' : 'utf8');
+
+function requestBody(postData: NonNullable<HarEntry['request']>['postData']): Buffer {
+  if (!postData) return Buffer.alloc(0);
+  if (postData.text !== undefined) return decodeText(postData.text, postData.encoding);
+  const params = new URLSearchParams();
+  for (const p of postData.params ?? []) params.append(p.name, p.value ?? '');
+  return Buffer.from(params.toString());
+}
+
+/** Time to first byte: the HAR phases before `receive` that were measured (-1 means not measured). */
+function firstByteMs(timings: Record<string, number> | undefined): number | null {
+  if (!timings || timings.wait === undefined || timings.wait < 0) return null;
+  return ['blocked', 'dns', 'connect', 'send', 'wait'].reduce((sum, phase) => sum + Math.max(0, timings[phase] ?? 0), 0);
+}
+
+function entryToItem(entry: HarEntry, source: ImportSource): ImportItem {
+  const { request, response } = entry;
+  if (!request?.method || !request.url) return { skip: 'entry without request method or url' };
+  let url: URL;
+  try {
+    url = new URL(request.url);
+  } catch {
+    return { skip: 'invalid request url' };
+  }
+  const startedMs = Date.parse(entry.startedDateTime ?? '');
+  if (Number.isNaN(startedMs)) return { skip: 'invalid startedDateTime' };
+  if (!response || !response.status) return { skip: 'no response (status 0: blocked or failed in the browser)' };
+  const start = startedMs * 1000;
+  const requestHeaders = messageHeaders(request.headers);
+  // HAR stores the decoded response body, so the recorded headers must not claim an encoding or length.
+  const responseHeaders = messageHeaders(response.headers).filter((h) => !/^content-(encoding|length)$/i.test(h.name));
+  const firstByte = firstByteMs(entry.timings);
+  const capture: Capture = {
+    id: headerValue(requestHeaders, 'x-request-id') ?? randomUUID(),
+    captureTime: start,
+    agent: source.agent,
+    service: source.service,
+    request: {
+      method: request.method.toUpperCase(),
+      path: url.pathname,
+      query: url.search.slice(1),
+      headers: requestHeaders,
+      ...boundedBody(requestBody(request.postData), source.maxBodyBytes),
+    },
+    response: {
+      status: response.status,
+      headers: responseHeaders,
+      ...boundedBody(decodeText(response.content?.text, response.content?.encoding), source.maxBodyBytes),
+    },
+    upstreamError: null,
+    timings: {
+      start,
+      firstByte: firstByte === null ? null : Math.round(start + firstByte * 1000),
+      end: entry.time === undefined || entry.time < 0 ? null : Math.round(start + entry.time * 1000),
+    },
+    redactions: [],
+    sampling: { rate: 1, mode: 'all' },
+  };
+  return { capture };
+}
+
+/** Turns the entries of a HAR 1.2 file (browser devtools, proxies) into captures. */
+export function* harItems(text: string, source: ImportSource, file = 'HAR file'): Generator<ImportItem> {
+  let doc: { log?: { entries?: HarEntry[] } };
+  try {
+    doc = JSON.parse(text);
+  } catch (error) {
+    throw new ShadowtapError('ST_BAD_INPUT_FILE', `${file} is not JSON (${(error as Error).message}); expected a HAR 1.2 file`);
+  }
+  const entries = doc?.log?.entries;
+  if (!Array.isArray(entries)) throw new ShadowtapError('ST_BAD_INPUT_FILE', `${file} has no log.entries; expected a HAR 1.2 file`);
+  for (const entry of entries) yield entryToItem(entry, source);
+}

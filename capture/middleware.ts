@@ -1,0 +1,149 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { Header } from '../shared/records/types.js';
+import { nowMicros } from '../shared/records/types.js';
+import { BodyTap } from './body-tap.js';
+import type { RecorderOptions } from './capture-options.js';
+import type { CaptureCounters } from './capture-metrics.js';
+import { CaptureRecorder } from './capture-recorder.js';
+
+export interface CaptureMiddlewareOptions extends RecorderOptions {
+  /** How long close() waits for the queue to drain. */
+  drainTimeoutMs?: number;
+}
+
+export interface CaptureMiddleware {
+  /** node:http and Express signature; `next` is called at once, recording happens on the side. */
+  (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void;
+  readonly metrics: CaptureCounters;
+  readonly registry: Registry;
+  /** Drains the queue into the sink within the deadline. The sink stays open. */
+  close(): Promise<void>;
+}
+
+type Chunk = string | Uint8Array;
+
+function toBuffer(chunk: Chunk, encoding?: BufferEncoding): Buffer {
+  return typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/**
+ * The response head exactly as node wrote it (status line and headers in order, duplicates kept),
+ * which also covers headers passed to writeHead() that getHeaders() never sees.
+ */
+function writtenHeaders(res: ServerResponse): Header[] {
+  const head = (res as unknown as { _header?: unknown })._header;
+  if (typeof head === 'string') {
+    const headers: Header[] = [];
+    for (const line of head.split('\r\n').slice(1)) {
+      const colon = line.indexOf(':');
+      if (colon > 0) headers.push({ name: line.slice(0, colon), value: line.slice(colon + 1).trim() });
+    }
+    return headers;
+  }
+  const headers: Header[] = [];
+  for (const name of res.getHeaderNames()) {
+    const value = res.getHeader(name);
+    for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) headers.push({ name, value: String(v) });
+  }
+  return headers;
+}
+
+/** Copies request body chunks as node's HTTP parser hands them over, whoever reads them and when. */
+function tapRequestBody(req: IncomingMessage, tap: BodyTap): void {
+  const push = req.push.bind(req);
+  req.push = (chunk: unknown, encoding?: BufferEncoding) => {
+    if (chunk !== null && chunk !== undefined) tap.add(toBuffer(chunk as Chunk, encoding));
+    return push(chunk, encoding);
+  };
+}
+
+/** Copies what the app writes, leaving write()/end() semantics as they were. */
+function tapResponseBody(res: ServerResponse, tap: BodyTap, onFirstByte: () => void): void {
+  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  const take = (chunk: unknown, encoding: unknown) => {
+    onFirstByte();
+    if (typeof chunk === 'string' || chunk instanceof Uint8Array) {
+      tap.add(toBuffer(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined));
+    }
+  };
+  res.write = ((chunk: unknown, ...rest: unknown[]) => {
+    take(chunk, rest[0]);
+    return write(chunk, ...rest);
+  }) as ServerResponse['write'];
+  res.end = ((...args: unknown[]) => {
+    if (typeof args[0] !== 'function') take(args[0], args[1]);
+    else onFirstByte();
+    return end(...args);
+  }) as ServerResponse['end'];
+}
+
+/**
+ * Records each exchange of a Node app the way the proxy would, without an extra hop. Works as a
+ * node:http wrapper, Express middleware (mount it first, before body parsers) and, through
+ * captureFastifyPlugin, in Fastify. Captures are built and queued after the response is sent.
+ */
+export function captureMiddleware(options: CaptureMiddlewareOptions): CaptureMiddleware {
+  const recorder = new CaptureRecorder(options);
+  const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+  const observe = (req: IncomingMessage, res: ServerResponse) => {
+    const exchange = recorder.begin('middleware', req.method ?? 'GET', req.url ?? '/', req.rawHeaders, req.headers);
+    if (!exchange.sampling.sampled) return;
+    const max = recorder.options.maxBodyBytes;
+    const requestBody = new BodyTap(max);
+    const responseBody = new BodyTap(max);
+    let firstByte: number | null = null;
+    tapRequestBody(req, requestBody);
+    tapResponseBody(res, responseBody, () => (firstByte ??= nowMicros()));
+    const done = (upstreamError: string | null) => {
+      // HEAD, 204 and 304 answers carry no body on the wire, whatever the app wrote.
+      const bodiless = req.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304;
+      recorder.complete(exchange, {
+        requestBody,
+        response: res.headersSent ? { status: res.statusCode, headers: writtenHeaders(res), body: bodiless ? new BodyTap(0) : responseBody } : null,
+        upstreamError,
+        firstByte,
+        end: nowMicros(),
+      });
+    };
+    res.once('close', () => done(res.writableFinished ? null : 'client closed the connection'));
+  };
+  const middleware = ((req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => {
+    try {
+      observe(req, res);
+    } catch (error) {
+      // Recording must never break the app.
+      recorder.logger.warn({ error: (error as Error).message }, 'capture middleware could not observe a request');
+    }
+    next?.();
+  }) as CaptureMiddleware;
+  Object.defineProperties(middleware, {
+    metrics: { value: recorder.metrics.counters },
+    registry: { value: recorder.metrics.registry },
+    close: { value: () => recorder.close(drainTimeoutMs) },
+  });
+  return middleware;
+}
+
+/** The parts of Fastify the plugin uses, so Fastify stays a dev dependency. */
+interface FastifyLike {
+  addHook(name: 'onRequest', hook: (request: { raw: IncomingMessage }, reply: { raw: ServerResponse }, done: () => void) => void): unknown;
+  addHook(name: 'onClose', hook: (instance: unknown, done: () => void) => void): unknown;
+}
+
+/**
+ * Fastify plugin: `app.register(captureFastifyPlugin, { sink, ... })`. It applies to every route
+ * (it is not encapsulated) and drains the queue when the app closes.
+ */
+export function captureFastifyPlugin(fastify: FastifyLike, options: CaptureMiddlewareOptions, done: (error?: Error) => void): void {
+  const middleware = captureMiddleware(options);
+  fastify.addHook('onRequest', (request, reply, next) => middleware(request.raw, reply.raw, next));
+  fastify.addHook('onClose', (_instance, next) => void middleware.close().then(() => next(), () => next()));
+  done();
+}
+// Fastify reads these symbols: skip-override keeps the hooks global, like fastify-plugin does.
+Object.assign(captureFastifyPlugin, {
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: 'shadowtap-capture',
+});

@@ -1,0 +1,191 @@
+import { hostname } from 'node:os';
+import { Command, Option } from 'commander';
+import type { Logger } from 'pino';
+import { createCaptureLogger } from '../../capture/capture-logger.js';
+import { recorderDefaults, type RedactionMode, type RedactionOptions } from '../../capture/capture-options.js';
+import { captureServerDefaults, startCaptureServer } from '../../capture/capture-server.js';
+import { usageError } from '../../shared/errors.js';
+import { openLog } from '../../shared/log/open-log.js';
+import { captureKind } from '../../shared/log/record-log.js';
+import { action, addLogOptions, logOptionsFrom, parseListen, parsePositiveInt, parseUrl } from '../common.js';
+
+const list = (value: string) => value.split(',').map((v) => v.trim()).filter(Boolean);
+
+function parseRate(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw usageError(`--sample-rate must be a fraction between 0 and 1, e.g. 0.1; got "${value}"`);
+  return n;
+}
+
+function parseSeconds(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw usageError(`${flag} must be a number of seconds; got "${value}"`);
+  return n;
+}
+
+/** Redaction flags, shared by `capture` and `import`. */
+export function addRedactionOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--redact-mode <mode>', 'how secrets are replaced: mask ("[redacted]"), drop, or hash (HMAC-SHA256 keyed by SHADOWTAP_REDACT_KEY)')
+        .choices(['mask', 'drop', 'hash'])
+        .default(recorderDefaults.redaction.mode),
+    )
+    .addOption(new Option('--redact-headers <names>', 'more header names to redact, comma-separated').argParser(list))
+    .addOption(new Option('--redact-query <names>', 'more query parameter names to redact, comma-separated').argParser(list))
+    .addOption(new Option('--redact-paths <paths>', 'more JSON/form body fields to redact, e.g. $.user.*.pin,$.items[*].iban').argParser(list))
+    .option('--no-redact', 'record secrets as they are (redaction is on by default)');
+}
+
+export function redactionFrom(opts: { redact: boolean; redactMode: string; redactHeaders?: string[]; redactQuery?: string[]; redactPaths?: string[] }): RedactionOptions {
+  return {
+    enabled: opts.redact,
+    mode: opts.redactMode as RedactionMode,
+    headers: opts.redactHeaders,
+    queryParams: opts.redactQuery,
+    bodyPaths: opts.redactPaths,
+  };
+}
+
+interface CaptureFlags {
+  listen: string;
+  upstream?: string;
+  mirrorTarget?: boolean;
+  service: string;
+  agent: string;
+  maxBody: number;
+  requestIdHeader: string;
+  forwardRequestId?: boolean;
+  sampleRate: number;
+  sampleBy?: string;
+  onlyMethods?: string[];
+  skipMethods?: string[];
+  onlyPaths?: string[];
+  skipPaths?: string[];
+  redact: boolean;
+  redactMode: string;
+  redactHeaders?: string[];
+  redactQuery?: string[];
+  redactPaths?: string[];
+  queueBytes: number;
+  spoolDir: string;
+  spoolBytes: number;
+  drainTimeout: number;
+  metricsListen?: string;
+  logLevel: string;
+  brokers?: string;
+  store?: string;
+  topicPrefix?: string;
+  partitions?: number;
+}
+
+function waitForStopSignal(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'stopping: no new connections, draining captures');
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+async function runCapture(flags: CaptureFlags): Promise<number> {
+  if (Boolean(flags.upstream) === Boolean(flags.mirrorTarget)) {
+    throw usageError('capture needs either --upstream <url> (reverse proxy) or --mirror-target (receive mirrored copies), not both');
+  }
+  const listen = parseListen(flags.listen);
+  const upstream = flags.upstream ? parseUrl(flags.upstream, '--upstream').toString() : undefined;
+  const metrics = flags.metricsListen ? parseListen(flags.metricsListen, '--metrics-listen') : undefined;
+  const logger = createCaptureLogger(flags.logLevel);
+  const log = await openLog(captureKind, logOptionsFrom(flags));
+  const server = await startCaptureServer({
+    host: listen.host,
+    port: listen.port,
+    upstream,
+    mirrorTarget: flags.mirrorTarget,
+    sink: log,
+    service: flags.service,
+    agent: flags.agent,
+    maxBodyBytes: flags.maxBody,
+    requestIdHeader: flags.requestIdHeader,
+    forwardRequestId: flags.forwardRequestId,
+    redaction: redactionFrom(flags),
+    sampling: {
+      rate: flags.sampleRate,
+      by: flags.sampleBy,
+      allowMethods: flags.onlyMethods,
+      denyMethods: flags.skipMethods,
+      allowPaths: flags.onlyPaths,
+      denyPaths: flags.skipPaths,
+    },
+    queue: { memoryBytes: flags.queueBytes, spoolDir: flags.spoolDir, spoolBytes: flags.spoolBytes },
+    drainTimeoutMs: flags.drainTimeout * 1000,
+    metricsHost: metrics?.host,
+    metricsPort: metrics?.port,
+    logger,
+  }).catch(async (error: unknown) => {
+    await log.close();
+    throw error;
+  });
+  await waitForStopSignal(logger);
+  await server.close();
+  await log.close();
+  return 0;
+}
+
+export function registerCapture(program: Command): void {
+  const command = program
+    .command('capture')
+    .description("record live traffic: a reverse proxy in front of stable (stable's answers pass through untouched), or a target for mirrored copies")
+    .addOption(new Option('--listen <addr>', 'address to listen on, [host]:port').default(':8080'))
+    .addOption(new Option('--upstream <url>', "stable's URL; requests are forwarded there (reverse-proxy mode)").conflicts('mirrorTarget'))
+    .option('--mirror-target', 'receive copies from Istio/Envoy, nginx mirror or GoReplay; answer 200 and record requests only')
+    .addOption(new Option('--service <name>', 'service name recorded with each capture').default(recorderDefaults.service))
+    .addOption(new Option('--agent <name>', 'agent name recorded with each capture').default(hostname(), 'the host name'))
+    .addOption(
+      new Option('--max-body <bytes>', 'bodies are recorded up to this many bytes (the real size is kept)')
+        .default(recorderDefaults.maxBodyBytes)
+        .argParser((v) => parsePositiveInt(v, '--max-body')),
+    )
+    .addOption(new Option('--request-id-header <name>', 'header holding the request id').default(recorderDefaults.requestIdHeader))
+    .option('--forward-request-id', 'send the generated request id to stable when the request had none')
+    .addOption(
+      new Option('--sample-rate <fraction>', 'fraction of requests recorded, 0..1').default(recorderDefaults.sampling.rate).argParser(parseRate),
+    )
+    .addOption(new Option('--sample-by <key>', 'sample consistently by header:<name>, query:<name> or cookie:<name> (else at random)'))
+    .addOption(new Option('--only-methods <list>', 'record only these methods, e.g. GET,HEAD').argParser(list))
+    .addOption(new Option('--skip-methods <list>', 'never record these methods').argParser(list))
+    .addOption(new Option('--only-paths <globs>', 'record only matching paths, e.g. /api/**').argParser(list))
+    .addOption(new Option('--skip-paths <globs>', 'never record matching paths, e.g. /health,/metrics').argParser(list));
+  addRedactionOptions(command)
+    .addOption(
+      new Option('--queue-bytes <bytes>', 'bound of the in-memory capture queue')
+        .default(recorderDefaults.queue.memoryBytes)
+        .argParser((v) => parsePositiveInt(v, '--queue-bytes')),
+    )
+    .addOption(new Option('--spool-dir <dir>', 'disk spool used while the log is slow or down').default('.shadowtap/spool'))
+    .addOption(
+      new Option('--spool-bytes <bytes>', 'bound of the disk spool; beyond it captures are dropped and counted')
+        .default(recorderDefaults.queue.spoolBytes)
+        .argParser((v) => parsePositiveInt(v, '--spool-bytes')),
+    )
+    .addOption(
+      new Option('--drain-timeout <seconds>', 'on SIGTERM, how long to finish requests and deliver queued captures')
+        .default(captureServerDefaults.drainTimeoutMs / 1000)
+        .argParser((v) => parseSeconds(v, '--drain-timeout')),
+    )
+    .addOption(new Option('--metrics-listen <addr>', 'admin address serving Prometheus /metrics, e.g. :9464'))
+    .addOption(new Option('--log-level <level>', 'log level of the JSON logs on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'));
+  addLogOptions(command)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  shadowtap capture --listen :8080 --upstream http://stable:8080 --metrics-listen :9464
+  shadowtap capture --mirror-target --listen :8081 --brokers kafka:9092 --sample-rate 0.1 --sample-by header:x-user-id`,
+    )
+    .action(action((flags: CaptureFlags) => runCapture(flags)));
+}

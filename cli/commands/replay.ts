@@ -1,0 +1,215 @@
+import { writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { ReplayMetrics } from '../../replay/replay-metrics.js';
+import { serveMetrics } from '../../replay/metrics-server.js';
+import { ProgressReporter } from '../../replay/progress-reporter.js';
+import { replayDefaults, type ReplayOptions } from '../../replay/replay-options.js';
+import { runReplay } from '../../replay/replay-worker.js';
+import { defaultCircuitBreaker } from '../../replay/circuit-breaker.js';
+import { defaultAllowedMethods } from '../../replay/side-effect-guard.js';
+import { formatReplaySummary } from '../../replay/summary-text.js';
+import { ShadowtapError, usageError } from '../../shared/errors.js';
+import { openLog } from '../../shared/log/open-log.js';
+import { captureKind, resultKind, type RecordLog } from '../../shared/log/record-log.js';
+import type { Capture, Header, Result } from '../../shared/records/types.js';
+import { action, addLogOptions, logOptionsFrom, parseListen, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
+
+/** Flags of how requests are sent, shared by `replay` and `soak`. */
+export interface SendFlags {
+  target: URL;
+  concurrency: number;
+  allowMethods: string;
+  setHeader: Header[];
+  removeHeader: string[];
+  pathPrefixRewrite?: { from: string; to: string };
+  hostRewrite?: string;
+  timeout: number;
+  retries: number;
+  breakerFailures: number;
+  breakerProbeInterval: number;
+  maxBody: number;
+  drainTimeout: number;
+  metricsListen?: { host: string; port: number };
+  summaryJson?: string;
+  progress: boolean;
+  brokers?: string;
+  store?: string;
+  topicPrefix?: string;
+  partitions?: number;
+}
+
+const collect = <T>(parse: (value: string) => T) => (value: string, previous: T[] = []) => [...previous, parse(value)];
+
+function parseHeader(value: string): Header {
+  const colon = value.indexOf(':');
+  if (colon <= 0) throw usageError(`--set-header must be name:value (value may be env:NAME); got "${value}"`);
+  return { name: value.slice(0, colon).trim(), value: value.slice(colon + 1).trim() };
+}
+
+function parsePrefixRewrite(value: string): { from: string; to: string } {
+  const [from, to, ...rest] = value.split('=');
+  if (!from?.startsWith('/') || to === undefined || !to.startsWith('/') || rest.length > 0) {
+    throw usageError(`--path-prefix-rewrite must be /from=/to, e.g. /api/v1=/v2; got "${value}"`);
+  }
+  return { from, to };
+}
+
+function parseNonNegativeInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw usageError(`${flag} must be 0 or a positive integer; got "${value}"`);
+  return n;
+}
+
+/** Adds the sending flags (target, guard, headers, resilience, output) to `replay` or `soak`. */
+export function addSendOptions(command: Command): Command {
+  command
+    .addOption(new Option('--target <url>', 'the shadow: the only origin requests are sent to').env('SHADOWTAP_TARGET').argParser((v) => parseUrl(v, '--target')).makeOptionMandatory())
+    .addOption(new Option('--concurrency <n>', 'requests in flight at most').default(replayDefaults.concurrency).argParser((v) => parsePositiveInt(v, '--concurrency')))
+    .addOption(new Option('--allow-methods <list>', 'methods that are sent; others are skipped as unsafe-method').default(defaultAllowedMethods.join(',')))
+    .addOption(new Option('--set-header <name:value>', 'add or replace a header (repeatable); value env:NAME reads the environment').argParser(collect(parseHeader)).default([]))
+    .addOption(new Option('--remove-header <name>', 'drop a recorded header (repeatable)').argParser(collect((v) => v)).default([]))
+    .addOption(new Option('--path-prefix-rewrite </from=/to>', 'replace a path prefix').argParser(parsePrefixRewrite))
+    .addOption(new Option('--host-rewrite <host>', "Host header to send (default: the target's host)"))
+    .addOption(new Option('--timeout <ms>', 'per-request timeout').default(replayDefaults.timeoutMs).argParser((v) => parsePositiveInt(v, '--timeout')))
+    .addOption(new Option('--retries <n>', 'extra attempts after a connection failure (refused/reset) only').default(replayDefaults.retries).argParser((v) => parseNonNegativeInt(v, '--retries')))
+    .addOption(new Option('--breaker-failures <n>', 'consecutive connection failures that pause sending').default(defaultCircuitBreaker.failureThreshold).argParser((v) => parsePositiveInt(v, '--breaker-failures')))
+    .addOption(new Option('--breaker-probe-interval <ms>', 'while paused, one probe request this often').default(defaultCircuitBreaker.probeIntervalMs).argParser((v) => parsePositiveInt(v, '--breaker-probe-interval')))
+    .addOption(new Option('--max-body <bytes>', 'shadow response bytes kept per Result').default(replayDefaults.maxBodyBytes).argParser((v) => parsePositiveInt(v, '--max-body')))
+    .addOption(new Option('--drain-timeout <ms>', 'on SIGTERM/SIGINT, how long requests in flight may finish').default(replayDefaults.drainTimeoutMs).argParser((v) => parsePositiveInt(v, '--drain-timeout')))
+    .addOption(new Option('--metrics-listen <[host]:port>', 'serve Prometheus metrics on /metrics').argParser((v) => parseListen(v, '--metrics-listen')))
+    .addOption(new Option('--summary-json <file>', 'also write the summary as JSON'))
+    .addOption(new Option('--no-progress', 'no progress line on stderr'));
+  return addLogOptions(command);
+}
+
+/** ReplayOptions fields that come from the sending flags. */
+export function sendOptionsFrom(flags: SendFlags): Omit<ReplayOptions, 'source' | 'results'> {
+  return {
+    target: String(flags.target),
+    concurrency: flags.concurrency,
+    allowMethods: flags.allowMethods.split(',').map((m) => m.trim()).filter(Boolean),
+    setHeaders: flags.setHeader,
+    removeHeaders: flags.removeHeader,
+    pathPrefixRewrite: flags.pathPrefixRewrite,
+    hostRewrite: flags.hostRewrite,
+    timeoutMs: flags.timeout,
+    retries: flags.retries,
+    circuitBreaker: { failureThreshold: flags.breakerFailures, probeIntervalMs: flags.breakerProbeInterval },
+    maxBodyBytes: flags.maxBody,
+    drainTimeoutMs: flags.drainTimeout,
+  };
+}
+
+/**
+ * Everything around a replay run that only a process has: the logs, signals (stop reading,
+ * drain, commit, exit 0), the metrics endpoint, the progress line and the summary.
+ */
+export async function runReplayCommand<S extends object>(
+  flags: SendFlags,
+  label: string,
+  run: (context: { source: RecordLog<Capture>; results: RecordLog<Result>; signal: AbortSignal; extra: Pick<ReplayOptions, 'observers' | 'onProgress' | 'onWarning'> }) => Promise<S>,
+  format: (summary: S) => string,
+): Promise<number> {
+  const source = await openLog(captureKind, logOptionsFrom(flags));
+  let results: RecordLog<Result> | undefined;
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+  const progress = flags.progress ? new ProgressReporter(process.stderr, label) : undefined;
+  try {
+    results = await openLog(resultKind, logOptionsFrom(flags));
+    const metrics = flags.metricsListen ? new ReplayMetrics() : undefined;
+    if (metrics && flags.metricsListen) metricsServer = await serveMetrics(metrics.registry, flags.metricsListen);
+    const summary = await run({
+      source,
+      results,
+      signal: stop.signal,
+      extra: {
+        observers: metrics ? [metrics] : [],
+        onProgress: progress && ((p) => progress.update(p)),
+        onWarning: (message) => process.stderr.write(`\nshadowtap: ${message}\n`),
+      },
+    });
+    progress?.finish();
+    process.stdout.write(format(summary));
+    if (flags.summaryJson) {
+      try {
+        await writeFile(flags.summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
+      } catch (error) {
+        throw new ShadowtapError('ST_RUNTIME', `cannot write --summary-json ${flags.summaryJson}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    return 0;
+  } finally {
+    progress?.finish();
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    await metricsServer?.close();
+    await results?.close();
+    await source.close();
+  }
+}
+
+interface ReplayFlags extends SendFlags {
+  follow?: boolean;
+  from?: number;
+  to?: number;
+  group: string;
+  pace: 'asap' | 'recorded';
+  speed: number;
+  rate?: number;
+}
+
+export function registerReplay(program: Command): void {
+  const command = program
+    .command('replay')
+    .description('send captured requests to a shadow and record each answer as a Result')
+    .option('--follow', 'tail the log: mirror new captures as they arrive, until SIGTERM/SIGINT')
+    .option('--from <time>', 'start of the window (ISO time, ms since epoch, or -15m)', (v) => parseTime(v, '--from'))
+    .option('--to <time>', 'end of the window, exclusive; without --from/--to/--follow the whole log is replayed once', (v) => parseTime(v, '--to'))
+    .addOption(new Option('--group <name>', 'consumer group: a restarted worker resumes after its last commit').default(replayDefaults.group))
+    .addOption(new Option('--pace <mode>', 'asap: as fast as --concurrency allows; recorded: keep the recorded gaps').choices(['asap', 'recorded']).default('asap'))
+    .addOption(new Option('--speed <n>', 'with --pace recorded: 2 replays twice as fast').default(replayDefaults.speed).argParser((v) => parsePositiveNumber(v, '--speed')))
+    .addOption(new Option('--rate <r>', 'open model: r requests/s at exact intervals; sends that cannot start on time are dropped').argParser((v) => parsePositiveNumber(v, '--rate')));
+  addSendOptions(command)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  shadowtap replay --target http://shadow:8080 --follow --metrics-listen :9464',
+        '  shadowtap replay --target http://shadow:8080 --from 2026-11-26T10:00:00Z --to 2026-11-26T11:00:00Z --pace recorded --speed 4',
+        '  shadowtap replay --target http://shadow:8080 --rate 500 --set-header authorization:env:SHADOW_TOKEN',
+        '',
+        'Exit codes: 0 done (also after SIGTERM, once requests in flight are recorded), 2 bad usage, 3 runtime failure.',
+      ].join('\n'),
+    )
+    .action(
+      action(async (flags: ReplayFlags) => {
+        if (flags.follow && flags.to !== undefined) throw usageError('--follow tails the log without an end: drop --to, or drop --follow to replay a window');
+        if (flags.rate !== undefined && flags.pace === 'recorded') throw usageError('--rate and --pace recorded exclude each other: pick one way to pace');
+        return runReplayCommand(
+          flags,
+          'replay',
+          ({ source, results, signal, extra }) =>
+            runReplay({
+              ...sendOptionsFrom(flags),
+              ...extra,
+              source,
+              results,
+              signal,
+              follow: flags.follow,
+              fromMs: flags.from,
+              toMs: flags.to,
+              group: flags.group,
+              pace: flags.pace,
+              speed: flags.speed,
+              rate: flags.rate,
+            }),
+          (summary) => formatReplaySummary(summary),
+        );
+      }),
+    );
+}

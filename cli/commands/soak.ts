@@ -1,0 +1,60 @@
+import { Command, Option } from 'commander';
+import { runSoak, soakDefaults } from '../../replay/soak.js';
+import { formatSoakSummary } from '../../replay/summary-text.js';
+import { action, parsePositiveInt, parsePositiveNumber, parseTime } from '../common.js';
+import { addSendOptions, runReplayCommand, sendOptionsFrom, type SendFlags } from './replay.js';
+
+interface SoakFlags extends SendFlags {
+  from: number;
+  to: number;
+  compress: number;
+  loop: number;
+  amplify: number;
+  buckets: number;
+}
+
+export function registerSoak(program: Command): void {
+  const command = program
+    .command('soak')
+    .description('reproduce a recorded traffic pattern on the shadow: shape kept, time compressed, looped, multiplied')
+    .addOption(new Option('--from <time>', 'start of the recorded window (ISO time, ms since epoch, or -24h)').argParser((v) => parseTime(v, '--from')).makeOptionMandatory())
+    .addOption(new Option('--to <time>', 'end of the recorded window, exclusive').argParser((v) => parseTime(v, '--to')).makeOptionMandatory())
+    .addOption(new Option('--compress <n>', 'play the window n times faster (24: a day in an hour)').default(soakDefaults.compress).argParser((v) => parsePositiveNumber(v, '--compress')))
+    .addOption(new Option('--loop <n>', 'passes over the window, back to back').default(soakDefaults.loop).argParser((v) => parsePositiveInt(v, '--loop')))
+    .addOption(new Option('--amplify <n>', 'send each request n times (copies get ids <id>~<n>)').default(soakDefaults.amplify).argParser((v) => parsePositiveInt(v, '--amplify')))
+    .addOption(new Option('--buckets <n>', 'time buckets in the summary table').default(soakDefaults.buckets).argParser((v) => parsePositiveInt(v, '--buckets')));
+  addSendOptions(command)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Example:',
+        '  shadowtap soak --target http://shadow:8080 --from 2026-11-25T00:00:00Z --to 2026-11-26T00:00:00Z --compress 24 --loop 3 --amplify 2',
+        '',
+        'Exit codes: 0 done (also after SIGTERM), 2 bad usage, 3 runtime failure.',
+      ].join('\n'),
+    )
+    .action(
+      action(async (flags: SoakFlags) =>
+        runReplayCommand(
+          flags,
+          'soak',
+          ({ source, results, signal, extra }) =>
+            runSoak({
+              ...sendOptionsFrom(flags),
+              ...extra,
+              source,
+              results,
+              signal,
+              fromMs: flags.from,
+              toMs: flags.to,
+              compress: flags.compress,
+              loop: flags.loop,
+              amplify: flags.amplify,
+              buckets: flags.buckets,
+            }),
+          formatSoakSummary,
+        ),
+      ),
+    );
+}

@@ -1,0 +1,40 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { PairRecord } from './pair-record.js';
+import { mismatchRateOf, type RollingSummary } from './rolling-summary.js';
+
+/**
+ * Prometheus metrics of a following diff, in their own Registry so tests and embedders do not
+ * collide. Route labels are capped by the rolling summary (past its limit they read
+ * `(other routes)`), so a path with ids that templates badly cannot explode the series count.
+ */
+export class DiffMetrics {
+  readonly registry = new Registry();
+  private readonly pairs = new Counter({
+    name: 'shadowtap_diff_pairs_total',
+    help: 'Pairs judged, by route template and verdict (match, mismatch, noise, accepted, shadow-error, missing, skipped, no-baseline).',
+    labelNames: ['route', 'verdict'],
+    registers: [this.registry],
+  });
+
+  constructor(private readonly rolling: RollingSummary) {
+    const window = rolling;
+    new Gauge({
+      name: 'shadowtap_diff_mismatch_rate',
+      help: 'Share of compared pairs that mismatched or failed on the shadow, per route, over the rolling window.',
+      labelNames: ['route'],
+      registers: [this.registry],
+      collect() {
+        const { routes } = window.snapshot();
+        for (const route of window.labels()) {
+          const counts = routes.get(route);
+          this.set({ route }, counts ? mismatchRateOf(counts) : 0);
+        }
+      },
+    });
+  }
+
+  observe(record: PairRecord, nowMs = Date.now()): void {
+    this.rolling.add(record.route, record.verdict, nowMs);
+    this.pairs.inc({ route: this.rolling.label(record.route), verdict: record.verdict });
+  }
+}

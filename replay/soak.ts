@@ -1,0 +1,142 @@
+import { usageError } from '../shared/errors.js';
+import type { LogEntry } from '../shared/log/record-log.js';
+import type { Capture, Result } from '../shared/records/types.js';
+import { LatencyHistogram } from './latency-histogram.js';
+import { loopedSource, passOf, type LoopedWindow } from './looped-source.js';
+import type { ReplayOptions } from './replay-options.js';
+import type { ReplaySummary } from './replay-stats.js';
+import { runReplay } from './replay-worker.js';
+
+export interface SoakOptions
+  extends Omit<ReplayOptions, 'fromMs' | 'toMs' | 'follow' | 'pace' | 'speed' | 'rate' | 'copies' | 'paceOriginMs' | 'commit' | 'group' | 'onResult'> {
+  /** The recorded window [fromMs, toMs) whose shape is reproduced. */
+  fromMs: number;
+  toMs: number;
+  /** 24 plays a 24-hour window in one hour. */
+  compress?: number;
+  /** Passes over the window, back to back. */
+  loop?: number;
+  /** Each request is sent this many times. */
+  amplify?: number;
+  /** Time buckets of the per-bucket summary, over the recorded window. */
+  buckets?: number;
+}
+
+export const soakDefaults = { compress: 1, loop: 1, amplify: 1, buckets: 24 };
+
+export interface SoakBucket {
+  /** Recorded window slice [startMs, endMs), ms since the epoch. */
+  startMs: number;
+  endMs: number;
+  /** Captures recorded in the slice (one pass, before amplify). */
+  captures: number;
+  /** Requests/s recorded in the slice. */
+  recordedRate: number;
+  /** recordedRate × compress × amplify: what the soak should offer. */
+  targetRate: number;
+  /** Requests/s actually sent in the slice's compressed time, averaged over the passes. */
+  achievedRate: number;
+  sent: number;
+  errors: number;
+  skipped: number;
+  latencyP99Ms: number;
+}
+
+export interface SoakSummary extends ReplaySummary {
+  compress: number;
+  loop: number;
+  amplify: number;
+  /** Length of one compressed pass, ms. */
+  passMs: number;
+  buckets: SoakBucket[];
+}
+
+interface BucketState {
+  captures: number;
+  sent: number;
+  errors: number;
+  skipped: number;
+  latency: LatencyHistogram;
+}
+
+/** Result id of copy n of a capture: the capture's own id for the first, `<id>~<n>` after. */
+export function copyId(captureId: string, n: number): string {
+  return n === 0 ? captureId : `${captureId}~${n}`;
+}
+
+/**
+ * Reproduces a recorded pattern: the window's shape kept in (to − from)/compress time, looped,
+ * each request sent `amplify` times. Results of copies carry `<id>~<n>` and the original captureId.
+ */
+export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
+  const {
+    fromMs,
+    toMs,
+    compress = soakDefaults.compress,
+    loop = soakDefaults.loop,
+    amplify = soakDefaults.amplify,
+    buckets: bucketCount = soakDefaults.buckets,
+    ...replayOptions
+  } = options;
+  if (!(fromMs < toMs)) throw usageError('soak needs --from before --to');
+  if (!(compress > 0)) throw usageError(`--compress must be a positive number; got ${compress}`);
+  for (const [flag, value] of [['--loop', loop], ['--amplify', amplify], ['--buckets', bucketCount]] as const) {
+    if (!Number.isInteger(value) || value <= 0) throw usageError(`${flag} must be a positive integer; got ${value}`);
+  }
+  const window: LoopedWindow = { fromMs, toMs, loop };
+  const spanMs = toMs - fromMs;
+  const bucketMs = spanMs / bucketCount;
+  const buckets: BucketState[] = Array.from({ length: bucketCount }, () => ({
+    captures: 0,
+    sent: 0,
+    errors: 0,
+    skipped: 0,
+    latency: new LatencyHistogram(2),
+  }));
+  const bucketOf = (timestampMs: number) => buckets[Math.min(bucketCount - 1, Math.floor(((timestampMs - fromMs) % spanMs) / bucketMs))]!;
+
+  const summary = await runReplay({
+    ...replayOptions,
+    source: loopedSource(options.source, window),
+    // The window of the looped recording, for the progress fraction.
+    fromMs,
+    toMs: fromMs + loop * spanMs,
+    pace: 'recorded',
+    speed: compress,
+    paceOriginMs: fromMs,
+    commit: false,
+    copies: (entry: LogEntry<Capture>) => {
+      const pass = passOf(entry.timestampMs, window);
+      if (pass === 0) bucketOf(entry.timestampMs).captures++;
+      return Array.from({ length: amplify }, (_, a) => copyId(entry.value.id, pass * amplify + a));
+    },
+    onResult: (result: Result, entry: LogEntry<Capture>) => {
+      const bucket = bucketOf(entry.timestampMs);
+      if (result.outcome === 'skipped') bucket.skipped++;
+      else bucket.sent++;
+      if (result.outcome === 'error') bucket.errors++;
+      if (result.latencyMicros !== null) bucket.latency.recordMicros(result.latencyMicros);
+    },
+  });
+
+  const rate = (count: number, ms: number) => Math.round((count / (ms / 1000)) * 100) / 100;
+  return {
+    ...summary,
+    compress,
+    loop,
+    amplify,
+    passMs: Math.round(spanMs / compress),
+    buckets: buckets.map((b, i) => ({
+      startMs: Math.round(fromMs + i * bucketMs),
+      endMs: Math.round(fromMs + (i + 1) * bucketMs),
+      captures: b.captures,
+      recordedRate: rate(b.captures, bucketMs),
+      targetRate: rate(b.captures * compress * amplify, bucketMs),
+      achievedRate: rate(b.sent, (loop * bucketMs) / compress),
+      sent: b.sent,
+      errors: b.errors,
+      skipped: b.skipped,
+      latencyP99Ms: b.latency.percentilesMs().p99,
+    })),
+  };
+}

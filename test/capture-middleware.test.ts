@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { describe, test } from 'node:test';
+import express from 'express';
+import Fastify from 'fastify';
+import { captureFastifyPlugin, captureMiddleware, startCaptureServer } from '../capture/index.js';
+import type { Capture } from '../shared/records/types.js';
+import { headerValue } from '../shared/records/types.js';
+import { MemorySink, rawRequest, silentLogger, startHttpServer, waitFor } from './capture-helpers.js';
+
+/** The one exchange every variant must record alike. */
+const exchange = {
+  method: 'POST',
+  path: '/items',
+  query: 'verbose=1',
+  body: '{"name":"lamp","qty":2}',
+  headers: { 'content-type': 'application/json', 'x-request-id': 'mw-1' },
+};
+const answer = (parsed: unknown) => JSON.stringify({ created: parsed });
+
+function nodeHandler(req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    res.writeHead(201, { 'content-type': 'application/json', 'x-app': 'yes' });
+    res.end(answer(JSON.parse(Buffer.concat(chunks).toString())));
+  });
+}
+
+/** The parts of a capture that do not depend on the framework around the app. */
+function essence(capture: Capture) {
+  return {
+    id: capture.id,
+    method: capture.request.method,
+    path: capture.request.path,
+    query: capture.request.query,
+    requestBody: capture.request.body.toString(),
+    requestSize: capture.request.size,
+    contentType: headerValue(capture.request.headers, 'content-type'),
+    status: capture.response?.status,
+    responseBody: capture.response?.body.toString(),
+    responseType: headerValue(capture.response?.headers ?? [], 'content-type')?.split(';')[0],
+    app: headerValue(capture.response?.headers ?? [], 'x-app'),
+    upstreamError: capture.upstreamError,
+  };
+}
+
+async function send(url: string): Promise<void> {
+  const res = await rawRequest(url, { method: exchange.method, path: `${exchange.path}?${exchange.query}`, headers: exchange.headers, body: exchange.body });
+  assert.equal(res.status, 201);
+  assert.equal(res.body.toString(), answer(JSON.parse(exchange.body)));
+}
+
+async function viaProxy(): Promise<Capture> {
+  const stable = await startHttpServer(nodeHandler);
+  const sink = new MemorySink();
+  const proxy = await startCaptureServer({ port: 0, upstream: stable.url, sink, logger: silentLogger });
+  await send(proxy.url);
+  await proxy.close();
+  await stable.close();
+  assert.equal(sink.records.length, 1);
+  return sink.records[0];
+}
+
+describe('capture middleware records what the proxy records', () => {
+  let reference: ReturnType<typeof essence>;
+
+  test('proxy reference', async () => {
+    reference = essence(await viaProxy());
+    assert.equal(reference.requestBody, exchange.body);
+  });
+
+  test('node:http', async () => {
+    const sink = new MemorySink();
+    const capture = captureMiddleware({ sink, logger: silentLogger });
+    const server = createServer((req, res) => capture(req, res, () => nodeHandler(req, res)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      await send(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
+      await waitFor(() => sink.records.length === 1, 'the node:http capture');
+      assert.deepEqual(essence(sink.records[0]), reference);
+      assert.equal(capture.metrics.requests, 1);
+    } finally {
+      await capture.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  test('Express (mounted before the body parser)', async () => {
+    const sink = new MemorySink();
+    const capture = captureMiddleware({ sink, logger: silentLogger });
+    const app = express();
+    app.use(capture);
+    app.use(express.json());
+    app.post('/items', (req, res) => {
+      res.status(201).set('x-app', 'yes').type('application/json').send(answer(req.body));
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      await send(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
+      await waitFor(() => sink.records.length === 1, 'the Express capture');
+      assert.deepEqual(essence(sink.records[0]), reference);
+    } finally {
+      await capture.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  test('Fastify (plugin)', async () => {
+    const sink = new MemorySink();
+    const app = Fastify();
+    await app.register(captureFastifyPlugin, { sink, logger: silentLogger });
+    app.post('/items', async (request, reply) => {
+      reply.code(201).header('x-app', 'yes').type('application/json');
+      return answer(request.body);
+    });
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      await send(url);
+      await waitFor(() => sink.records.length === 1, 'the Fastify capture');
+      assert.deepEqual(essence(sink.records[0]), reference);
+    } finally {
+      await app.close();
+    }
+  });
+});
