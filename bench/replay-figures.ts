@@ -1,18 +1,15 @@
+import autocannon from 'autocannon';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import { Pool } from 'undici';
-import { startCaptureServer } from '../capture/capture-server.js';
 import { runReplay } from '../replay/replay-worker.js';
 import { openFileLog } from '../shared/log/file-log.js';
 import { openLog, type LogOptions } from '../shared/log/open-log.js';
 import { captureKind, resultKind, type RecordLog } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
 import { benchKafka, seconds } from './fixtures.js';
-import { load } from './load.js';
+import { startPeer } from './replay-peers.js';
 
 /**
  * The replay worker's figures, each against a baseline in the same run:
@@ -21,20 +18,16 @@ import { load } from './load.js';
  *   3. --pace recorded --speed 1: send gaps vs recorded gaps, p99 of the error;
  *   4. live mirroring at 2,000 requests/s: capture-to-shadow lag p99;
  *   5. memory after 1,000,000 replayed records vs after 100,000.
- *   node --expose-gc dist/bench/replay-figures.js [which...]   (BENCH_SECONDS=N for 2 and 4; default 30)
+ *   node --expose-gc dist/bench/replay-figures.js [max|rate|recorded|lag|memory...]   (BENCH_SECONDS=N for 2 and 4; default 30)
+ * The shadow, the capture agent and the load generator run on threads of their own (replay-peers.ts, autocannon workers),
+ * so this process's event loop holds the replay worker alone, as in a deployment.
  */
 const only = new Set(process.argv.slice(2));
 const wanted = (name: string) => only.size === 0 || only.has(name);
 const duration = seconds(30);
-const quiet = pino({ level: 'warn' });
 
-const target = createServer((req, res) => {
-  req.resume();
-  req.on('end', () => res.end('{"ok":true}'));
-});
-target.keepAliveTimeout = 60_000;
-await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
-const targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
+const shadow = await startPeer({ role: 'shadow' });
+const targetUrl = shadow.ready;
 const work = await mkdtemp(join(tmpdir(), 'shadowtap-replay-bench-'));
 const kafka = wanted('max') ? await benchKafka() : undefined;
 
@@ -142,20 +135,10 @@ try {
 
   if (wanted('lag')) {
     const dir = join(work, 'lag');
-    const captures = await openFileLog(captureKind, { dir, pollMs: 2 });
+    // Opened as the CLI opens it (default follow polling), since that is what users get.
+    const captures = await openFileLog(captureKind, { dir });
     const results = await openFileLog(resultKind, { dir });
-    const stable = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => res.end('{"stable":true}'));
-    });
-    await new Promise<void>((resolve) => stable.listen(0, '127.0.0.1', resolve));
-    const capture = await startCaptureServer({
-      port: 0,
-      upstream: `http://127.0.0.1:${(stable.address() as AddressInfo).port}`,
-      sink: captures,
-      logger: quiet,
-      queue: { batchRecords: 200 },
-    });
+    const capture = await startPeer({ role: 'capture', dir, batchRecords: 200 });
     const stop = new AbortController();
     const lags: number[] = [];
     const replaying = runReplay({
@@ -167,16 +150,18 @@ try {
       concurrency: 256,
       onResult: (result, entry) => lags.push(((result.sentTime ?? NaN) - entry.value.captureTime) / 1000),
     });
-    const figures = await load('capture', capture.url, { seconds: Math.min(duration, 20), connections: 20, overallRate: 2000 });
-    await capture.close();
+    // autocannon on a thread of its own too (workers: 1).
+    const figures = await autocannon({ url: capture.ready, connections: 20, duration: Math.min(duration, 20), overallRate: 2000, workers: 1 });
+    const captured = await capture.close();
     const deadline = Date.now() + 10_000;
-    while (lags.length < capture.metrics.delivered && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (lags.length < captured.delivered! && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     stop.abort();
     await replaying;
     await captures.close();
     await results.close();
-    stable.close();
-    console.log(`4. live mirroring at ${figures.requestsPerSecond.toFixed(0)} req/s through capture: ${lags.length} replayed, capture-to-shadow lag p50 ${quantile(lags, 0.5).toFixed(1)} ms, p99 ${p99(lags).toFixed(1)} ms`);
+    console.log(
+      `4. live mirroring at ${figures.requests.average.toFixed(0)} req/s through capture: ${lags.length} replayed, capture-to-shadow lag p50 ${quantile(lags, 0.5).toFixed(1)} ms, p99 ${p99(lags).toFixed(1)} ms; log append (${captured.appends} appends) p50 ${captured.appendP50Ms!.toFixed(2)} ms p99 ${captured.appendP99Ms!.toFixed(2)} ms`,
+    );
   }
 
   if (wanted('memory')) {
@@ -186,27 +171,29 @@ try {
     const gc = (globalThis as { gc?: () => void }).gc;
     let count = 0;
     let at100k = 0;
+    let atEnd = 0;
     const heap = () => {
       gc?.();
       return process.memoryUsage().heapUsed;
     };
+    // Both taken while the run is going (the last Result is the end), so what a run holds until it drains counts.
     const summary = await runReplay({
       source: captures,
       results,
       target: targetUrl,
       concurrency: 64,
       onResult: () => {
-        if (++count === 100_000) at100k = heap();
+        count++;
+        if (count === 100_000) at100k = heap();
+        if (count === 1_000_000) atEnd = heap();
       },
     });
-    const at1m = heap();
     await captures.close();
     await results.close();
-    console.log(`5. memory: heap after 100k ${(at100k / 2 ** 20).toFixed(1)} MiB, after ${summary.read} ${(at1m / 2 ** 20).toFixed(1)} MiB; ratio ${(at1m / at100k).toFixed(3)}${gc ? '' : ' (run with --expose-gc for a stable figure)'}`);
+    console.log(`5. memory: heap after 100k ${(at100k / 2 ** 20).toFixed(1)} MiB, after ${summary.read} ${(atEnd / 2 ** 20).toFixed(1)} MiB; ratio ${(atEnd / at100k).toFixed(3)}${gc ? '' : ' (run with --expose-gc for a stable figure)'}`);
   }
 } finally {
-  target.close();
-  target.closeAllConnections();
+  await shadow.close();
   await kafka?.broker?.stop();
   await rm(work, { recursive: true, force: true });
 }

@@ -7,7 +7,8 @@ export type PathSegment = string | number;
 export function parsePathPattern(pattern: string): string[] {
   const segments: string[] = [];
   const re = /\.([^.[\]]+)|\[(\*|\d+|"[^"]*"|'[^']*')\]/g;
-  const body = pattern.replace(/^\$/, '');
+  if (!pattern.startsWith('$')) throw new Error(`body path "${pattern}" must start with $`);
+  const body = pattern.slice(1);
   let consumed = 0;
   for (let m = re.exec(body); m; m = re.exec(body)) {
     if (m.index !== consumed) break;

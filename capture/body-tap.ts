@@ -1,21 +1,43 @@
+/** Bytes all in-flight body copies may hold together, so memory is bounded by configuration, not by concurrency. */
+export class ByteBudget {
+  constructor(private available: number) {}
+
+  take(wanted: number): number {
+    const granted = Math.min(wanted, this.available);
+    this.available -= granted;
+    return granted;
+  }
+
+  give(bytes: number): void {
+    this.available += bytes;
+  }
+}
+
 /**
  * Keeps a copy of a body's first `max` bytes while the body flows elsewhere, and counts its real
- * size; memory per exchange is bounded by `max` whatever the body's size.
+ * size. When the shared budget runs out the copy stops early and the body is recorded truncated.
  */
 export class BodyTap {
   private readonly chunks: Buffer[] = [];
   private kept = 0;
+  private stopped = false;
   size = 0;
 
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly budget: ByteBudget | null = null,
+  ) {}
 
   add(chunk: Uint8Array): void {
     this.size += chunk.length;
-    if (this.kept >= this.max) return;
+    if (this.stopped || this.kept >= this.max) return;
+    const wanted = Math.min(chunk.length, this.max - this.kept);
+    const granted = this.budget ? this.budget.take(wanted) : wanted;
+    if (granted < wanted) this.stopped = true;
+    if (granted === 0) return;
     // Copied: the caller may reuse or pool the chunk's memory once it has been forwarded.
-    const part = Buffer.from(chunk.subarray(0, this.max - this.kept));
-    this.chunks.push(part);
-    this.kept += part.length;
+    this.chunks.push(Buffer.from(chunk.subarray(0, granted)));
+    this.kept += granted;
   }
 
   get truncated(): boolean {
@@ -24,5 +46,12 @@ export class BodyTap {
 
   body(): Buffer {
     return Buffer.concat(this.chunks, this.kept);
+  }
+
+  /** Returns the copy's bytes to the budget once the capture holds its own. */
+  release(): void {
+    this.budget?.give(this.kept);
+    this.chunks.length = 0;
+    this.kept = 0;
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { configError } from '../shared/errors.js';
 import type { RecordLog } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
+import { parsePathPattern } from './body-path.js';
 
 export type RedactionMode = 'mask' | 'drop' | 'hash';
 
@@ -58,6 +59,8 @@ export interface RecorderOptions {
   service?: string;
   agent?: string;
   maxBodyBytes?: number;
+  /** All body copies of exchanges in flight together; beyond it bodies are recorded truncated. */
+  maxInflightBodyBytes?: number;
   requestIdHeader?: string;
   redaction?: RedactionOptions;
   sampling?: SamplingOptions;
@@ -69,6 +72,7 @@ export interface RecorderOptions {
 export const recorderDefaults = {
   service: 'default',
   maxBodyBytes: 1024 * 1024,
+  maxInflightBodyBytes: 128 * 1024 * 1024,
   requestIdHeader: 'x-request-id',
   redaction: { enabled: true, mode: 'mask' as RedactionMode, defaultNames: true },
   sampling: { rate: 1 },
@@ -88,7 +92,8 @@ export interface ResolvedRedaction {
   defaultNames: boolean;
   headers: string[];
   queryParams: string[];
-  bodyPaths: string[];
+  /** Parsed patterns, one segment list each. */
+  bodyPaths: string[][];
 }
 
 export interface ResolvedSampling {
@@ -114,6 +119,7 @@ export interface ResolvedRecorderOptions {
   service: string;
   agent: string;
   maxBodyBytes: number;
+  maxInflightBodyBytes: number;
   requestIdHeader: string;
   redaction: ResolvedRedaction;
   sampling: ResolvedSampling;
@@ -133,9 +139,6 @@ export function resolveRedaction(options: RedactionOptions = {}): ResolvedRedact
   if (mode === 'hash' && !hashKey) {
     throw configError('redaction mode "hash" needs a key: set SHADOWTAP_REDACT_KEY (a long random string)');
   }
-  for (const path of options.bodyPaths ?? []) {
-    if (!path.startsWith('$')) throw configError(`redaction body path must start with "$", e.g. $.user.*.pin; got "${path}"`);
-  }
   return {
     enabled: options.enabled ?? d.enabled,
     mode,
@@ -143,7 +146,13 @@ export function resolveRedaction(options: RedactionOptions = {}): ResolvedRedact
     defaultNames: options.defaultNames ?? d.defaultNames,
     headers: (options.headers ?? []).map((h) => h.toLowerCase()),
     queryParams: (options.queryParams ?? []).map((q) => q.toLowerCase()),
-    bodyPaths: options.bodyPaths ?? [],
+    bodyPaths: (options.bodyPaths ?? []).map((path) => {
+      try {
+        return parsePathPattern(path);
+      } catch {
+        throw configError(`redaction body path "${path}" is not a path like $.user.*.pin or $.items[*].token`);
+      }
+    }),
   };
 }
 
@@ -187,6 +196,7 @@ export function resolveRecorderOptions(options: RecorderOptions): ResolvedRecord
     service: options.service ?? recorderDefaults.service,
     agent: options.agent ?? hostname(),
     maxBodyBytes: positive(options.maxBodyBytes ?? recorderDefaults.maxBodyBytes, 'maxBodyBytes'),
+    maxInflightBodyBytes: positive(options.maxInflightBodyBytes ?? recorderDefaults.maxInflightBodyBytes, 'maxInflightBodyBytes'),
     requestIdHeader: (options.requestIdHeader ?? recorderDefaults.requestIdHeader).toLowerCase(),
     redaction: resolveRedaction(options.redaction),
     sampling: resolveSampling(options.sampling),

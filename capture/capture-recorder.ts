@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { captureCodec } from '../shared/records/codec.js';
 import type { Capture, Header } from '../shared/records/types.js';
 import { nowMicros } from '../shared/records/types.js';
-import type { BodyTap } from './body-tap.js';
+import { BodyTap, ByteBudget } from './body-tap.js';
 import { resolveRecorderOptions, type RecorderOptions, type ResolvedRecorderOptions } from './capture-options.js';
 import { createCaptureLogger } from './capture-logger.js';
 import { CaptureMetrics } from './capture-metrics.js';
@@ -59,6 +59,7 @@ export class CaptureRecorder {
   private readonly sampler: Sampler;
   private readonly redactor: Redactor;
   private readonly queue: RecordQueue<Capture>;
+  private readonly bodyBudget: ByteBudget;
   /** Redactions run one after another so captures reach the queue in the order they completed. */
   private redacting: Promise<void> = Promise.resolve();
   private dropsSinceLog = 0;
@@ -70,6 +71,7 @@ export class CaptureRecorder {
     this.options = resolveRecorderOptions(options);
     this.logger = options.logger ?? createCaptureLogger();
     this.sampler = new Sampler(this.options.sampling);
+    this.bodyBudget = new ByteBudget(this.options.maxInflightBodyBytes);
     this.redactor = new Redactor(this.options.redaction);
     const q = this.options.queue;
     const spool = q.spoolDir
@@ -120,6 +122,11 @@ export class CaptureRecorder {
     };
   }
 
+  /** A body copy for one exchange, bounded by maxBodyBytes and by the budget shared by all exchanges. */
+  bodyTap(): BodyTap {
+    return new BodyTap(this.options.maxBodyBytes, this.bodyBudget);
+  }
+
   /** Builds the capture of a finished exchange and queues it; never throws into the caller's path. */
   complete(exchange: Exchange, outcome: ExchangeOutcome): void {
     if (!exchange.sampling.sampled) return;
@@ -150,6 +157,8 @@ export class CaptureRecorder {
       redactions: [],
       sampling: { rate: exchange.sampling.rate, mode: exchange.sampling.mode },
     };
+    outcome.requestBody.release();
+    outcome.response?.body.release();
     this.record(capture);
   }
 

@@ -92,7 +92,16 @@ export class DiskSpool<T> {
       if (this.sealed.length === 0 && this.active && this.active.bytes > 0) await this.seal();
       const next = this.sealed[0];
       if (!next) return { records: [], ack: async () => {} };
-      this.head = { seq: next.seq, data: await readFile(join(this.dir, fileName(next.seq))), offset: 0 };
+      let data: Buffer;
+      try {
+        data = await readFile(join(this.dir, fileName(next.seq)));
+      } catch (error) {
+        this.events.onLoss(1, new Error(`unreadable spool segment ${fileName(next.seq)}: ${(error as Error).message}`));
+        this.sealed.shift();
+        this.totalBytes -= next.bytes;
+        return this.peek(max);
+      }
+      this.head = { seq: next.seq, data, offset: 0 };
     }
     const head = this.head;
     const records: T[] = [];

@@ -1,8 +1,19 @@
+/**
+ * shadowtap's capture library: the reverse proxy / mirror target, the in-process middleware, and
+ * the importers. `main` of the package points here.
+ */
 export { startCaptureServer, captureServerDefaults, type CaptureServer, type CaptureServerOptions } from './capture-server.js';
-export type { CaptureCounters } from './capture-metrics.js';
-export type { QueueOptions, RecorderOptions, RedactionMode, RedactionOptions, SamplingOptions } from './capture-options.js';
-export { recorderDefaults } from './capture-options.js';
 export { captureMiddleware, captureFastifyPlugin, type CaptureMiddleware, type CaptureMiddlewareOptions } from './middleware.js';
+export type { CaptureCounters } from './capture-metrics.js';
+export {
+  recorderDefaults,
+  type QueueOptions,
+  type RecorderOptions,
+  type RedactionMode,
+  type RedactionOptions,
+  type SamplingOptions,
+} from './capture-options.js';
+export { createCaptureLogger } from './capture-logger.js';
 export { importCaptures, type ImportItem, type ImportOptions, type ImportSource, type ImportSummary } from './capture-importer.js';
 export { harItems } from './import-har.js';
 export { goreplayItems } from './import-goreplay.js';

@@ -90,15 +90,15 @@ export function captureMiddleware(options: CaptureMiddlewareOptions): CaptureMid
   const observe = (req: IncomingMessage, res: ServerResponse) => {
     const exchange = recorder.begin('middleware', req.method ?? 'GET', req.url ?? '/', req.rawHeaders, req.headers);
     if (!exchange.sampling.sampled) return;
-    const max = recorder.options.maxBodyBytes;
-    const requestBody = new BodyTap(max);
-    const responseBody = new BodyTap(max);
+    const requestBody = recorder.bodyTap();
+    const responseBody = recorder.bodyTap();
     let firstByte: number | null = null;
     tapRequestBody(req, requestBody);
     tapResponseBody(res, responseBody, () => (firstByte ??= nowMicros()));
     const done = (upstreamError: string | null) => {
       // HEAD, 204 and 304 answers carry no body on the wire, whatever the app wrote.
       const bodiless = req.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304;
+      if (bodiless) responseBody.release();
       recorder.complete(exchange, {
         requestBody,
         response: res.headersSent ? { status: res.statusCode, headers: writtenHeaders(res), body: bodiless ? new BodyTap(0) : responseBody } : null,

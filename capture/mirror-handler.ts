@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { nowMicros } from '../shared/records/types.js';
-import { BodyTap } from './body-tap.js';
 import type { CaptureRecorder } from './capture-recorder.js';
 
 /** Istio/Envoy mirroring appends "-shadow" to the host (before any port); the recorded host drops it. */
@@ -17,7 +16,7 @@ export function mirrorRequest(recorder: CaptureRecorder, req: IncomingMessage, r
   exchange.requestHeaders = exchange.requestHeaders.map((h) =>
     h.name.toLowerCase() === 'host' ? { name: h.name, value: stripShadowSuffix(h.value) } : h,
   );
-  const requestBody = new BodyTap(recorder.options.maxBodyBytes);
+  const requestBody = recorder.bodyTap();
   // Reading starts before answering, so node does not discard the rest of the body.
   req.on('data', (chunk: Buffer) => {
     if (exchange.sampling.sampled) requestBody.add(chunk);

@@ -3,7 +3,7 @@ import { Transform, pipeline } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import type { Header } from '../shared/records/types.js';
 import { nowMicros } from '../shared/records/types.js';
-import { BodyTap } from './body-tap.js';
+import type { BodyTap } from './body-tap.js';
 import type { CaptureRecorder, Exchange } from './capture-recorder.js';
 import { endToEndHeaders, flattenHeaders, headersFromRaw } from './http-headers.js';
 
@@ -68,9 +68,8 @@ export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: Serve
   const { recorder } = ctx;
   const exchange = recorder.begin('proxy', req.method ?? 'GET', req.url ?? '/', req.rawHeaders, req.headers);
   const recording = exchange.sampling.sampled;
-  const max = recorder.options.maxBodyBytes;
-  const requestBody = new BodyTap(max);
-  const responseBody = new BodyTap(max);
+  const requestBody = recorder.bodyTap();
+  const responseBody = recorder.bodyTap();
   let response: { status: number; headers: Header[]; body: BodyTap } | null = null;
   let firstByte: number | null = null;
   let controller: Dispatcher.DispatchController | null = null;
@@ -121,7 +120,14 @@ export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: Serve
       firstByte = nowMicros();
       const all = responseHeaders(c, headers);
       response = { status: statusCode, headers: all, body: responseBody };
-      res.writeHead(statusCode, statusMessage || undefined, flattenHeaders(endToEndHeaders(all)));
+      try {
+        res.writeHead(statusCode, statusMessage || undefined, flattenHeaders(endToEndHeaders(all)));
+      } catch (error) {
+        // A head node refuses to send (an invalid header from stable) becomes a 502, like an unreachable stable.
+        response = null;
+        c.abort(error as Error);
+        return;
+      }
       recorder.metrics.observeAddedLatency((dispatchedAt - receivedAt + performance.now() - headersAt) / 1000);
     },
     onResponseData(c, chunk) {
@@ -133,6 +139,7 @@ export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: Serve
       }
     },
     onResponseEnd() {
+      // HTTP trailers are not relayed: node would need them declared before the body started.
       res.end();
       finish(null);
     },

@@ -125,9 +125,10 @@ export class RecordQueue<T> {
     let backoff = this.options.retryMinMs;
     try {
       while (!this.stopped) {
-        const batch = await this.nextBatch();
-        if (!batch || this.stopped) break;
+        let batch: Batch<T> | null;
         try {
+          batch = await this.nextBatch();
+          if (!batch || this.stopped) break;
           await this.sink.append(batch.records);
         } catch (error) {
           this.failing = true;
@@ -136,6 +137,8 @@ export class RecordQueue<T> {
           backoff = Math.min(backoff * 2, this.options.retryMaxMs);
           continue;
         }
+        // Stopped meanwhile: close() already moved this batch to the spool.
+        if (this.stopped) break;
         await batch.ack();
         this.events.onDelivered(batch.records.length);
         backoff = this.options.retryMinMs;

@@ -20,7 +20,13 @@ export function addLogOptions(command: Command): Command {
       new Option('--partitions <n>', 'partitions of topics shadowtap creates')
         .default(defaultLogOptions.partitions)
         .argParser((v) => parsePositiveInt(v, '--partitions')),
-    );
+    )
+    .hook('preAction', (self) => {
+      // A --store typed on the command line is a clearer wish than KAFKA_BROKERS left in the environment.
+      if (self.getOptionValueSource('store') === 'cli' && self.getOptionValueSource('brokers') === 'env') {
+        self.setOptionValueWithSource('brokers', undefined, 'cli');
+      }
+    });
 }
 
 export function logOptionsFrom(opts: { brokers?: string; store?: string; topicPrefix?: string; partitions?: number }): LogOptions {

@@ -119,7 +119,7 @@ export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: C
     const a = decodeBody(stable);
     const b = decodeBody(shadow);
     for (const note of [a.note && `stable: ${a.note}`, b.note && `shadow: ${b.note}`]) if (note) notes.push(note);
-    const body = compareBodies(a.body, b.body, rules, routeRules, route, add);
+    const body = compareBodies(a.body, b.body, rules, routeRules, add);
     textPatch = body.textPatch;
     truncated = body.truncated;
     bodiesDecoded = a.note === undefined && b.note === undefined;
@@ -170,7 +170,6 @@ function compareBodies(
   b: DecodedBody,
   rules: CompareRules,
   routeRules: RouteRules,
-  route: string | undefined,
   add: Add,
 ): { textPatch?: string; truncated: boolean } {
   if (a.type === 'json' && b.type === 'json') {

@@ -3,7 +3,7 @@ import { defaultNoiseThresholds, isBaselineNoise, minBaselinePairs, type NoiseTh
 import { compareLatency, percentiles, type LatencyComparison } from './latency-stats.js';
 import { pairsNowNoise } from './mismatch-sets.js';
 import { routeSelectorMatches } from './route-template.js';
-import { addCounts, emptyCounts, type DiffSummary, type FieldStat, type RouteSummary, type SamplePair, type VerdictCounts } from './summary.js';
+import { addCounts, emptyCounts, fieldKey, type DiffSummary, type FieldStat, type RouteSummary, type SamplePair, type VerdictCounts } from './summary.js';
 
 /**
  * The report every renderer reads: plain data, documented in docs/report-schema.md, built
@@ -45,9 +45,9 @@ export interface FieldReport extends FieldStat {
   differenceRate: number;
   noiseRate: number;
   /** How often the field differed between two stable instances, per A/A pair; null without enough A/A pairs on the route. */
-  aaRate: number | null;
+  aaRate?: number | null;
   /** True when the A/A baseline explains the field's differences: they were moved from `differs` to `noise`. */
-  baselineNoise: boolean;
+  baselineNoise?: boolean;
 }
 
 /** One noisy field over every route it is noisy on, so a field noisy everywhere is listed once. */
@@ -81,8 +81,8 @@ export interface RouteReport {
   /** Pairs where both answers were compared or the shadow failed. */
   compared: number;
   mismatchRate: number;
-  /** A/A pairs compared on this route. */
-  aaPairs: number;
+  /** A/A pairs compared on this route. Optional like every field added after schemaVersion 1 first shipped: older reports lack it. */
+  aaPairs?: number;
   latency: LatencyComparison;
   breached: boolean;
   topFields: FieldReport[];
@@ -115,12 +115,12 @@ export interface DiffReport {
   thresholds: Thresholds;
   /** How noise was told apart from real differences in this run. */
   noiseMethod: string;
-  /** The A/A calibration, when a baseline target was named. */
-  baseline: BaselineReport | null;
+  /** The A/A calibration, when a baseline target was named (absent in older reports). */
+  baseline?: BaselineReport | null;
   routes: RouteReport[];
   fields: FieldReport[];
-  /** Noisy fields grouped over routes, most pairs first; at most 50. */
-  noise: NoiseGroup[];
+  /** Noisy fields grouped over routes, most pairs first; at most 50 (absent in older reports). */
+  noise?: NoiseGroup[];
   buckets: BucketReport[];
   samples: SamplePair[];
 }
@@ -318,7 +318,7 @@ function baselineNoiseFields(route: RouteSummary, thresholds: NoiseThresholds): 
 /** The sample with differences in explained fields marked as noise; a noise verdict when nothing real is left. */
 function recalibrateSample(sample: SamplePair, explained: Set<string> | undefined): SamplePair {
   if (!explained?.size || sample.verdict !== 'mismatch') return sample;
-  const marks = (d: SamplePair['differences'][number]) => d.noise === undefined && d.review === undefined && explained.has(`${d.kind}\u0000${d.field}`);
+  const marks = (d: SamplePair['differences'][number]) => d.noise === undefined && d.review === undefined && explained.has(fieldKey(d));
   if (!sample.differences.some(marks)) return sample;
   const differences = sample.differences.map((d) => (marks(d) ? { ...d, noise: baselineNoiseReason } : d));
   const stillReal = differences.some((d) => d.noise === undefined && d.review?.status !== 'accepted');
@@ -329,7 +329,7 @@ function groupNoise(fields: readonly FieldReport[]): NoiseGroup[] {
   const groups = new Map<string, { group: NoiseGroup; byRoute: Array<[string, number]> }>();
   for (const f of fields) {
     if (f.noise === 0) continue;
-    const key = `${f.kind}\u0000${f.field}`;
+    const key = fieldKey(f);
     let entry = groups.get(key);
     if (!entry) {
       entry = { group: { kind: f.kind, field: f.field, reasons: {}, pairs: 0, routeCount: 0, routes: [] }, byRoute: [] };

@@ -57,7 +57,19 @@ export async function summarizeDiff(options: DiffOptions): Promise<DiffSummary> 
   const results = options.results.read({ fromMs: options.fromMs, follow: options.follow, signal: options.signal, onDeadLetter });
   const judge = createPairJudge(rules, patterns);
   const baselineOrigin = options.baselineTarget === undefined ? undefined : originOf(options.baselineTarget);
-  const isBaseline = baselineOrigin === undefined ? undefined : (result: Result) => originOf(result.target) === baselineOrigin;
+  // Results name few targets: their origins are worked out once each, not per result.
+  const origins = new Map<string, string>();
+  const isBaseline =
+    baselineOrigin === undefined
+      ? undefined
+      : (result: Result) => {
+          let origin = origins.get(result.target);
+          if (origin === undefined) {
+            origin = originOf(result.target);
+            if (origins.size < 1000) origins.set(result.target, origin);
+          }
+          return origin === baselineOrigin;
+        };
   const join = joinPairs(captures, results, { joinWindow: options.joinWindow ?? defaultJoinWindow, follow: options.follow, isBaseline });
 
   for await (const event of join) {

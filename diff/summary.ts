@@ -158,7 +158,8 @@ function routeOf(summary: DiffSummary, name: string): RouteSummary {
   return route;
 }
 
-const fieldKey = (d: { kind: DifferenceKind; field: string }) => `${d.kind}\u0000${d.field}`;
+/** The key of a field's statistics in RouteSummary.fields. */
+export const fieldKey = (d: { kind: DifferenceKind; field: string }) => `${d.kind}\u0000${d.field}`;
 
 /** One pair's outcome as the summary sees it. */
 export interface PairOutcome {
@@ -374,7 +375,7 @@ export function summaryFromJson(json: unknown): DiffSummary {
         r.route,
         {
           ...r,
-          fields: new Map(r.fields.map((f) => [`${f.kind}\u0000${f.field}`, f])),
+          fields: new Map(r.fields.map((f) => [fieldKey(f), f])),
           latency: { stable: decode(r.latency.stable), shadow: decode(r.latency.shadow), pairs: r.latency.pairs },
           mismatchSets: mismatchSetsFromJson(r.mismatchSets),
         },

@@ -16,7 +16,7 @@ import type { ReplayObserver } from './replay-observer.js';
 import { resolveReplayOptions, type ReplayConfig, type ReplayOptions } from './replay-options.js';
 import { ReplayStats, type ReplaySummary } from './replay-stats.js';
 import { buildRequest, type OutgoingRequest } from './request-builder.js';
-import { ResultWriter } from './result-writer.js';
+import { ResultWriter, resultWriterDefaults } from './result-writer.js';
 import { ShadowSender } from './shadow-sender.js';
 import { skipReason } from './side-effect-guard.js';
 
@@ -24,7 +24,7 @@ export type { ReplayOptions } from './replay-options.js';
 export type { ReplaySummary } from './replay-stats.js';
 export type { ReplayProgress } from './progress.js';
 
-/** An open-model send that cannot get a connection slot this long after its time is dropped. */
+/** An open-model send that cannot start this long after its scheduled time is dropped. */
 const dropToleranceMs = 2;
 const progressIntervalMs = 250;
 
@@ -61,6 +61,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       options.onWarning?.(`commit for group ${config.group} failed, continuing: ${(error as Error).message}`);
     }
   });
+  const resultBacklogLimit = 4 * config.concurrency + resultWriterDefaults.maxInFlight * resultWriterDefaults.maxBatch;
   const pacer = createPacer(config, options.follow ?? false);
   // Set when the drain deadline passes after a stop: sends still in flight are cut short and
   // write no Result, so their captures stay uncommitted and are replayed on restart.
@@ -128,9 +129,11 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     const scheduledTime = Math.round((performance.timeOrigin + scheduledAt) * 1000);
     let admission: Admission | null;
     if (pacer.dropsWhenBusy) {
-      // Open model: an open circuit or a full concurrency cap at the scheduled time means dropped.
-      admission = breaker.tryAdmit();
-      const started = admission !== null && (await limit.acquire({ signal, deadlineMs: scheduledAt + dropToleranceMs }));
+      // Open model: a send the worker itself reaches too late (a blocked event loop), an open
+      // circuit or a full concurrency cap at the scheduled time means dropped, never sent late.
+      const deadlineMs = scheduledAt + dropToleranceMs;
+      admission = performance.now() <= deadlineMs ? breaker.tryAdmit() : null;
+      const started = admission !== null && (await limit.acquire({ signal, deadlineMs }));
       if (!admission || !started) {
         if (admission === 'probe') breaker.releaseProbe();
         if (signal?.aborted) return;
@@ -180,7 +183,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
         await dispatch(entry, id);
       }
       // Keeps memory bounded when the log is slower to write than the shadow answers.
-      if (writer.backlog > 4 * config.concurrency + 1000) await writer.flush();
+      await writer.belowBacklog(resultBacklogLimit);
     }
   } finally {
     await drain(limit, signal, config.drainTimeoutMs, async () => {

@@ -6,16 +6,26 @@ export interface ResultWriterOptions {
   maxBatch: number;
   /** How long a partial batch waits for more before it is written. */
   lingerMs: number;
+  /**
+   * Appends in flight at once. Kafka answers an append with acks=all in tens of ms; one at a
+   * time, that round trip capped the whole replay's rate.
+   */
+  maxInFlight: number;
 }
 
+export const resultWriterDefaults: ResultWriterOptions = { maxBatch: 500, lingerMs: 20, maxInFlight: 4 };
+
 /**
- * Appends Results in batches, one append at a time, and calls `afterWrite` with each batch once
- * it is durable: the place where commits happen, so a position is never committed before its Result.
+ * Appends Results in batches, a few appends in flight, and calls `afterWrite` with each batch once
+ * it is durable: the place where commits happen, so a position is never committed before its
+ * Result. `afterWrite` calls run one at a time, in the order the appends finished, so commits
+ * never overtake each other.
  */
 export class ResultWriter {
   private pending: Result[] = [];
   private writing = 0;
-  private chain: Promise<void> = Promise.resolve();
+  private inFlight = new Set<Promise<void>>();
+  private afterWrites: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   /** The first append or commit failure; the worker stops on it. */
   failure: Error | undefined;
@@ -23,7 +33,7 @@ export class ResultWriter {
   constructor(
     private readonly sink: Pick<RecordLog<Result>, 'append'>,
     private readonly afterWrite: (batch: Result[]) => Promise<void>,
-    private readonly options: ResultWriterOptions = { maxBatch: 500, lingerMs: 20 },
+    private readonly options: ResultWriterOptions = resultWriterDefaults,
   ) {}
 
   /** Results accepted and not yet written. */
@@ -33,34 +43,62 @@ export class ResultWriter {
 
   add(result: Result): void {
     this.pending.push(result);
-    if (this.pending.length >= this.options.maxBatch) this.kick();
-    else this.timer ??= setTimeout(() => this.kick(), this.options.lingerMs);
+    this.schedule();
+  }
+
+  /** Resolves once the backlog is at most `limit` (or a write failed): back-pressure without draining everything. */
+  async belowBacklog(limit: number): Promise<void> {
+    if (this.backlog > limit) this.kick();
+    while (this.backlog > limit && this.inFlight.size > 0 && !this.failure) await Promise.race(this.inFlight);
   }
 
   /** Writes everything accepted so far. */
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
     this.kick();
-    return this.chain;
+    while (this.inFlight.size > 0 || this.pending.length > 0) {
+      await Promise.all(this.inFlight);
+      this.kick();
+    }
+  }
+
+  /** A full batch goes at once; a partial one after the linger time. */
+  private schedule(): void {
+    if (this.pending.length >= this.options.maxBatch) this.kick();
+    else if (this.pending.length > 0) this.timer ??= setTimeout(() => this.kick(), this.options.lingerMs);
   }
 
   private kick(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.pending.length === 0) return;
-    const batch = this.pending;
-    this.pending = [];
-    this.writing += batch.length;
-    this.chain = this.chain.then(async () => {
+    while (this.pending.length > 0 && this.inFlight.size < this.options.maxInFlight) {
+      const batch = this.pending.splice(0, this.options.maxBatch);
+      this.writing += batch.length;
+      const write = this.write(batch).finally(() => {
+        this.inFlight.delete(write);
+        this.writing -= batch.length;
+        // Results that came while every slot was busy.
+        this.schedule();
+      });
+      this.inFlight.add(write);
+    }
+  }
+
+  private async write(batch: Result[]): Promise<void> {
+    try {
+      if (this.failure) return;
+      await this.sink.append(batch);
+    } catch (error) {
+      this.failure ??= error as Error;
+      return;
+    }
+    const after = this.afterWrites.then(async () => {
       try {
-        if (!this.failure) {
-          await this.sink.append(batch);
-          await this.afterWrite(batch);
-        }
+        if (!this.failure) await this.afterWrite(batch);
       } catch (error) {
         this.failure ??= error as Error;
-      } finally {
-        this.writing -= batch.length;
       }
     });
+    this.afterWrites = after;
+    await after;
   }
 }

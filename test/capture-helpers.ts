@@ -52,7 +52,7 @@ export interface TestServer {
 }
 
 export async function startHttpServer(handler: RequestListener<typeof IncomingMessage, typeof ServerResponse>): Promise<TestServer> {
-  const server = createServer(handler);
+  const server = createServer({ maxHeaderSize: 64 * 1024 }, handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   return {

@@ -102,7 +102,7 @@ describe('shadowtap import (command)', () => {
   test('writes captures to the store and reports counts with reasons', async () => {
     const run = await finished(spawnCommand('import', ['import', 'goreplay', join(fixtures, 'sample.gor'), '--store', dir]));
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /imported 3 captures from sample\.gor .*skipped 3: 1 response without a request, 1 replayed response \(type 3\), 1 malformed record/);
+    assert.match(run.stdout, /imported 3 captures from sample\.gor .*skipped 3: 1 replayed response \(type 3\), 1 response without a request, 1 malformed record/);
     const log = await openFileLog(captureKind, { dir });
     const stored = await readAll(log);
     await log.close();

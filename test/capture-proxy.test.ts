@@ -113,6 +113,7 @@ describe('capture proxy', () => {
     { name: 'redirect (not followed)', path: '/redirect' },
     { name: 'large', path: '/large' },
     { name: 'large response headers', path: '/big-headers' },
+    { name: 'large request headers', path: '/json', headers: { 'x-large': 'a'.repeat(30_000) } },
     { name: 'Expect: 100-continue', method: 'POST', path: '/json', body: 'payload', headers: { expect: '100-continue' } },
   ];
 
@@ -134,6 +135,16 @@ describe('capture proxy', () => {
     assert.notEqual(proxied.error, null);
     assert.equal(proxied.body.toString(), 'partial');
     await waitFor(() => proxy.metrics.recorded > before, 'the aborted exchange to be recorded');
+  });
+
+  test('a client that disconnects mid-upload: stable sees the abort, the capture says so', async () => {
+    const before = proxy.metrics.recorded;
+    const seen = proxy.metrics.requests;
+    const socket = connect(proxy.port, '127.0.0.1');
+    socket.write('POST /json HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\nx-request-id: upload-cut\r\n\r\nfirst-bytes');
+    await waitFor(() => proxy.metrics.requests > seen, 'the upload to reach the proxy');
+    socket.destroy();
+    await waitFor(() => proxy.metrics.recorded > before, 'the cut exchange to be recorded');
   });
 
   test('request ids: taken from x-request-id, else generated and forwarded to stable', async () => {
@@ -178,6 +189,10 @@ describe('capture proxy', () => {
     const aborted = byId('abort-1');
     assert.ok(aborted?.upstreamError, 'aborted exchange has upstreamError');
     assert.equal(aborted.response?.body.toString(), 'partial');
+
+    const cut = byId('upload-cut');
+    assert.equal(cut?.upstreamError, 'client closed the connection');
+    assert.equal(cut.response, null);
 
     const post = captures.find((c) => c.request.method === 'POST' && c.request.body.toString() === '{"a":1}');
     assert.ok(post, 'POST body recorded');

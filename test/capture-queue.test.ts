@@ -119,3 +119,41 @@ describe('capture queue and disk spool', () => {
     }
   });
 });
+
+describe('in-flight body budget', () => {
+  test('bodies of concurrent exchanges share one bound; beyond it they are recorded truncated with their real size', async () => {
+    const body = Buffer.alloc(3000, 'b');
+    const release: (() => void)[] = [];
+    // Stable holds every answer until all requests are in flight, so their copies coexist.
+    const stable = await startHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => release.push(() => res.end('done')));
+    });
+    const sink = new MemorySink();
+    const proxy = await startCaptureServer({ port: 0, upstream: stable.url, sink, logger: silentLogger, maxInflightBodyBytes: 5000 });
+    try {
+      const sent = [0, 1, 2].map((i) =>
+        rawRequest(proxy.url, { method: 'POST', path: `/up/${i}`, headers: { 'content-type': 'application/octet-stream' }, body }),
+      );
+      await waitFor(() => release.length === 3, 'three uploads in flight');
+      for (const r of release) r();
+      for (const res of await Promise.all(sent)) assert.equal(res.body.toString(), 'done');
+      await waitFor(() => sink.records.length === 3, 'three captures');
+      const kept = sink.records.reduce((n, c) => n + c.request.body.length, 0);
+      assert.equal(kept, 5000, 'the copies together never exceed the budget');
+      assert.ok(sink.records.every((c) => c.request.size === 3000));
+      assert.ok(sink.records.some((c) => c.request.truncated));
+      // Once the exchanges are over their bytes return to the budget.
+      const again = rawRequest(proxy.url, { method: 'POST', path: '/up/again', headers: { 'content-type': 'application/octet-stream' }, body });
+      await waitFor(() => release.length === 4, 'the fourth upload');
+      release[3]();
+      await again;
+      await waitFor(() => sink.records.length === 4, 'the fourth capture');
+      assert.equal(sink.records[3].request.truncated, false);
+      assert.equal(sink.records[3].request.body.length, 3000);
+    } finally {
+      await proxy.close();
+      await stable.close();
+    }
+  });
+});

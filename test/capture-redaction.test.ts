@@ -171,6 +171,29 @@ describe('redaction', () => {
     assert.notEqual(fromQuery(otherKey[0]), a, 'the hash depends on the key');
   });
 
+  test('bodies that cannot be scanned whole are not kept: truncated, undecodable, unparseable', async () => {
+    const stable = await startStable();
+    const sink = new MemorySink();
+    const proxy = await startCaptureServer({ port: 0, upstream: stable.url, sink, logger: pino({ level: 'silent' }), maxBodyBytes: 64 });
+    const post = (id: string, headers: Record<string, string>, body: Buffer | string) =>
+      rawRequest(proxy.url, { method: 'POST', path: '/p', headers: { ...headers, 'x-request-id': id }, body });
+    const long = JSON.stringify({ note: 'x'.repeat(100), password: 'cut-secret' });
+    await post('long', { 'content-type': 'application/json' }, long);
+    await post('bad-gzip', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, 'not gzip at all');
+    await post('bad-json', { 'content-type': 'application/json' }, '{"password": "half-secret"');
+    await post('text', { 'content-type': 'text/plain' }, 'plain text is not scanned');
+    await proxy.close();
+    await stable.close();
+    const byId = (id: string) => sink.records.find((c) => c.id === id)!;
+    assert.equal(byId('long').request.body.length, 0);
+    assert.equal(byId('long').request.size, long.length);
+    assert.ok(byId('long').redactions.includes('request.body:unscanned-truncated'));
+    assert.ok(byId('bad-gzip').redactions.includes('request.body:unscanned-compressed'));
+    assert.ok(byId('bad-json').redactions.includes('request.body:unparseable'));
+    assert.equal(byId('bad-json').request.body.length, 0);
+    assert.equal(byId('text').request.body.toString(), 'plain text is not scanned');
+  });
+
   test('drop mode removes the fields; turning redaction off keeps them', async () => {
     const [dropped] = await captureWith({ mode: 'drop' }, [{ path: '/x?token=t1&page=1', body: '{"secret":"s1","a":1}' }]);
     assert.equal(dropped.request.query, 'page=1');

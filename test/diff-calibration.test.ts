@@ -86,7 +86,7 @@ test('A/A calibration: a field that differs as often between two stables is nois
   for (const sample of report.samples.filter((s) => s.verdict === 'mismatch')) {
     assert.ok(sample.differences.some((d) => d.field === '$.price' && d.noise === undefined));
   }
-  assert.ok(report.noise.some((g) => g.field === '$.pick' && g.reasons['a/a baseline']! > 0));
+  assert.ok(report.noise!.some((g) => g.field === '$.pick' && g.reasons['a/a baseline']! > 0));
 });
 
 test('without A/A results the heuristics decide, and the report says why', async () => {

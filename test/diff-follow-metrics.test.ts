@@ -16,11 +16,13 @@ import { packageRoot } from '../shared/package-root.js';
 import { capture, json, result } from './helpers/diff-pairs.js';
 import { runCli } from './helpers/run-cli.js';
 
-/** Polls until `check` returns a value; the test's own timeout bounds the wait. */
-async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined): Promise<T> {
+/** Polls until `check` returns a value; gives up after `timeoutMs` with what it was waiting for. */
+async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
     await delay(50);
   }
 }
@@ -48,10 +50,10 @@ test('diff --follow serves pair counts and rolling mismatch rates, and prints a 
   child.stderr.on('data', (c) => (stderr += c));
   const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
   try {
-    const url = await waitFor(() => /diff metrics on (http:\/\/\S+)/.exec(stderr)?.[1]);
+    const url = await waitFor(`the metrics address on stderr (${stderr})`, () => /diff metrics on (http:\/\/\S+)/.exec(stderr)?.[1]);
     const route = 'GET /users/{id}';
     const scrape = () => fetch(url).then((r) => r.text());
-    let text = await waitFor(async () => {
+    let text = await waitFor('the first three pairs in the metrics', async () => {
       const body = await scrape();
       return metricValue(body, `shadowtap_diff_pairs_total{route="${route}",verdict="mismatch"}`) === 1 ? body : undefined;
     });
@@ -61,7 +63,7 @@ test('diff --follow serves pair counts and rolling mismatch rates, and prints a 
     // New records while following are counted as they come.
     await captures.append([capture('f4', '/users/4', json({ a: 1 }), 3)]);
     await results.append([result('f4', json({ a: 3 }), 13)]);
-    text = await waitFor(async () => {
+    text = await waitFor('the pair appended while following', async () => {
       const body = await scrape();
       return metricValue(body, `shadowtap_diff_pairs_total{route="${route}",verdict="mismatch"}`) === 2 ? body : undefined;
     });
@@ -70,6 +72,10 @@ test('diff --follow serves pair counts and rolling mismatch rates, and prints a 
     assert.match(text, /# TYPE shadowtap_diff_mismatch_rate gauge/);
   } finally {
     child.kill('SIGINT');
+    // A child that does not stop on SIGINT must not keep the test process alive.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await closed;
+    clearTimeout(killer);
   }
   assert.equal(await closed, 1, stderr);
   assert.match(stderr, /shadowtap diff: last \d+s: 4 pairs \([\d.]+\/s\), mismatch rate 50\.00%: 2 mismatched/);

@@ -17,8 +17,8 @@ test('a field that is noise on every route is listed once, with its reasons, pai
     results.push(result(`n${i}`, json({ servedAt: `2026-01-01T10:00:${String(i + 1).padStart(2, '0')}Z`, ok: i !== 0 }), i));
   }
   const report = await runDiff({ captures: memoryLog(captureKind, captures), results: memoryLog(resultKind, results) });
-  assert.equal(report.noise.length, 1);
-  const group = report.noise[0]!;
+  assert.equal(report.noise!.length, 1);
+  const group = report.noise![0]!;
   assert.deepEqual(
     { field: group.field, reasons: group.reasons, pairs: group.pairs, routeCount: group.routeCount },
     { field: '$.servedAt', reasons: { timestamp: 12 }, pairs: 12, routeCount: 4 },

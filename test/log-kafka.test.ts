@@ -245,4 +245,16 @@ describe('Kafka record log', () => {
       },
     );
   });
+
+  test('a topic prefix Kafka cannot use is refused as a usage error naming the flag', async () => {
+    await assert.rejects(
+      openKafkaLog(captureKind, { brokers, topicPrefix: 'my prefix/', partitions: 3, clientId: 'shadowtap-test' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ShadowtapError);
+        assert.equal(error.code, 'ST_USAGE');
+        assert.match(error.message, /--topic-prefix/);
+        return true;
+      },
+    );
+  });
 });

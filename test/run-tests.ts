@@ -46,7 +46,7 @@ if (!process.env.KAFKA_BROKERS) {
   try {
     broker = await startKafkaBroker();
   } catch (error) {
-    console.error((error as Error).message);
+    console.error(`${(error as Error).message}\nSet KAFKA_BROKERS=host:port to run the tests against a broker that is already running.`);
     process.exit(1);
   }
   process.env.KAFKA_BROKERS = broker.brokers;

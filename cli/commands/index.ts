@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
+import { registerCapture } from './capture.js';
 import { registerConfig } from './config.js';
 import { registerDemo } from './demo.js';
 import { registerDiff } from './diff.js';
 import { registerGate } from './gate.js';
+import { registerImport } from './import.js';
 import { registerInspect } from './inspect.js';
 import { registerReplay } from './replay.js';
 import { registerSampleApp } from './sample-app.js';
@@ -10,11 +12,13 @@ import { registerSoak } from './soak.js';
 
 /** Each subcommand lives in its own file and only parses flags, then hands a typed context to its stage. */
 export function registerCommands(program: Command): void {
+  registerCapture(program);
   registerReplay(program);
   registerSoak(program);
   registerDemo(program);
   registerDiff(program);
   registerGate(program);
+  registerImport(program);
   registerInspect(program);
   registerConfig(program);
   registerSampleApp(program);

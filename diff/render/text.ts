@@ -47,13 +47,14 @@ export function renderText(report: DiffReport, options: TextOptions = {}): strin
     const tableLines = table(fieldRows.map((r) => [...r, '']));
     out.push(bold(tableLines[0]!), ...tableLines.slice(1));
   }
-  if (report.noise.length > 0) {
+  const noise = report.noise ?? [];
+  if (noise.length > 0) {
     out.push('', dim('Noise (not counted as mismatches):'));
-    for (const g of report.noise.slice(0, maxNoiseGroups)) {
+    for (const g of noise.slice(0, maxNoiseGroups)) {
       const where = g.routeCount === 1 ? g.routes[0]! : `${g.routeCount} routes`;
       out.push(dim(`  ${g.field} (${Object.keys(g.reasons).join(', ')}): ${g.pairs} pairs, ${where}`));
     }
-    if (report.noise.length > maxNoiseGroups) out.push(dim(`  … ${report.noise.length - maxNoiseGroups} more noisy fields in the JSON or HTML report`));
+    if (noise.length > maxNoiseGroups) out.push(dim(`  … ${noise.length - maxNoiseGroups} more noisy fields in the JSON report`));
   }
   if (report.baseline) out.push('', dim(`Noise method: ${report.noiseMethod}`));
   const extra = [

@@ -29,11 +29,13 @@ export function renderExampleConfig(catalog: Map<string, ConfigSection>): string
   return `${lines.join('\n')}\n`;
 }
 
+/** Starts with the flag, so a description is never mistaken for a `key: value` line. */
 function describe(option: ConfigOption): string {
-  const facts = [option.placeholder ? `${option.flag} <${option.placeholder}>` : option.flag];
+  const flag = option.placeholder ? `${option.flag} <${option.placeholder}>` : option.flag;
+  const facts = [];
   if (option.choices) facts.push(`one of ${option.choices.join(', ')}`);
   if (option.envVar) facts.push(`env ${option.envVar}`);
-  return `${option.description} (${facts.join('; ')})`;
+  return `${flag}: ${option.description}${facts.length > 0 ? ` (${facts.join('; ')})` : ''}`;
 }
 
 /** The default as YAML, or nothing after the colon when the option has no default. */

@@ -72,24 +72,20 @@ export function decodeBlockPrefix(buf: Buffer): BlockPrefix | undefined {
 
 export const blockLength = (prefix: BlockPrefix): number => prefix.prefixLength + prefix.dataLength + SYNC_SIZE;
 
-/** Splits one block's data into decoded records; throws when the block is corrupt. */
-export function decodeBlockRecords<T>(
-  block: Buffer,
-  prefix: BlockPrefix,
-  sync: Buffer,
-  type: avro.Type,
-  resolver?: avro.Resolver,
-): T[] {
+/**
+ * The records of one block, decoded one at a time as they are taken: a reader never holds a whole
+ * decoded block (thousands of objects surviving young-generation collections) nor decodes one in a
+ * single synchronous stretch of tens of ms. Throws on a wrong sync marker before the first record,
+ * and when a record runs past the end of its block.
+ */
+export function* blockRecords<T>(block: Buffer, prefix: BlockPrefix, sync: Buffer, type: avro.Type, resolver?: avro.Resolver): Generator<T> {
   const end = prefix.prefixLength + prefix.dataLength;
   if (!block.subarray(end, end + SYNC_SIZE).equals(sync)) throw new Error('sync marker mismatch');
-  const records: T[] = [];
   let pos = prefix.prefixLength;
   for (let i = 0; i < prefix.count; i++) {
     const { value, offset } = type.decode(block, pos, resolver);
     if (offset < 0 || offset > end) throw new Error('record runs past the end of its block');
-    records.push(value as T);
     pos = offset;
+    yield value as T;
   }
-  if (pos !== end) throw new Error('block holds more bytes than its records');
-  return records;
 }

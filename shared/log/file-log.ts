@@ -1,12 +1,12 @@
 import avro from 'avsc';
+import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ShadowtapError } from '../errors.js';
 import {
   blockLength,
+  blockRecords,
   decodeBlockPrefix,
-  decodeBlockRecords,
   decodeHeader,
   encodeBlock,
   encodeHeader,
@@ -19,7 +19,7 @@ export interface FileLogOptions {
   dir: string;
   /** A segment is closed and a new one started past this size. */
   maxSegmentBytes?: number;
-  /** How often a follow read looks for new records. */
+  /** How often a follow read looks for new records when no change notice wakes it earlier. */
   pollMs?: number;
 }
 
@@ -130,62 +130,72 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
   async function* read(readOptions: ReadOptions = {}): AsyncGenerator<LogEntry<T>> {
     const { fromMs, toMs, follow, group, signal, onDeadLetter } = readOptions;
     let nextOffset = group ? await committed(group) : 0;
-    while (!signal?.aborted) {
-      const segments = await listSegments();
-      // The segment holding nextOffset: the last one starting at or before it.
-      const index = Math.max(0, segments.findLastIndex((s) => s.firstOffset <= nextOffset));
-      const segment = segments[index];
-      if (!segment) {
-        if (!follow) return;
-        await pause(pollMs, signal);
-        continue;
-      }
-      const handle = await open(segment.path, 'r');
-      try {
-        let reader = await SegmentReader.open(handle);
-        while (!reader) {
-          if (!follow || signal?.aborted) return;
-          await pause(pollMs, signal);
-          reader = await SegmentReader.open(handle);
+    const changes = follow ? new FolderChanges(dir) : undefined;
+    const pause = () => changes!.wait(pollMs, signal);
+    try {
+      while (!signal?.aborted) {
+        const segments = await listSegments();
+        // The segment holding nextOffset: the last one starting at or before it.
+        const index = Math.max(0, segments.findLastIndex((s) => s.firstOffset <= nextOffset));
+        const segment = segments[index];
+        if (!segment) {
+          if (!follow) return;
+          await pause();
+          continue;
         }
-        const resolver = resolverFor(reader.header);
-        let offset = segment.firstOffset;
-        for (;;) {
-          const block = await reader.nextBlock();
-          if (!block) {
-            // A segment is complete once a newer one exists: the writer rotates only between blocks.
-            if (index < (await listSegments()).length - 1) break;
+        const handle = await open(segment.path, 'r');
+        try {
+          let reader = await SegmentReader.open(handle);
+          while (!reader) {
             if (!follow || signal?.aborted) return;
-            await pause(pollMs, signal);
-            continue;
+            await pause();
+            reader = await SegmentReader.open(handle);
           }
-          const blockStart = offset;
-          offset += block.prefix.count;
-          if (offset <= nextOffset) continue;
-          let records: T[];
-          try {
-            records = decodeBlockRecords<T>(block.bytes, block.prefix, reader.header.sync, kind.codec.type, resolver);
-          } catch (error) {
-            await mkdir(deadLetterDir, { recursive: true });
-            await writeFile(join(deadLetterDir, `${segmentName(blockStart)}.block`), block.bytes);
-            onDeadLetter?.({ partition: 0, offset: blockStart }, error as Error);
-            nextOffset = offset;
-            continue;
+          const resolver = resolverFor(reader.header);
+          let offset = segment.firstOffset;
+          for (;;) {
+            const block = await reader.nextBlock();
+            if (!block) {
+              // A segment is complete once a newer one exists: the writer rotates only between blocks.
+              if (index < (await listSegments()).length - 1) break;
+              if (!follow || signal?.aborted) return;
+              await pause();
+              continue;
+            }
+            const blockStart = offset;
+            offset += block.prefix.count;
+            if (offset <= nextOffset) continue;
+            const records = blockRecords<T>(block.bytes, block.prefix, reader.header.sync, kind.codec.type, resolver);
+            for (let i = 0; ; i++) {
+              let step: IteratorResult<T>;
+              try {
+                step = records.next();
+              } catch (error) {
+                // The rest of the block cannot be located record by record: it goes to the dead letters whole.
+                await mkdir(deadLetterDir, { recursive: true });
+                await writeFile(join(deadLetterDir, `${segmentName(blockStart)}.block`), block.bytes);
+                onDeadLetter?.({ partition: 0, offset: blockStart + i }, error as Error);
+                nextOffset = offset;
+                break;
+              }
+              if (step.done) break;
+              if (blockStart + i < nextOffset) continue;
+              const value = step.value;
+              const timestampMs = kind.timestampMs(value);
+              nextOffset = blockStart + i + 1;
+              if (fromMs !== undefined && timestampMs < fromMs) continue;
+              if (toMs !== undefined && timestampMs >= toMs) continue;
+              yield { value, position: { partition: 0, offset: blockStart + i }, timestampMs };
+              if (signal?.aborted) return;
+            }
           }
-          for (let i = nextOffset - blockStart > 0 ? nextOffset - blockStart : 0; i < records.length; i++) {
-            const value = records[i]!;
-            const timestampMs = kind.timestampMs(value);
-            nextOffset = blockStart + i + 1;
-            if (fromMs !== undefined && timestampMs < fromMs) continue;
-            if (toMs !== undefined && timestampMs >= toMs) continue;
-            yield { value, position: { partition: 0, offset: blockStart + i }, timestampMs };
-            if (signal?.aborted) return;
-          }
+          nextOffset = Math.max(nextOffset, offset);
+        } finally {
+          await handle.close();
         }
-        nextOffset = Math.max(nextOffset, offset);
-      } finally {
-        await handle.close();
       }
+    } finally {
+      changes?.close();
     }
   }
 
@@ -216,8 +226,52 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
   };
 }
 
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return sleep(ms, undefined, { signal }).catch(() => undefined);
+/**
+ * Wakes a follow read as soon as something in the folder changes (inotify and its kin), so a
+ * record is read within a few ms of its append instead of up to a poll interval later; the poll
+ * interval stays as the fallback where change notices do not arrive (network file systems).
+ */
+class FolderChanges {
+  private watcher: FSWatcher | undefined;
+  private changed = false;
+  private wake: (() => void) | undefined;
+
+  constructor(dir: string) {
+    try {
+      this.watcher = watch(dir, { persistent: false }, () => {
+        this.changed = true;
+        this.wake?.();
+      });
+      this.watcher.on('error', () => this.close());
+    } catch {
+      // No change notices here: polling alone.
+    }
+  }
+
+  /** Resolves at the next change (at once when one came since the last wait), after `ms`, or on abort. */
+  wait(ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.changed || signal?.aborted) {
+      this.changed = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.wake = undefined;
+        this.changed = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  close(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
 }
 
 /** Walks the blocks of one segment file, which may still be growing. */

@@ -1,5 +1,5 @@
 import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
-import { ShadowtapError, logUnreachable } from '../errors.js';
+import { ShadowtapError, logUnreachable, usageError } from '../errors.js';
 import { readKafka, schemaHeader, schemaVersionHeader } from './kafka-read.js';
 import type { Position, RecordKind, RecordLog } from './record-log.js';
 
@@ -38,6 +38,9 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
   const topic = `${topicPrefix}${kind.name}`;
   const deadLetterTopic = `${topic}.dlq`;
   const where = brokers.join(',');
+  if (!/^[A-Za-z0-9._-]{1,240}$/.test(topic)) {
+    throw usageError(`--topic-prefix may hold only letters, digits, '.', '_' and '-' (Kafka topic names); got "${topicPrefix}"`);
+  }
   const kafka = new Kafka({
     clientId,
     brokers,
@@ -63,11 +66,13 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
   };
 
   let timer: NodeJS.Timeout | undefined;
+  let reached = false;
   try {
     await Promise.race([
       (async () => {
         await admin.connect();
         const cluster = await admin.describeCluster();
+        reached = true;
         replicationFactor = Math.min(3, cluster.brokers.length);
         await ensureTopic(topic);
       })(),
@@ -77,6 +82,7 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
     ]);
   } catch (error) {
     await admin.disconnect().catch(() => undefined);
+    if (reached) throw failure(`create topic ${topic}`, error);
     throw logUnreachable(
       `cannot reach Kafka at ${where}: ${reasonOf(error)}. Check --brokers / KAFKA_BROKERS and that the broker is running.`,
       error,

@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,16 +37,27 @@ function cacheDir(): string {
 /** Downloads the broker jars once into the cache; returns the folder holding them. */
 export async function ensureKafkaJars(): Promise<string> {
   const libs = cacheDir();
-  if (existsSync(join(libs, `kafka_2.13-${kafkaVersion}.jar`))) return libs;
-  await mkdir(libs, { recursive: true });
+  const marker = join(libs, `kafka_2.13-${kafkaVersion}.jar`);
+  if (existsSync(marker)) return libs;
+  // Download beside the cache and move it in whole, so an interrupted download is never taken for a complete one.
+  const partial = `${libs}.partial-${process.pid}`;
   const pom = join(packageRoot(), 'test', 'kafka', 'pom.xml');
-  const args = ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${libs}`];
+  const args = ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${partial}`];
   await new Promise<void>((resolve, reject) => {
     execFile('mvn', args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (!error) return resolve();
       const output = `${stdout}${stderr}`.trimEnd().split('\n').slice(-40).join('\n');
       reject(new Error(`fetching the Kafka broker jars with Maven failed (mvn ${args.join(' ')}):\n${output || error.message}`));
     });
+  }).catch(async (error) => {
+    await rm(partial, { recursive: true, force: true });
+    throw error;
+  });
+  await rm(libs, { recursive: true, force: true });
+  await rename(partial, libs).catch(async (error) => {
+    // Another process finished the same download first.
+    await rm(partial, { recursive: true, force: true });
+    if (!existsSync(marker)) throw error;
   });
   return libs;
 }
@@ -185,16 +196,18 @@ export async function startKafkaBroker(): Promise<KafkaBroker> {
     // Never leave a broker behind when the test process ends without calling stop().
     const killOnExit = () => jvm.kill('SIGKILL');
     process.once('exit', killOnExit);
-    jvm.once('exit', () => process.off('exit', killOnExit));
     let exited = false;
-    jvm.once('exit', () => (exited = true));
+    jvm.once('exit', () => {
+      exited = true;
+      process.off('exit', killOnExit);
+    });
     jvm.once('error', () => (exited = true));
     try {
       await waitUntilServing(brokers, () => exited);
     } catch (error) {
       jvm.kill('SIGKILL');
       const logs = [tail(join(dir, 'broker.log')), tail(consoleFile)].filter(Boolean).join('\n');
-      throw new Error(`Kafka broker at ${brokers} ${(error as Error).message}; log tail from ${dir}:\n${logs}`);
+      throw new Error(`Kafka broker at ${brokers} ${(error as Error).message}. End of its log:\n${logs}`);
     }
   };
 
