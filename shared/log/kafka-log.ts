@@ -141,14 +141,21 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
 
   const consumersByGroup = new Map<string, Set<Consumer>>();
   const endReads = new Set<() => void>();
+  // Reads whose consumer is leaving its group: a commit right after a read ends must wait for
+  // the group to be empty before it can set offsets from outside.
+  const leaving = new Map<string, Set<Promise<void>>>();
   const track = (group: string, consumer: Consumer, end: () => void) => {
     const consumers = consumersByGroup.get(group) ?? new Set();
     consumersByGroup.set(group, consumers.add(consumer));
     endReads.add(end);
-    return () => {
+    return (left: Promise<void>) => {
       endReads.delete(end);
       consumers.delete(consumer);
       if (consumers.size === 0) consumersByGroup.delete(group);
+      const pending = leaving.get(group) ?? new Set();
+      leaving.set(group, pending.add(left));
+      void left.then(() => pending.delete(left));
+      return left;
     };
   };
 
@@ -186,7 +193,10 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
       const [member] = consumersByGroup.get(group) ?? [];
       try {
         if (member) await member.commitOffsets(offsets);
-        else await admin.setOffsets({ groupId: group, topic, partitions: offsets });
+        else {
+          await Promise.all(leaving.get(group) ?? []);
+          await admin.setOffsets({ groupId: group, topic, partitions: offsets });
+        }
       } catch (error) {
         const kafkaError = error as { type?: string; cause?: { type?: string } };
         if (rebalanceErrors.has(kafkaError.type ?? kafkaError.cause?.type ?? '')) return;

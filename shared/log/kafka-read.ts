@@ -18,8 +18,8 @@ export interface KafkaReadContext<T> {
   kind: RecordKind<T>;
   /** Moves an undecodable record to the dead-letter topic. */
   deadLetter(message: KafkaMessage, partition: number, error: Error): Promise<void>;
-  /** Registers a live read so `commit` can reach its consumer and `close` can end it; returns its unregister function. */
-  track(group: string, consumer: Consumer, end: () => void): () => void;
+  /** Registers a live read so `commit` can reach its consumer and `close` can end it; returns its unregister function, given the consumer's leaving. */
+  track(group: string, consumer: Consumer, end: () => void): (left: Promise<void>) => Promise<void>;
   /** Turns a kafkajs failure into a ShadowtapError naming the action. */
   failure(action: string, error: unknown): ShadowtapError;
 }
@@ -283,7 +283,6 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   } finally {
     signal?.removeEventListener('abort', onAbort);
     queue.close();
-    untrack();
-    await consumer.disconnect().catch(() => undefined);
+    await untrack(consumer.disconnect().catch(() => undefined));
   }
 }
