@@ -102,15 +102,18 @@ export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: C
     differences.push(d);
   };
 
+  const classChanged = statusClass(stable.status) !== statusClass(shadow.status);
   if (stable.status !== shadow.status) {
-    const change = statusClass(stable.status) !== statusClass(shadow.status) ? 'status-class-changed' : 'value-changed';
-    add('status', 'status', 'status', change, stable.status, shadow.status, undefined);
+    add('status', 'status', 'status', classChanged ? 'status-class-changed' : 'value-changed', stable.status, shadow.status, undefined);
   }
 
   const routeRules = rulesOf(rules, route);
   const bodyStart = differences.length;
   let bodiesDecoded = false;
-  if (stable.truncated || shadow.truncated) {
+  if (classChanged) {
+    // A 200 body and a 500 body are different documents; listing every field of both would bury the status change.
+    notes.push(`status class changed (${stable.status} → ${shadow.status}); bodies not compared field by field`);
+  } else if (stable.truncated || shadow.truncated) {
     notes.push(`body truncated at capture on the ${stable.truncated ? 'stable' : 'shadow'} side; bodies not compared`);
   } else if (sameBytes(stable, shadow)) {
     // The common case costs a memcmp: equal bytes under equal type and encoding are equal content.

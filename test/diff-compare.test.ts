@@ -25,16 +25,25 @@ test('JSON bodies are compared structurally with exact paths', () => {
   assert.equal(comparePair(json(stable), json(stable), rules).verdict, 'match');
 });
 
-test('differences are ordered by severity: status class, schema, value, addition', () => {
-  const verdict = comparePair(json({ a: 1, b: 'x', c: 1 }, 200), json({ a: 2, b: 1, d: 1 }, 503), rules);
+test('differences are ordered by severity: schema, value, addition; a status change within its class is a value change', () => {
+  const verdict = comparePair(json({ a: 1, b: 'x', c: 1 }, 200), json({ a: 2, b: 1, d: 1 }, 201), rules);
   assert.equal(verdict.verdict, 'mismatch');
   assert.deepEqual(
     verdict.differences.map((d) => d.severity),
-    ['critical', 'schema', 'schema', 'value', 'addition'],
+    ['schema', 'schema', 'value', 'value', 'addition'],
   );
-  assert.equal(verdict.differences[0]!.change, 'status-class-changed');
-  const sameClass = comparePair(json({}, 200), json({}, 201), rules).differences[0]!;
-  assert.deepEqual([sameClass.change, sameClass.severity], ['value-changed', 'value']);
+  const status = verdict.differences.find((d) => d.path === 'status');
+  assert.deepEqual([status?.change, status?.severity], ['value-changed', 'value']);
+});
+
+test('a status class change is the one difference reported; the bodies are not compared field by field', () => {
+  const verdict = comparePair(json({ a: 1, b: 'x', c: 1 }, 200), json({ error: 'boom' }, 503), rules);
+  assert.equal(verdict.verdict, 'mismatch');
+  assert.deepEqual(
+    verdict.differences.map((d) => [d.path, d.change, d.severity]),
+    [['status', 'status-class-changed', 'critical']],
+  );
+  assert.match(verdict.notes.join('\n'), /status class changed \(200 → 503\)/);
 });
 
 test('arrays are matched by key when configured, so reordering is not a difference', () => {
