@@ -45,7 +45,8 @@ export class BodyTap {
   }
 
   body(): Buffer {
-    return Buffer.concat(this.chunks, this.kept);
+    // A single chunk is already a copy of our own: no need to copy it again.
+    return this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.kept);
   }
 
   /** Returns the copy's bytes to the budget once the capture holds its own. */

@@ -46,8 +46,15 @@ export interface QueueOptions {
   spoolDir?: string;
   /** Bound of the disk spool in bytes. */
   spoolBytes?: number;
-  /** Largest batch handed to the log in one append. */
+  /** Largest batch handed to the log in one append, in records. */
   batchRecords?: number;
+  /** Largest batch in (estimated) bytes; under Kafka's default 1 MB message.max.bytes. */
+  batchBytes?: number;
+  /**
+   * Longest a record waits for others to share its append. A batch leaves earlier when it is full;
+   * while an append is under way records gather anyway, so this only matters when the log is idle.
+   */
+  lingerMs?: number;
   /** Backoff between retries of a failing log, doubling from min to max. */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -80,6 +87,8 @@ export const recorderDefaults = {
     memoryBytes: 64 * 1024 * 1024,
     spoolBytes: 1024 * 1024 * 1024,
     batchRecords: 500,
+    batchBytes: 768 * 1024,
+    lingerMs: 5,
     retryMinMs: 100,
     retryMaxMs: 5000,
   },
@@ -110,6 +119,8 @@ export interface ResolvedQueue {
   spoolDir: string | null;
   spoolBytes: number;
   batchRecords: number;
+  batchBytes: number;
+  lingerMs: number;
   retryMinMs: number;
   retryMaxMs: number;
 }
@@ -128,6 +139,11 @@ export interface ResolvedRecorderOptions {
 
 function positive(value: number, name: string): number {
   if (!Number.isFinite(value) || value <= 0) throw configError(`${name} must be a positive number; got ${value}`);
+  return value;
+}
+
+function nonNegative(value: number, name: string): number {
+  if (!Number.isFinite(value) || value < 0) throw configError(`${name} must be 0 or more; got ${value}`);
   return value;
 }
 
@@ -184,6 +200,8 @@ export function resolveQueue(options: QueueOptions = {}): ResolvedQueue {
     spoolDir: options.spoolDir ?? null,
     spoolBytes: positive(options.spoolBytes ?? d.spoolBytes, 'queue spoolBytes'),
     batchRecords: positive(options.batchRecords ?? d.batchRecords, 'queue batchRecords'),
+    batchBytes: positive(options.batchBytes ?? d.batchBytes, 'queue batchBytes'),
+    lingerMs: nonNegative(options.lingerMs ?? d.lingerMs, 'queue lingerMs'),
     retryMinMs: positive(options.retryMinMs ?? d.retryMinMs, 'queue retryMinMs'),
     retryMaxMs: positive(options.retryMaxMs ?? d.retryMaxMs, 'queue retryMaxMs'),
   };

@@ -9,7 +9,7 @@ import { resolveRecorderOptions, type RecorderOptions, type ResolvedRecorderOpti
 import { createCaptureLogger } from './capture-logger.js';
 import { CaptureMetrics } from './capture-metrics.js';
 import { DiskSpool } from './disk-spool.js';
-import { endToEndHeaders, headersFromRaw, splitTarget } from './http-headers.js';
+import { endToEndFromRaw, splitTarget } from './http-headers.js';
 import { RecordQueue } from './record-queue.js';
 import { Redactor } from './redactor.js';
 import { Sampler, type SamplingDecision } from './sampler.js';
@@ -29,6 +29,7 @@ export interface Exchange {
 
 export interface ExchangeOutcome {
   requestBody: BodyTap;
+  /** Stable's answer; `headers` are its end-to-end headers (hop-by-hop ones already left out). */
   response: { status: number; headers: Header[]; body: BodyTap } | null;
   upstreamError: string | null;
   firstByte: number | null;
@@ -60,8 +61,10 @@ export class CaptureRecorder {
   private readonly redactor: Redactor;
   private readonly queue: RecordQueue<Capture>;
   private readonly bodyBudget: ByteBudget;
-  /** Redactions run one after another so captures reach the queue in the order they completed. */
-  private redacting: Promise<void> = Promise.resolve();
+  /** Captures waiting to be redacted and queued, in the order their exchanges completed. */
+  private pending: Capture[] = [];
+  /** The pass redacting `pending`, one per event-loop turn rather than one promise per capture. */
+  private draining: Promise<void> | null = null;
   private dropsSinceLog = 0;
   private lastDropLog = 0;
   /** Whether the last append failed; the outage is logged once, not once per retry. */
@@ -116,7 +119,7 @@ export class CaptureRecorder {
       method,
       path,
       query,
-      requestHeaders: endToEndHeaders(headersFromRaw(rawHeaders)),
+      requestHeaders: endToEndFromRaw(rawHeaders),
       sampling,
       start,
     };
@@ -147,7 +150,7 @@ export class CaptureRecorder {
       },
       response: outcome.response && {
         status: outcome.response.status,
-        headers: endToEndHeaders(outcome.response.headers),
+        headers: outcome.response.headers,
         body: outcome.response.body.body(),
         size: outcome.response.body.size,
         truncated: outcome.response.body.truncated,
@@ -162,27 +165,44 @@ export class CaptureRecorder {
     this.record(capture);
   }
 
-  /** Redacts a capture and queues it (importers and the proxy alike). */
+  /**
+   * Queues a capture for redaction (importers and the proxy alike). Redaction happens in a later
+   * turn of the event loop, for every capture that completed meanwhile, so the user's response
+   * never waits for it.
+   */
   record(capture: Capture): void {
     this.metrics.recorded();
-    this.redacting = this.redacting
-      .then(() => this.redactor.redact(capture))
-      .then(
-        (redacted) => {
-          this.metrics.redacted(redacted.redactions.length);
-          this.queue.push(redacted);
-        },
-        (error: Error) => {
-          // A capture that could not be redacted is never queued: its secrets must not leave.
-          this.noteDrop(1, 'redaction-error');
-          this.logger.error({ id: capture.id, error: error.message }, 'capture dropped: redaction failed');
-        },
-      );
+    this.pending.push(capture);
+    this.draining ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const captures = this.pending;
+        this.pending = [];
+        for (const capture of captures) {
+          try {
+            // Synchronous unless a compressed body must be inflated; order is kept either way.
+            const result = this.redactor.redact(capture);
+            const redacted = result instanceof Promise ? await result : result;
+            this.metrics.redacted(redacted.redactions.length);
+            this.queue.push(redacted);
+          } catch (error) {
+            // A capture that could not be redacted is never queued: its secrets must not leave.
+            this.noteDrop(1, 'redaction-error');
+            this.logger.error({ id: capture.id, error: (error as Error).message }, 'capture dropped: redaction failed');
+          }
+        }
+      }
+    } finally {
+      this.draining = null;
+    }
   }
 
   /** Delivers what is queued within `timeoutMs`; what is left goes to the spool or is counted as dropped. */
   async close(timeoutMs: number): Promise<void> {
-    await this.redacting;
+    while (this.draining) await this.draining;
     await this.queue.close(timeoutMs);
     if (this.dropsSinceLog > 0) this.flushDropLog();
   }

@@ -16,6 +16,26 @@ export function flattenHeaders(headers: readonly Header[]): string[] {
   return flat;
 }
 
+/**
+ * End-to-end headers straight from a flat name/value list (node's rawHeaders, undici's raw
+ * response head): one pass, no intermediate list. Names the Connection header adds are dropped too.
+ */
+export function endToEndFromRaw(raw: readonly string[]): Header[] {
+  const out: Header[] = [];
+  let named: string[] | null = null;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const lower = raw[i].toLowerCase();
+    if (!hopByHop.has(lower)) out.push({ name: raw[i], value: raw[i + 1] });
+    else if (lower === 'connection') {
+      for (const token of raw[i + 1].split(',')) {
+        const t = token.trim().toLowerCase();
+        if (t && t !== 'close' && !hopByHop.has(t)) (named ??= []).push(t);
+      }
+    }
+  }
+  return named ? out.filter((h) => !named.includes(h.name.toLowerCase())) : out;
+}
+
 /** Drops hop-by-hop headers, including those the Connection header names. */
 export function endToEndHeaders(headers: readonly Header[]): Header[] {
   const named = new Set<string>();

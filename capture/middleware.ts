@@ -6,6 +6,7 @@ import { BodyTap } from './body-tap.js';
 import type { RecorderOptions } from './capture-options.js';
 import type { CaptureCounters } from './capture-metrics.js';
 import { CaptureRecorder } from './capture-recorder.js';
+import { endToEndHeaders } from './http-headers.js';
 
 export interface CaptureMiddlewareOptions extends RecorderOptions {
   /** How long close() waits for the queue to drain. */
@@ -101,7 +102,7 @@ export function captureMiddleware(options: CaptureMiddlewareOptions): CaptureMid
       if (bodiless) responseBody.release();
       recorder.complete(exchange, {
         requestBody,
-        response: res.headersSent ? { status: res.statusCode, headers: writtenHeaders(res), body: bodiless ? new BodyTap(0) : responseBody } : null,
+        response: res.headersSent ? { status: res.statusCode, headers: endToEndHeaders(writtenHeaders(res)), body: bodiless ? new BodyTap(0) : responseBody } : null,
         upstreamError,
         firstByte,
         end: nowMicros(),

@@ -7,7 +7,7 @@ export interface QueueEvents {
   onDelivered(count: number): void;
   onSpooled(count: number): void;
   onDropped(count: number, reason: DropReason): void;
-  /** An append failed; it is retried with backoff. */
+  /** An append failed; the same batch is retried with backoff. */
   onSinkError(error: Error): void;
   /** An append succeeded after failures. */
   onSinkRecovered(): void;
@@ -17,25 +17,43 @@ interface Sink<T> {
   append(records: T[]): Promise<void>;
 }
 
+interface Entry<T> {
+  record: T;
+  bytes: number;
+}
+
 interface Batch<T> {
   records: T[];
+  /** The memory entries the batch holds; null for a batch read from the spool. */
+  entries: Entry<T>[] | null;
   ack(): Promise<void> | void;
 }
 
 /**
  * Takes records off the user's path and appends them to the log in batches, one append at a time.
+ * A batch leaves as soon as the previous append is done, once it is full or its oldest record has
+ * waited `lingerMs` (so a quiet agent still delivers within milliseconds, and a busy one sends
+ * few large batches). A failed batch is retried as it was, record for record, so an idempotent
+ * producer recognises a retry of a batch the log had in fact stored.
  * Memory is bounded in bytes; beyond it records go to the disk spool, and while the spool holds
  * anything new records follow them there, so the log receives records in the order they came.
  * Beyond both bounds a record is dropped and reported.
  */
 export class RecordQueue<T> {
-  private readonly memory: { record: T; bytes: number }[] = [];
+  private waiting: Entry<T>[] = [];
+  private waitingBytes = 0;
+  /** When the oldest waiting record arrived; -Infinity when it has already waited for an append. */
+  private oldestAt = 0;
   private memBytes = 0;
+  private inflight: Batch<T> | null = null;
   private running = false;
   private failing = false;
   private stopped = false;
   private closing = false;
-  private wakeUp: (() => void) | null = null;
+  /** Ends the wait for a batch to fill (it is full, or the queue closes). */
+  private endLinger: (() => void) | null = null;
+  /** Ends the backoff before a retry (the queue closes). */
+  private endBackoff: (() => void) | null = null;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -77,9 +95,13 @@ export class RecordQueue<T> {
         return 'dropped';
       }
     }
-    this.memory.push({ record, bytes });
+    if (this.waiting.length === 0) this.oldestAt = performance.now();
+    this.waiting.push({ record, bytes });
+    this.waitingBytes += bytes;
     this.memBytes += bytes;
-    this.kick();
+    if (this.running) {
+      if (this.batchFull()) this.endLinger?.();
+    } else this.kick();
     return 'memory';
   }
 
@@ -92,13 +114,17 @@ export class RecordQueue<T> {
   async close(timeoutMs: number): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.endLinger?.();
     this.kick();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.whenIdle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
     this.stopped = true;
-    this.wakeUp?.();
-    const left = this.memory.splice(0).map((m) => m.record);
+    this.endBackoff?.();
+    const left = [...(this.inflight?.entries ?? []), ...this.waiting].map((e) => e.record);
+    this.inflight = null;
+    this.waiting = [];
+    this.waitingBytes = 0;
     this.memBytes = 0;
     const kept = this.spool && left.length > 0 ? await this.spool.putBack(left).catch(() => 0) : 0;
     if (kept > 0) this.events.onSpooled(kept);
@@ -112,7 +138,11 @@ export class RecordQueue<T> {
   }
 
   private isEmpty(): boolean {
-    return this.memory.length === 0 && (this.spool?.isEmpty ?? true);
+    return this.inflight === null && this.waiting.length === 0 && (this.spool?.isEmpty ?? true);
+  }
+
+  private batchFull(): boolean {
+    return this.waiting.length >= this.options.batchRecords || this.waitingBytes >= this.options.batchBytes;
   }
 
   private kick(): void {
@@ -125,20 +155,21 @@ export class RecordQueue<T> {
     let backoff = this.options.retryMinMs;
     try {
       while (!this.stopped) {
-        let batch: Batch<T> | null;
         try {
-          batch = await this.nextBatch();
-          if (!batch || this.stopped) break;
-          await this.sink.append(batch.records);
+          this.inflight ??= await this.nextBatch();
+          if (!this.inflight || this.stopped) break;
+          await this.sink.append(this.inflight.records);
         } catch (error) {
           this.failing = true;
           this.events.onSinkError(error as Error);
-          await this.sleep(backoff);
+          await this.backoff(backoff);
           backoff = Math.min(backoff * 2, this.options.retryMaxMs);
           continue;
         }
         // Stopped meanwhile: close() already moved this batch to the spool.
         if (this.stopped) break;
+        const batch = this.inflight;
+        this.inflight = null;
         await batch.ack();
         this.events.onDelivered(batch.records.length);
         backoff = this.options.retryMinMs;
@@ -155,33 +186,67 @@ export class RecordQueue<T> {
   }
 
   private async nextBatch(): Promise<Batch<T> | null> {
-    if (this.memory.length > 0) {
-      const taken = this.memory.slice(0, this.options.batchRecords);
-      return {
-        records: taken.map((m) => m.record),
-        ack: () => {
-          this.memory.splice(0, taken.length);
-          for (const m of taken) this.memBytes -= m.bytes;
-        },
-      };
+    if (this.waiting.length > 0) {
+      const wait = this.oldestAt + this.options.lingerMs - performance.now();
+      if (wait > 0 && !this.closing && !this.batchFull()) await this.linger(wait);
+      if (this.stopped) return null;
+      return this.takeFromMemory();
     }
     if (this.spool && !this.spool.isEmpty) {
       const batch = await this.spool.peek(this.options.batchRecords);
-      return batch.records.length > 0 ? batch : null;
+      return batch.records.length > 0 ? { ...batch, entries: null } : null;
     }
     return null;
   }
 
-  /** Waits before a retry; closing cuts the wait short so the deadline is kept. */
-  private sleep(ms: number): Promise<void> {
+  private takeFromMemory(): Batch<T> {
+    let count = 0;
+    let bytes = 0;
+    const { batchRecords, batchBytes } = this.options;
+    // At least one record, even one larger than a batch may be.
+    while (count < this.waiting.length && count < batchRecords && (count === 0 || bytes + this.waiting[count].bytes <= batchBytes)) {
+      bytes += this.waiting[count].bytes;
+      count++;
+    }
+    const entries = this.waiting.splice(0, count);
+    this.waitingBytes -= bytes;
+    // What stays behind has waited at least as long as this append: it goes with the next one.
+    this.oldestAt = -Infinity;
+    const records = new Array<T>(count);
+    for (let i = 0; i < count; i++) records[i] = entries[i].record;
+    return {
+      records,
+      entries,
+      ack: () => {
+        this.memBytes -= bytes;
+      },
+    };
+  }
+
+  /** Waits while a batch fills; a full batch or closing ends the wait. */
+  private linger(ms: number): Promise<void> {
     return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.endLinger = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.endLinger = done;
+    });
+  }
+
+  /** Waits before a retry; closing cuts the wait short so the deadline is kept. */
+  private backoff(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.endBackoff = null;
+        resolve();
+      };
       const timer = setTimeout(done, ms);
       timer.unref();
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = done;
+      this.endBackoff = done;
     });
   }
 }

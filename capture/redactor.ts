@@ -5,7 +5,7 @@ import type { Capture, Header } from '../shared/records/types.js';
 import { headerValue } from '../shared/records/types.js';
 import { formatPath, matchesPath, type PathSegment } from './body-path.js';
 import type { ResolvedRedaction } from './capture-options.js';
-import { isSensitiveName } from './sensitive-names.js';
+import { isSensitiveName, mayHoldSensitiveName } from './sensitive-names.js';
 
 const MASK = '[redacted]';
 /** Decompressed bodies larger than this are not scanned (and so not kept): a guard against zip bombs. */
@@ -27,35 +27,59 @@ interface Part {
   truncated: boolean;
 }
 
+/** Distinct field and header names whose verdict is remembered; APIs reuse a small set of names. */
+const NAME_CACHE_SIZE = 4096;
+
 /**
  * Removes secrets from a capture before it is queued, so they never leave the process:
  * sensitive headers, query parameters and JSON/form body fields are masked, dropped or replaced
  * by a keyed hash. The capture's `redactions` lists what was touched (names and paths, never values).
+ * Runs synchronously unless a compressed body has to be inflated first.
  */
 export class Redactor {
   private readonly bodyPatterns: string[][];
+  private readonly defaultVerdicts = new Map<string, boolean>();
 
   constructor(private readonly options: ResolvedRedaction) {
     this.bodyPatterns = options.bodyPaths;
   }
 
-  /** Redacts in place and returns the same capture. */
-  async redact(capture: Capture): Promise<Capture> {
+  /** Redacts in place and returns the same capture, or a promise of it when a body must be inflated. */
+  redact(capture: Capture): Capture | Promise<Capture> {
     if (!this.options.enabled) return capture;
     const found: string[] = [];
     capture.request.headers = this.redactHeaders(capture.request.headers, 'request', found);
     capture.request.query = this.redactQuery(capture.request.query, found);
-    await this.redactBody(capture.request, 'request', found);
-    if (capture.response) {
-      capture.response.headers = this.redactHeaders(capture.response.headers, 'response', found);
-      await this.redactBody(capture.response, 'response', found);
-    }
-    capture.redactions = [...new Set([...capture.redactions, ...found])];
+    const afterRequest = (): Capture | Promise<Capture> => {
+      const response = capture.response;
+      if (!response) return this.finish(capture, found);
+      response.headers = this.redactHeaders(response.headers, 'response', found);
+      const inflating = this.redactBody(response, 'response', found);
+      return inflating ? inflating.then(() => this.finish(capture, found)) : this.finish(capture, found);
+    };
+    const inflating = this.redactBody(capture.request, 'request', found);
+    return inflating ? inflating.then(afterRequest) : afterRequest();
+  }
+
+  private finish(capture: Capture, found: string[]): Capture {
+    if (found.length > 0) capture.redactions = [...new Set([...capture.redactions, ...found])];
     return capture;
   }
 
+  /** Whether a name matches the default sensitive names; remembered, since the same names recur in every request. */
+  private defaultSensitive(name: string): boolean {
+    if (!this.options.defaultNames) return false;
+    let verdict = this.defaultVerdicts.get(name);
+    if (verdict === undefined) {
+      verdict = isSensitiveName(name);
+      if (this.defaultVerdicts.size >= NAME_CACHE_SIZE) this.defaultVerdicts.clear();
+      this.defaultVerdicts.set(name, verdict);
+    }
+    return verdict;
+  }
+
   private sensitive(name: string, extra: readonly string[]): boolean {
-    return (this.options.defaultNames && isSensitiveName(name)) || extra.includes(name.toLowerCase());
+    return this.defaultSensitive(name) || (extra.length > 0 && extra.includes(name.toLowerCase()));
   }
 
   private replacement(value: string): string {
@@ -65,17 +89,20 @@ export class Redactor {
     return MASK;
   }
 
+  /** Returns the same list when nothing is sensitive, a new one otherwise. */
   private redactHeaders(headers: Header[], where: Where, found: string[]): Header[] {
-    const out: Header[] = [];
-    for (const h of headers) {
+    let out: Header[] | null = null;
+    for (let i = 0; i < headers.length; i++) {
+      const h = headers[i];
       if (!this.sensitive(h.name, this.options.headers)) {
-        out.push(h);
+        out?.push(h);
         continue;
       }
+      out ??= headers.slice(0, i);
       found.push(`${where}.header:${h.name.toLowerCase()}`);
       if (this.options.mode !== 'drop') out.push({ name: h.name, value: this.replacement(h.value) });
     }
-    return out;
+    return out ?? headers;
   }
 
   /** Rewrites only the sensitive parameters; the rest of the raw query keeps its exact encoding. */
@@ -83,6 +110,7 @@ export class Redactor {
     if (!query) return query;
     const parts = query.split('&');
     const out: string[] = [];
+    let changed = false;
     for (const part of parts) {
       const eq = part.indexOf('=');
       const name = decodeFormComponent(eq === -1 ? part : part.slice(0, eq));
@@ -92,15 +120,17 @@ export class Redactor {
         out.push(part);
         continue;
       }
+      changed = true;
       found.push(`request.query:${name}`);
       if (this.options.mode === 'drop') continue;
       const value = eq === -1 ? '' : decodeFormComponent(part.slice(eq + 1));
       out.push(`${part.slice(0, eq === -1 ? part.length : eq)}=${encodeURIComponent(this.replacement(value))}`);
     }
-    return out.join('&');
+    return changed ? out.join('&') : query;
   }
 
-  private async redactBody(part: Part, where: Where, found: string[]): Promise<void> {
+  /** Redacts a body in place; returns a promise only when the body must be inflated first. */
+  private redactBody(part: Part, where: Where, found: string[]): Promise<void> | undefined {
     if (part.body.length === 0) return;
     const type = (headerValue(part.headers, 'content-type') ?? '').split(';')[0].trim().toLowerCase();
     const declared = declaredKind(type);
@@ -110,26 +140,28 @@ export class Redactor {
     const compressed = encoding !== 'identity' && encoding !== '';
     if (!declared && !compressed && !looksLikeJson(part.body)) return;
     // A cut or undecodable body cannot be scanned whole, so it is not kept: the safe choice.
-    const unscanned = (why: string) => {
-      part.body = Buffer.alloc(0);
-      found.push(`${where}.body:${why}`);
-    };
-    if (part.truncated) return unscanned(compressed ? 'unscanned-compressed' : 'unscanned-truncated');
-    let plain = part.body;
-    if (compressed) {
-      const decompress = decompressors[encoding];
-      if (!decompress) return unscanned('unscanned-compressed');
-      try {
-        plain = await decompress(part.body, { maxOutputLength: MAX_INFLATED_BYTES });
-      } catch {
-        return unscanned('unscanned-compressed');
-      }
+    if (part.truncated) return unscanned(part, where, found, compressed ? 'unscanned-compressed' : 'unscanned-truncated');
+    if (!compressed) {
+      this.redactPlain(part, part.body, declared, false, where, found);
+      return;
     }
+    const decompress = decompressors[encoding];
+    if (!decompress) return unscanned(part, where, found, 'unscanned-compressed');
+    return decompress(part.body, { maxOutputLength: MAX_INFLATED_BYTES }).then(
+      (plain) => this.redactPlain(part, plain, declared, true, where, found),
+      () => unscanned(part, where, found, 'unscanned-compressed'),
+    );
+  }
+
+  private redactPlain(part: Part, plain: Buffer, declared: BodyKind | null, compressed: boolean, where: Where, found: string[]): void {
     const kind = declared ?? (looksLikeJson(plain) ? 'json' : null);
     if (!kind) return;
+    // Most bodies name no secret at all: a byte scan proves it and spares the parse. (Such a body
+    // is kept even when it is not valid JSON: with no sensitive name in it, nothing could be redacted.)
+    if (this.bodyPatterns.length === 0 && (!this.options.defaultNames || !mayHoldSensitiveName(plain))) return;
     const paths: string[] = [];
     const redacted = kind === 'json' ? this.redactJson(plain, paths) : this.redactForm(plain, paths);
-    if (redacted === null) return unscanned('unparseable');
+    if (redacted === null) return unscanned(part, where, found, 'unparseable');
     if (paths.length === 0) return;
     for (const p of paths) found.push(`${where}.body:${p}`);
     part.body = redacted;
@@ -140,6 +172,7 @@ export class Redactor {
       .map((h) => (h.name.toLowerCase() === 'content-length' ? { name: h.name, value: String(redacted.length) } : h));
   }
 
+  /** Walks the parsed document in place with one path stack, so a body without secrets costs one parse. */
   private redactJson(body: Buffer, paths: string[]): Buffer | null {
     let doc: unknown;
     try {
@@ -147,31 +180,35 @@ export class Redactor {
     } catch {
       return null;
     }
-    const walk = (value: unknown, path: PathSegment[]): unknown => {
-      if (value === null || typeof value !== 'object') return value;
+    const patterns = this.bodyPatterns;
+    const drop = this.options.mode === 'drop';
+    const path: PathSegment[] = [];
+    const configured = () => patterns.length > 0 && patterns.some((p) => matchesPath(p, path));
+    const walk = (value: unknown): void => {
       if (Array.isArray(value)) {
-        const out: unknown[] = [];
-        value.forEach((item, i) => {
-          const child = [...path, i];
-          if (this.bodyPatterns.some((p) => matchesPath(p, child))) {
-            paths.push(formatPath(child));
-            out.push(this.options.mode === 'drop' ? null : this.replacement(stringOf(item)));
-          } else out.push(walk(item, child));
-        });
-        return out;
+        for (let i = 0; i < value.length; i++) {
+          path.push(i);
+          if (configured()) {
+            paths.push(formatPath(path));
+            value[i] = drop ? null : this.replacement(stringOf(value[i]));
+          } else if (value[i] !== null && typeof value[i] === 'object') walk(value[i]);
+          path.pop();
+        }
+        return;
       }
-      const out: Record<string, unknown> = {};
-      for (const [key, item] of Object.entries(value)) {
-        const child = [...path, key];
-        if (this.sensitive(key, []) || this.bodyPatterns.some((p) => matchesPath(p, child))) {
-          paths.push(formatPath(child));
-          if (this.options.mode !== 'drop') out[key] = this.replacement(stringOf(item));
-        } else out[key] = walk(item, child);
+      const record = value as Record<string, unknown>;
+      for (const key of Object.keys(record)) {
+        path.push(key);
+        if (this.defaultSensitive(key) || configured()) {
+          paths.push(formatPath(path));
+          if (drop) delete record[key];
+          else record[key] = this.replacement(stringOf(record[key]));
+        } else if (record[key] !== null && typeof record[key] === 'object') walk(record[key]);
+        path.pop();
       }
-      return out;
     };
-    const result = walk(doc, []);
-    return paths.length === 0 ? body : Buffer.from(JSON.stringify(result));
+    if (doc !== null && typeof doc === 'object') walk(doc);
+    return paths.length === 0 ? body : Buffer.from(JSON.stringify(doc));
   }
 
   private redactForm(body: Buffer, paths: string[]): Buffer {
@@ -180,7 +217,7 @@ export class Redactor {
     for (const part of text.split('&')) {
       const eq = part.indexOf('=');
       const name = decodeFormComponent(eq === -1 ? part : part.slice(0, eq));
-      if (!(this.sensitive(name, []) || this.bodyPatterns.some((p) => matchesPath(p, [name])))) {
+      if (!(this.defaultSensitive(name) || this.bodyPatterns.some((p) => matchesPath(p, [name])))) {
         out.push(part);
         continue;
       }
@@ -191,6 +228,13 @@ export class Redactor {
     }
     return paths.length === 0 ? body : Buffer.from(out.join('&'), 'latin1');
   }
+}
+
+/** A body that cannot be scanned whole is not kept. */
+function unscanned(part: Part, where: Where, found: string[], why: string): undefined {
+  part.body = Buffer.alloc(0);
+  found.push(`${where}.body:${why}`);
+  return undefined;
 }
 
 function decodeFormComponent(raw: string): string {

@@ -41,31 +41,50 @@ export function resolveSetHeaders(headers: Header[], env: NodeJS.ProcessEnv = pr
   });
 }
 
+/** What buildRequest derives from the rules alone, computed once per rules instead of once per request. */
+interface DerivedRules {
+  /** Recorded headers these replace (set headers and markers), lower-case. */
+  replaced: ReadonlySet<string>;
+  /** Appended after the recorded headers: markers not overridden by --set-header, then the set headers. */
+  appended: string[];
+}
+
+const derived = new WeakMap<RequestRules, DerivedRules>();
+
+function derive(rules: RequestRules): DerivedRules {
+  let found = derived.get(rules);
+  if (!found) {
+    const setNames = new Set(rules.setHeaders.map((h) => h.name.toLowerCase()));
+    // Markers are always sent (--remove-header applies to recorded headers only); --set-header may change their value.
+    const appended = [...markerHeaders.filter((h) => !setNames.has(h.name.toLowerCase())), ...rules.setHeaders].flatMap(({ name, value }) => [name, value]);
+    found = { replaced: new Set([...rules.setHeaders, ...markerHeaders].map((h) => h.name.toLowerCase())), appended };
+    derived.set(rules, found);
+  }
+  return found;
+}
+
 /** Rebuilds a recorded request for the shadow: target-only path, cleaned headers, markers, rewrites. */
 export function buildRequest(request: HttpRequest, rules: RequestRules): OutgoingRequest {
   let path = originFormPath(request.path, request.query);
   const rewrite = rules.pathPrefixRewrite;
   if (rewrite && path.startsWith(rewrite.from)) path = rewrite.to + path.slice(rewrite.from.length);
 
+  const { replaced, appended } = derive(rules);
   // Names listed in Connection are hop-by-hop for this one message too.
-  const connectionListed = new Set(
-    request.headers
-      .filter((h) => h.name.toLowerCase() === 'connection')
-      .flatMap((h) => h.value.split(',').map((token) => token.trim().toLowerCase())),
-  );
-  const replaced = new Set([...rules.setHeaders, ...markerHeaders].map((h) => h.name.toLowerCase()));
+  let connectionListed: Set<string> | undefined;
+  for (const h of request.headers) {
+    if (h.name.toLowerCase() !== 'connection') continue;
+    connectionListed ??= new Set();
+    for (const token of h.value.split(',')) connectionListed.add(token.trim().toLowerCase());
+  }
   const headers: string[] = ['host', rules.hostRewrite ?? rules.target.host];
   for (const { name, value } of request.headers) {
     const lower = name.toLowerCase();
-    if (hopByHop.has(lower) || lower.startsWith('proxy-') || connectionListed.has(lower)) continue;
+    if (hopByHop.has(lower) || lower.startsWith('proxy-') || connectionListed?.has(lower)) continue;
     if (replaced.has(lower) || rules.removeHeaders.has(lower)) continue;
     headers.push(name, value);
   }
-  // Markers are always sent (--remove-header applies to recorded headers only); --set-header may change their value.
-  const setNames = new Set(rules.setHeaders.map((h) => h.name.toLowerCase()));
-  for (const { name, value } of [...markerHeaders.filter((h) => !setNames.has(h.name.toLowerCase())), ...rules.setHeaders]) {
-    headers.push(name, value);
-  }
+  for (const item of appended) headers.push(item);
   const body = request.body.length > 0 ? request.body : undefined;
   return { method: request.method.toUpperCase(), path, headers, body };
 }

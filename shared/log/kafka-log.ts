@@ -1,5 +1,8 @@
 import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
 import { ShadowtapError, logUnreachable, usageError } from '../errors.js';
+import { isTransient, reasonOf } from './kafka-errors.js';
+import type { KafkaCompression } from './kafka-produce-protocol.js';
+import { ProducerThread, type EncodedRecord } from './kafka-producer-thread.js';
 import { readKafka, schemaHeader, schemaVersionHeader } from './kafka-read.js';
 import type { Position, RecordKind, RecordLog } from './record-log.js';
 
@@ -10,6 +13,8 @@ export interface KafkaLogOptions {
   /** Partitions of topics this log creates; existing topics keep theirs. */
   partitions: number;
   clientId: string;
+  /** Compression of appended batches; `auto` (the default) gzips only large batches. */
+  compression?: KafkaCompression;
 }
 
 /** Opening gives up after this long, so a wrong address fails fast instead of hanging. */
@@ -17,24 +22,13 @@ const openTimeoutMs = 10_000;
 /** Group errors meaning a rebalance moved the partitions: their records will be read again by the new owner. */
 const rebalanceErrors = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']);
 
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** kafkajs wraps the failure that ended its retries (a refused connection, a timeout) as non-retriable; the original says whether it may pass. */
-function isTransient(error: unknown): boolean {
-  let root = error as { retriable?: boolean; name?: string; cause?: unknown } | undefined;
-  while (root?.cause) root = root.cause as typeof root;
-  return root?.retriable === true || (error as Error)?.name === 'KafkaJSNumberOfRetriesExceeded';
-}
-
 /**
  * The captures or results log on Kafka: one topic per record kind, keyed by request id (so a
  * capture and its results share a partition number when partition counts match), the Avro
  * schema version in a header, undecodable records moved to `${topic}.dlq`.
  */
 export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOptions): Promise<RecordLog<T>> {
-  const { brokers, topicPrefix, partitions, clientId } = options;
+  const { brokers, topicPrefix, partitions, clientId, compression = 'auto' } = options;
   const topic = `${topicPrefix}${kind.name}`;
   const deadLetterTopic = `${topic}.dlq`;
   const where = brokers.join(',');
@@ -91,6 +85,14 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
     clearTimeout(timer);
   }
 
+  // Appends go through a producer thread; this producer only moves undecodable records aside.
+  const appender = new ProducerThread({
+    brokers,
+    clientId,
+    topic,
+    headers: { [schemaHeader]: kind.codec.name, [schemaVersionHeader]: String(kind.codec.version) },
+    compression,
+  });
   let producer: Promise<Producer> | undefined;
   const connectedProducer = (): Promise<Producer> => {
     producer ??= (async () => {
@@ -164,18 +166,14 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
 
     async append(records: T[]): Promise<void> {
       if (records.length === 0) return;
-      const headers = { [schemaHeader]: kind.codec.name, [schemaVersionHeader]: String(kind.codec.version) };
+      // Avro encoding stays here (the records are objects of this thread); the rest is the producer thread's.
+      const encoded = new Array<EncodedRecord>(records.length);
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i];
+        encoded[i] = { key: kind.key(record), value: kind.codec.encode(record), timestampMs: kind.timestampMs(record) };
+      }
       try {
-        await (await connectedProducer()).send({
-          topic,
-          acks: -1,
-          messages: records.map((record) => ({
-            key: kind.key(record),
-            value: kind.codec.encode(record),
-            timestamp: String(kind.timestampMs(record)),
-            headers,
-          })),
-        });
+        await appender.send(encoded);
       } catch (error) {
         throw failure(`write to topic ${topic}`, error);
       }
@@ -208,6 +206,7 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
       for (const end of endReads) end();
       const consumers = [...consumersByGroup.values()].flatMap((set) => [...set]);
       await Promise.all(consumers.map((consumer) => consumer.disconnect().catch(() => undefined)));
+      await appender.close();
       if (producer) await (await producer.catch(() => undefined))?.disconnect().catch(() => undefined);
       await admin.disconnect().catch(() => undefined);
     },

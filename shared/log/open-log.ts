@@ -1,6 +1,7 @@
 import { usageError } from '../errors.js';
 import { openFileLog } from './file-log.js';
 import { openKafkaLog } from './kafka-log.js';
+import type { KafkaCompression } from './kafka-produce-protocol.js';
 import type { RecordKind, RecordLog } from './record-log.js';
 
 export interface LogOptions {
@@ -14,6 +15,8 @@ export interface LogOptions {
   partitions?: number;
   /** Kafka client id, for broker logs and quotas. */
   clientId?: string;
+  /** Compression of batches appended to Kafka: none, gzip, or auto (gzip for large batches; the default). */
+  compression?: KafkaCompression;
 }
 
 export const defaultLogOptions = {
@@ -34,6 +37,7 @@ export async function openLog<T>(kind: RecordKind<T>, options: LogOptions): Prom
       topicPrefix: options.topicPrefix ?? defaultLogOptions.topicPrefix,
       partitions: options.partitions ?? defaultLogOptions.partitions,
       clientId: options.clientId ?? defaultLogOptions.clientId,
+      compression: options.compression,
     });
   }
   return openFileLog(kind, { dir: options.store ?? defaultLogOptions.store });

@@ -1,0 +1,62 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { captureMiddleware } from '../capture/middleware.js';
+import { openLog } from '../shared/log/open-log.js';
+import { captureKind } from '../shared/log/record-log.js';
+import { seconds } from './fixtures.js';
+import { load, meanOf, printTable, type LoadFigures } from './load.js';
+
+/**
+ * The in-process capture middleware against the same node:http app without it, in one run:
+ * app alone, app + captureMiddleware → file log, app alone again (the baseline is the mean of
+ * the two plain runs). Figure to reach: ≥ 0.90× the plain app's throughput.
+ *   node dist/bench/middleware-overhead.js        (BENCH_SECONDS=N changes the 15 s per run)
+ */
+const duration = seconds(15);
+const body = Buffer.from(JSON.stringify({ items: Array.from({ length: 20 }, (_, i) => ({ sku: `SKU-${i}`, qty: i, name: 'x'.repeat(20) })) }));
+
+function app(req: IncomingMessage, res: ServerResponse): void {
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    res.end(body);
+  });
+}
+
+async function run(name: string, handler: RequestListener): Promise<LoadFigures> {
+  const server = createServer(handler);
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    await load('warm-up', url, { seconds: 2 });
+    return await load(name, url, { seconds: duration });
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+const store = await mkdtemp(join(tmpdir(), 'shadowtap-bench-mw-'));
+try {
+  const rows: LoadFigures[] = [];
+  const first = await run('node:http app', app);
+  rows.push(first);
+  const sink = await openLog(captureKind, { store });
+  const capture = captureMiddleware({ sink, logger: pino({ level: 'warn' }) });
+  const withCapture = await run('node:http app + captureMiddleware → file log', (req, res) => capture(req, res, () => app(req, res)));
+  await capture.close();
+  await sink.close();
+  rows.push({ ...withCapture, name: `${withCapture.name} (delivered ${capture.metrics.delivered}, dropped ${capture.metrics.dropped})` });
+  const last = await run('node:http app (again)', app);
+  rows.push(last);
+  const baseline = meanOf('baseline: mean of the plain runs', [first, last]);
+  rows.push(baseline);
+  printTable(rows, baseline);
+} finally {
+  await rm(store, { recursive: true, force: true });
+}

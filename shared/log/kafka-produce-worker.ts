@@ -1,0 +1,71 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { CompressionTypes, Kafka, Partitioners, logLevel, type Message } from 'kafkajs';
+import { isTransient, reasonOf } from './kafka-errors.js';
+import { compressMinBytes, type CloseRequest, type ProducerThreadConfig, type SendReply, type SendRequest } from './kafka-produce-protocol.js';
+
+/**
+ * The producer thread: takes encoded batches from the main thread and sends each as one
+ * produce request. Kafka protocol encoding, CRCs, compression and socket writes happen here,
+ * away from the event loop that serves the users' requests.
+ */
+const config = workerData as ProducerThreadConfig;
+const port = parentPort!;
+const kafka = new Kafka({
+  clientId: config.clientId,
+  brokers: config.brokers,
+  logLevel: logLevel.NOTHING,
+  connectionTimeout: 3000,
+  retry: { retries: 3, initialRetryTime: 250, maxRetryTime: 2000 },
+});
+// Idempotent: a batch retried after a lost acknowledgement keeps its sequence numbers, so the
+// broker stores it once. That needs acks from all in-sync replicas and one request in flight.
+const producer = kafka.producer({
+  createPartitioner: Partitioners.DefaultPartitioner,
+  allowAutoTopicCreation: false,
+  idempotent: true,
+  maxInFlightRequests: 1,
+  retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 },
+});
+let connected: Promise<void> | null = null;
+
+async function send(request: SendRequest): Promise<void> {
+  connected ??= producer.connect().catch((error) => {
+    connected = null;
+    throw error;
+  });
+  await connected;
+  const bytes = Buffer.from(request.bytes);
+  const { bounds, timestampsMs } = request;
+  const count = timestampsMs.length;
+  const messages = new Array<Message>(count);
+  for (let i = 0; i < count; i++) {
+    messages[i] = {
+      key: bytes.subarray(bounds[2 * i], bounds[2 * i + 1]),
+      value: bytes.subarray(bounds[2 * i + 1], bounds[2 * i + 2]),
+      timestamp: String(timestampsMs[i]),
+      headers: config.headers,
+    };
+  }
+  const compress = config.compression === 'gzip' || (config.compression === 'auto' && bytes.length >= compressMinBytes);
+  await producer.send({
+    topic: config.topic,
+    acks: -1,
+    compression: compress ? CompressionTypes.GZIP : CompressionTypes.None,
+    messages,
+  });
+}
+
+port.on('message', (message: SendRequest | CloseRequest) => {
+  if (message.type === 'close') {
+    void producer.disconnect().catch(() => undefined).finally(() => port.close());
+    return;
+  }
+  send(message).then(
+    () => port.postMessage({ id: message.id } satisfies SendReply),
+    (error: unknown) =>
+      port.postMessage({
+        id: message.id,
+        error: { message: reasonOf(error), name: (error as Error)?.name ?? 'Error', transient: isTransient(error) },
+      } satisfies SendReply),
+  );
+});

@@ -1,0 +1,102 @@
+import { Worker } from 'node:worker_threads';
+import type { ProducerThreadConfig, SendReply, SendRequest } from './kafka-produce-protocol.js';
+
+/** How long close() lets the thread disconnect its producer before ending it. */
+const closeTimeoutMs = 5000;
+
+export interface EncodedRecord {
+  key: string;
+  value: Buffer;
+  timestampMs: number;
+}
+
+/** A failed send, as the producer thread described it; `retriable` says whether the broker may come back. */
+export class ProducerThreadError extends Error {
+  readonly retriable: boolean;
+
+  constructor(message: string, name: string, retriable: boolean) {
+    super(message);
+    this.name = name;
+    this.retriable = retriable;
+  }
+}
+
+/**
+ * The main thread's handle on the producer thread: packs a batch of encoded records into one
+ * buffer, transfers it, and resolves when the broker acknowledged it. The thread is started on
+ * the first send and keeps the process alive only while a send is pending.
+ */
+export class ProducerThread {
+  private worker: Worker | null = null;
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve(): void; reject(error: Error): void }>();
+
+  constructor(private readonly config: ProducerThreadConfig) {}
+
+  send(records: readonly EncodedRecord[]): Promise<void> {
+    const count = records.length;
+    const keyBytes = new Array<number>(count);
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      keyBytes[i] = Buffer.byteLength(records[i].key);
+      total += keyBytes[i] + records[i].value.length;
+    }
+    // A buffer of its own, never one from Buffer's shared pool: transferring detaches it.
+    const bytes = Buffer.allocUnsafeSlow(total);
+    const bounds = new Uint32Array(2 * count + 1);
+    const timestampsMs = new Float64Array(count);
+    let offset = 0;
+    for (let i = 0; i < count; i++) {
+      const { key, value, timestampMs } = records[i];
+      bounds[2 * i] = offset;
+      offset += bytes.write(key, offset);
+      bounds[2 * i + 1] = offset;
+      offset += value.copy(bytes, offset);
+      timestampsMs[i] = timestampMs;
+    }
+    bounds[2 * count] = offset;
+    const id = this.nextId++;
+    const request: SendRequest = { type: 'send', id, bytes: bytes.buffer as ArrayBuffer, bounds, timestampsMs };
+    return new Promise<void>((resolve, reject) => {
+      const worker = this.started();
+      this.pending.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage(request, [request.bytes, bounds.buffer, timestampsMs.buffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    this.worker = null;
+    worker.ref();
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ type: 'close' });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), closeTimeoutMs)));
+    if (await Promise.race([exited.then(() => false), timedOut])) await worker.terminate();
+    clearTimeout(timer);
+  }
+
+  private started(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(new URL('./kafka-produce-worker.js', import.meta.url), { workerData: this.config });
+    worker.on('message', (reply: SendReply) => {
+      const waiter = this.pending.get(reply.id);
+      if (!waiter) return;
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) worker.unref();
+      if (reply.error) waiter.reject(new ProducerThreadError(reply.error.message, reply.error.name, reply.error.transient));
+      else waiter.resolve();
+    });
+    const fail = (error: Error) => {
+      if (this.worker === worker) this.worker = null;
+      for (const waiter of this.pending.values()) waiter.reject(error);
+      this.pending.clear();
+    };
+    worker.on('error', (error) => fail(new ProducerThreadError(`the Kafka producer thread failed: ${error.message}`, 'Error', false)));
+    worker.on('exit', () => fail(new ProducerThreadError('the Kafka producer thread stopped', 'Error', false)));
+    this.worker = worker;
+    return worker;
+  }
+}
