@@ -44,6 +44,12 @@ export function parsePositiveInt(value: string, flag: string): number {
   return n;
 }
 
+export function parseNonNegative(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw usageError(`${flag} must be a number of 0 or more; got "${value}"`);
+  return n;
+}
+
 export function parsePositiveNumber(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw usageError(`${flag} must be a positive number; got "${value}"`);

@@ -107,12 +107,12 @@ export function bootstrapP99Delta(pairs: ReadonlyArray<[number, number]>, seed: 
  * Compares both sides; a regression needs the interval to lie wholly above zero and the p99
  * to have grown by more than `thresholdPct` percent.
  */
-export function compareLatency(acc: LatencyAccumulator, seed: string, thresholdPct: number, bootstrap = true): LatencyComparison {
+export function compareLatency(acc: LatencyAccumulator, seed: string, thresholdPct: number, minDeltaMs = 0, bootstrap = true): LatencyComparison {
   const stable = percentiles(acc.stable);
   const shadow = percentiles(acc.shadow);
   const p99DeltaMs = Math.round((shadow.p99Ms - stable.p99Ms) * 1000) / 1000;
   const p99DeltaPct = stable.p99Ms > 0 ? Math.round((p99DeltaMs / stable.p99Ms) * 1000) / 10 : 0;
   const ci95Ms = bootstrap ? bootstrapP99Delta(acc.pairs.items.map((i) => i.value), seed) : null;
-  const regression = ci95Ms !== null && ci95Ms[0] > 0 && p99DeltaPct > thresholdPct;
+  const regression = ci95Ms !== null && ci95Ms[0] > 0 && p99DeltaPct > thresholdPct && p99DeltaMs >= minDeltaMs;
   return { stable, shadow, p99DeltaMs, p99DeltaPct, ci95Ms, regression };
 }

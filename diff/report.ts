@@ -15,6 +15,8 @@ export interface RouteThresholds {
   failOnMismatchRate?: number;
   /** Highest tolerated growth of p99 latency in percent, when its 95% interval excludes zero. */
   failOnLatencyRegression?: number;
+  /** A p99 growth smaller than this many milliseconds is never a regression: sub-millisecond jitter is not a finding. */
+  minLatencyRegressionMs?: number;
 }
 
 export interface Thresholds extends RouteThresholds {
@@ -22,6 +24,8 @@ export interface Thresholds extends RouteThresholds {
   routes?: Record<string, RouteThresholds>;
 }
 
+/** Smallest p99 growth, in ms, that can count as a regression unless configured otherwise. */
+export const defaultMinLatencyRegressionMs = 5;
 /** Growth of p99 that is flagged (not failed) when no latency threshold is configured. */
 export const defaultLatencyFlagPct = 20;
 const maxReportFields = 200;
@@ -158,6 +162,7 @@ function thresholdsFor(thresholds: Thresholds, route: string): RouteThresholds {
   return {
     failOnMismatchRate: override.failOnMismatchRate ?? thresholds.failOnMismatchRate ?? 0,
     failOnLatencyRegression: override.failOnLatencyRegression ?? thresholds.failOnLatencyRegression,
+    minLatencyRegressionMs: override.minLatencyRegressionMs ?? thresholds.minLatencyRegressionMs ?? defaultMinLatencyRegressionMs,
   };
 }
 
@@ -188,7 +193,7 @@ export function buildReport(summary: DiffSummary, options: BuildReportOptions = 
     const limits = thresholdsFor(thresholds, route.route);
     const compared = comparedOf(counts);
     const mismatchRate = rate(failuresOf(counts), compared);
-    const latency = compareLatency(route.latency, route.route, limits.failOnLatencyRegression ?? defaultLatencyFlagPct, index < maxBootstrapRoutes);
+    const latency = compareLatency(route.latency, route.route, limits.failOnLatencyRegression ?? defaultLatencyFlagPct, limits.minLatencyRegressionMs ?? defaultMinLatencyRegressionMs, index < maxBootstrapRoutes);
     let breached = false;
     if (failuresOf(counts) > 0 && mismatchRate > limits.failOnMismatchRate!) {
       breached = true;

@@ -140,6 +140,16 @@ test('latency regression fails only when the interval excludes zero and the grow
   assert.equal(reportExitCode(steady), 0);
 });
 
+test('a p99 growth below the millisecond floor is not a regression, however certain', async () => {
+  const captures = Array.from({ length: 200 }, (_, i) => capture(`f${i}`, '/fast', json({}), i, 'GET', 1_000 + (i % 20) * 10));
+  const slower = captures.map((c, i) => result(c.id, json({}), i, { latencyMicros: 3_000 + (i % 20) * 10 }));
+  const floored = await runDiff({ ...logs(captures, slower), thresholds: { failOnLatencyRegression: 50 } });
+  assert.equal(floored.routes[0]!.latency.regression, false, '+2 ms is under the 5 ms default floor');
+  const unfloored = await runDiff({ ...logs(captures, slower), thresholds: { failOnLatencyRegression: 50, minLatencyRegressionMs: 1 } });
+  assert.equal(unfloored.routes[0]!.latency.regression, true);
+  assert.equal(reportExitCode(unfloored), 1);
+});
+
 test('the webhook posts a Slack-compatible summary to a real server', async () => {
   const received: string[] = [];
   const server = createServer((req, res) => {

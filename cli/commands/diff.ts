@@ -14,7 +14,7 @@ import { renderJson } from '../../diff/render/json.js';
 import { renderJunit } from '../../diff/render/junit.js';
 import { renderMarkdown } from '../../diff/render/markdown.js';
 import { renderText } from '../../diff/render/text.js';
-import type { DiffReport } from '../../diff/report.js';
+import { defaultMinLatencyRegressionMs, type DiffReport } from '../../diff/report.js';
 import { reportExitCode } from '../../diff/report-exit.js';
 import { appendAccepted } from '../../diff/reviewed-differences.js';
 import { RollingSummary } from '../../diff/rolling-summary.js';
@@ -22,7 +22,7 @@ import { defaultJoinWindow, runDiff } from '../../diff/run-diff.js';
 import { postWebhook } from '../../diff/webhook.js';
 // The capture stage's admin server serves any registry; diff reuses it rather than keeping a copy.
 import { startMetricsServer } from '../../capture/capture-metrics.js';
-import { action, addLogOptions, logOptionsFrom, parseListen, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
+import { action, addLogOptions, logOptionsFrom, parseListen, parseNonNegative, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
 
 const formats = ['text', 'json', 'jsonl', 'html', 'junit', 'md'] as const;
 type Format = (typeof formats)[number];
@@ -45,6 +45,7 @@ interface DiffFlags {
   failOnMismatchRate?: number;
   failOn?: number;
   failOnLatencyRegression?: number;
+  minLatencyRegression: number;
   numberTolerance?: number;
   accepted?: string;
   accept?: boolean;
@@ -92,6 +93,7 @@ export function registerDiff(program: Command): void {
     .option('--fail-on-latency-regression <pct>', 'fail when a route p99 grows by more than this percent and its 95% interval excludes zero', (v) =>
       parsePercent(v, '--fail-on-latency-regression'),
     )
+    .option('--min-latency-regression <ms>', 'p99 growth below this many ms is never a regression', (v) => parseNonNegative(v, '--min-latency-regression'), defaultMinLatencyRegressionMs)
     .option('--number-tolerance <n>', 'numbers closer than this are equal (absolute)', (v) => parsePositiveNumber(v, '--number-tolerance'))
     .option('--accepted <file>', 'reviewed-differences YAML file: accepted differences are shown but do not fail')
     .option('--accept', `add this run's differing fields to the --accepted file (default ${defaultReviewedFile}) as accepted`)
@@ -182,6 +184,7 @@ async function diffCommand(flags: DiffFlags): Promise<number> {
           thresholds: {
             failOnMismatchRate: flags.failOnMismatchRate ?? flags.failOn ?? 0,
             failOnLatencyRegression: flags.failOnLatencyRegression,
+            minLatencyRegressionMs: flags.minLatencyRegression,
           },
           onVerdict: (record) => {
             writeLine?.(record);
