@@ -34,12 +34,12 @@ async function bare(name: string): Promise<LoadFigures> {
   }
 }
 
-async function capture(name: string, logOptions: LogOptions): Promise<LoadFigures> {
+async function capture(name: string, logOptions: LogOptions, runSeconds = duration): Promise<LoadFigures> {
   const sink = await openLog(captureKind, logOptions);
   const agent = await startCaptureServer({ port: 0, upstream: stable.url, sink, logger });
   try {
     await load('warm-up', agent.url, { seconds: 2 });
-    const figures = await load(name, agent.url, { seconds: duration });
+    const figures = await load(name, agent.url, { seconds: runSeconds });
     await agent.close();
     if (agent.metrics.dropped > 0) console.log(`${name}: ${agent.metrics.dropped} captures dropped`);
     return figures;
@@ -62,6 +62,8 @@ const setups: Array<[string, () => Promise<LoadFigures>]> = [
   ['capture → Kafka (compression none)', () => capture('capture → Kafka (compression none)', kafkaOptions('none'))],
 ];
 try {
+  // A fresh broker's JVM is several times slower until its JIT has warmed up: not what is measured here.
+  await capture('warm-up of the broker', kafkaOptions('auto'), 20);
   const runs = new Map<string, LoadFigures[]>(setups.map(([name]) => [name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const [name, measure] of setups) runs.get(name)!.push(await measure());

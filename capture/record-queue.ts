@@ -13,6 +13,14 @@ export interface QueueEvents {
   onSinkRecovered(): void;
 }
 
+/**
+ * A batch size worth waiting for when records arrive fast. Each append has a fixed cost: measured
+ * with kafkajs and 1.4 KB captures, producer CPU per record fell from 43 µs (30 per send) to 28 µs
+ * (100) and 23 µs (300), the broker's from 14 µs to 5 µs and 3 µs: about 1 ms of CPU per append.
+ */
+const EFFICIENT_BATCH_RECORDS = 100;
+const RATE_WINDOW_MS = 250;
+
 interface Sink<T> {
   append(records: T[]): Promise<void>;
 }
@@ -55,6 +63,10 @@ export class RecordQueue<T> {
   /** Ends the backoff before a retry (the queue closes). */
   private endBackoff: (() => void) | null = null;
   private idleWaiters: (() => void)[] = [];
+  /** Sustained arrival rate (records per ms), smoothed over windows of RATE_WINDOW_MS, so bursts do not count as load. */
+  private ratePerMs = 0;
+  private windowStart = performance.now();
+  private windowArrivals = 0;
 
   constructor(
     private readonly sink: Sink<T>,
@@ -95,7 +107,16 @@ export class RecordQueue<T> {
         return 'dropped';
       }
     }
-    if (this.waiting.length === 0) this.oldestAt = performance.now();
+    const now = performance.now();
+    this.windowArrivals++;
+    if (now - this.windowStart >= RATE_WINDOW_MS) {
+      const fresh = this.windowArrivals / (now - this.windowStart);
+      // After a quiet spell the old rate says nothing any more.
+      this.ratePerMs = now - this.windowStart > 4 * RATE_WINDOW_MS ? fresh : (this.ratePerMs + fresh) / 2;
+      this.windowStart = now;
+      this.windowArrivals = 0;
+    }
+    if (this.waiting.length === 0) this.oldestAt = now;
     this.waiting.push({ record, bytes });
     this.waitingBytes += bytes;
     this.memBytes += bytes;
@@ -187,7 +208,7 @@ export class RecordQueue<T> {
 
   private async nextBatch(): Promise<Batch<T> | null> {
     if (this.waiting.length > 0) {
-      const wait = this.oldestAt + this.options.lingerMs - performance.now();
+      const wait = this.lingerLeft();
       if (wait > 0 && !this.closing && !this.batchFull()) await this.linger(wait);
       if (this.stopped) return null;
       return this.takeFromMemory();
@@ -197,6 +218,18 @@ export class RecordQueue<T> {
       return batch.records.length > 0 ? { ...batch, entries: null } : null;
     }
     return null;
+  }
+
+  /**
+   * How much longer the waiting records should wait for company: up to `lingerMs` after the
+   * oldest arrived, or up to `busyLingerMs` while the sustained arrival rate fills an efficient
+   * batch within it (each append costs the log a fixed overhead, so a busy agent sends fewer,
+   * larger ones, while a moderately loaded one keeps the short linger and its low lag).
+   */
+  private lingerLeft(): number {
+    const { lingerMs, busyLingerMs } = this.options;
+    const busy = lingerMs > 0 && this.ratePerMs * busyLingerMs >= EFFICIENT_BATCH_RECORDS;
+    return Math.max(0, (busy ? busyLingerMs : lingerMs) - (performance.now() - this.oldestAt));
   }
 
   private takeFromMemory(): Batch<T> {

@@ -80,7 +80,11 @@ export class ProducerThread {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./kafka-produce-worker.js', import.meta.url), { workerData: this.config });
+    const worker = new Worker(new URL('./kafka-produce-worker.js', import.meta.url), {
+      workerData: this.config,
+      // Inherited flags apply to the worker's own entry file; --input-type (of `node -e` scripts) would refuse it.
+      execArgv: process.execArgv.filter((arg) => !arg.startsWith('--input-type')),
+    });
     worker.on('message', (reply: SendReply) => {
       const waiter = this.pending.get(reply.id);
       if (!waiter) return;
