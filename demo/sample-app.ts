@@ -7,7 +7,7 @@ export type SampleVariant = 'stable' | 'shadow';
 /**
  * The bundled sample service for `shadowtap demo` and docker-compose. The shadow variant differs
  * from stable on purpose, in exactly three ways:
- *   1. GET /api/products/{sku}: the `price` field changed (tax now included);
+ *   1. GET /api/products/{id}: the `price` field changed (tax now included);
  *   2. GET /api/search: answers 500 instead of 200;
  *   3. GET /api/orders/{id}: 60 ms slower.
  * Everything else is identical, apart from values that always differ between two runs
