@@ -61,8 +61,17 @@ async function run(name: string, outage: boolean): Promise<RunFigures> {
   return { load: figures, recorded, delivered, dropped, spooled, inTopic: ids.length, distinctInTopic: new Set(ids).size, restartSeconds };
 }
 
+/** A fresh broker's JVM is several times slower until its JIT has warmed up; the run with the broker up would pay for it. */
+async function warmUpBroker(): Promise<void> {
+  const sink = await openLog(captureKind, { brokers: [broker.brokers], topicPrefix: `outage-bench-warm-up-${Date.now()}.` });
+  const agent = await startCaptureServer({ port: 0, upstream: stable.url, sink, logger });
+  await load('warm-up', agent.url, { seconds: 20, connections: 10, overallRate: rate });
+  await agent.close();
+  await sink.close();
+}
+
 try {
-  await load('warm-up', stable.url, { seconds: 2 });
+  await warmUpBroker();
   const up = await run(`broker up, ${rate} req/s`, false);
   const down = await run(`broker killed for ${outageSeconds} s, ${rate} req/s`, true);
   printTable([up.load, down.load], up.load);

@@ -69,6 +69,9 @@ export class CaptureRecorder {
   private lastDropLog = 0;
   /** Whether the last append failed; the outage is logged once, not once per retry. */
   private failing = false;
+  /** Recorded exchanges begun and not yet complete: close() lets them finish (a cut one completes a moment after its socket closed). */
+  private open = 0;
+  private allComplete: (() => void) | null = null;
 
   constructor(options: RecorderOptions) {
     this.options = resolveRecorderOptions(options);
@@ -113,6 +116,7 @@ export class CaptureRecorder {
     const fromRequest = (Array.isArray(given) ? given[0] : given)?.trim();
     const sampling = this.sampler.decide(method, path, query, headers);
     if (!sampling.sampled) this.metrics.sampledOut(sampling.reason ?? 'rate');
+    else this.open++;
     return {
       id: fromRequest || randomUUID(),
       idFromRequest: Boolean(fromRequest),
@@ -133,6 +137,7 @@ export class CaptureRecorder {
   /** Builds the capture of a finished exchange and queues it; never throws into the caller's path. */
   complete(exchange: Exchange, outcome: ExchangeOutcome): void {
     if (!exchange.sampling.sampled) return;
+    if (--this.open === 0) this.allComplete?.();
     const { options } = this;
     const capture: Capture = {
       id: exchange.id,
@@ -202,8 +207,18 @@ export class CaptureRecorder {
 
   /** Delivers what is queued within `timeoutMs`; what is left goes to the spool or is counted as dropped. */
   async close(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    if (this.open > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => (this.allComplete = resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+      ]);
+      clearTimeout(timer);
+      this.allComplete = null;
+    }
     while (this.draining) await this.draining;
-    await this.queue.close(timeoutMs);
+    await this.queue.close(Math.max(0, deadline - Date.now()));
     if (this.dropsSinceLog > 0) this.flushDropLog();
   }
 

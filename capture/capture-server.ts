@@ -115,9 +115,8 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, drainTimeoutMs)))]);
     clearTimeout(timer);
+    // Exchanges cut here complete a moment later; recorder.close() waits for them.
     server.closeAllConnections();
-    // Exchanges cut just now are recorded on their sockets' 'close' events, one turn later.
-    await new Promise((resolve) => setImmediate(resolve));
     await recorder.close(Math.max(0, deadline - Date.now()));
     await pool?.close();
     if (metricsServer) await new Promise<void>((resolve) => metricsServer.server.close(() => resolve()));

@@ -40,8 +40,8 @@ interface Batch<T> {
 /**
  * Takes records off the user's path and appends them to the log in batches, one append at a time.
  * A batch leaves as soon as the previous append is done, once it is full or its oldest record has
- * waited `lingerMs` (so a quiet agent still delivers within milliseconds, and a busy one sends
- * few large batches). A failed batch is retried as it was, record for record, so an idempotent
+ * waited `lingerMs` (`busyLingerMs` under a sustained high rate), so a quiet agent delivers within
+ * milliseconds and a busy one sends fewer, larger batches. A failed batch is retried as it was, record for record, so an idempotent
  * producer recognises a retry of a batch the log had in fact stored.
  * Memory is bounded in bytes; beyond it records go to the disk spool, and while the spool holds
  * anything new records follow them there, so the log receives records in the order they came.
@@ -108,14 +108,7 @@ export class RecordQueue<T> {
       }
     }
     const now = performance.now();
-    this.windowArrivals++;
-    if (now - this.windowStart >= RATE_WINDOW_MS) {
-      const fresh = this.windowArrivals / (now - this.windowStart);
-      // After a quiet spell the old rate says nothing any more.
-      this.ratePerMs = now - this.windowStart > 4 * RATE_WINDOW_MS ? fresh : (this.ratePerMs + fresh) / 2;
-      this.windowStart = now;
-      this.windowArrivals = 0;
-    }
+    this.noteArrival(now);
     if (this.waiting.length === 0) this.oldestAt = now;
     this.waiting.push({ record, bytes });
     this.waitingBytes += bytes;
@@ -218,6 +211,17 @@ export class RecordQueue<T> {
       return batch.records.length > 0 ? { ...batch, entries: null } : null;
     }
     return null;
+  }
+
+  private noteArrival(now: number): void {
+    this.windowArrivals++;
+    const elapsed = now - this.windowStart;
+    if (elapsed < RATE_WINDOW_MS) return;
+    const fresh = this.windowArrivals / elapsed;
+    // After a quiet spell the old rate says nothing any more.
+    this.ratePerMs = elapsed > 4 * RATE_WINDOW_MS ? fresh : (this.ratePerMs + fresh) / 2;
+    this.windowStart = now;
+    this.windowArrivals = 0;
   }
 
   /**

@@ -25,6 +25,12 @@ export class CommitTracker {
     partition.byOffset.set(position.offset, pending);
   }
 
+  /** One more Result is due for the capture at `position` (an A/A baseline send); call it before its other Results are written. */
+  expectMore(position: Position): void {
+    const pending = this.partitions.get(position.partition)?.byOffset.get(position.offset);
+    if (pending) pending.remaining++;
+  }
+
   /** One Result of the capture at `position` was written. */
   written(position: Position): void {
     const pending = this.partitions.get(position.partition)?.byOffset.get(position.offset);

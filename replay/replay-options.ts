@@ -16,6 +16,12 @@ export interface ReplayOptions {
   results: ResultSink;
   /** The shadow's origin, e.g. http://shadow:8080; the only host ever contacted. */
   target: string;
+  /**
+   * A second stable instance for A/A calibration: every capture sent to the target with a safe
+   * method is sent here too, as a stable would get it (recorded path, this origin's Host), and
+   * gets a Result of its own whose `target` is this origin (diff --baseline-target).
+   */
+  baseline?: string;
   /** Keep tailing the log instead of stopping at its end. */
   follow?: boolean;
   fromMs?: number;
@@ -76,6 +82,7 @@ export type PaceConfig = { kind: 'asap' } | { kind: 'recorded'; speed: number; o
 /** Options with defaults applied and checked once; what the worker uses inside. */
 export interface ReplayConfig {
   target: URL;
+  baseline?: BaselineConfig;
   group: string;
   commit: boolean;
   pace: PaceConfig;
@@ -90,8 +97,17 @@ export interface ReplayConfig {
   copies: (entry: LogEntry<Capture>) => string[];
 }
 
+export interface BaselineConfig {
+  target: URL;
+  rules: RequestRules;
+  /** The allowed methods that are also safe: an unsafe method never reaches the baseline. */
+  allowedMethods: ReadonlySet<string>;
+}
+
 export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
-  const target = parseTarget(options.target);
+  const target = parseTarget(options.target, '--target');
+  const baselineTarget = options.baseline === undefined ? undefined : parseTarget(options.baseline, '--baseline');
+  if (baselineTarget?.origin === target.origin) throw usageError(`--baseline must be another origin than --target; both are ${target.origin}`);
   const positive = (value: number | undefined, fallback: number, name: string, integer = false): number => {
     const n = value ?? fallback;
     if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw usageError(`${name} must be a positive ${integer ? 'integer' : 'number'}; got ${value}`);
@@ -113,20 +129,23 @@ export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
         : { kind: 'asap' };
   const prefix = options.pathPrefixRewrite;
   if (prefix && !prefix.from.startsWith('/')) throw usageError(`--path-prefix-rewrite must rewrite a path starting with /; got "${prefix.from}"`);
+  const allowedMethods = new Set((options.allowMethods ?? defaultAllowedMethods).map((m) => m.toUpperCase()));
+  const setHeaders = resolveSetHeaders(options.setHeaders ?? []);
+  const removeHeaders = new Set((options.removeHeaders ?? []).map((h) => h.toLowerCase()));
   return {
     target,
+    baseline: baselineTarget && {
+      target: baselineTarget,
+      // The shadow's path and Host rewrites are for the new version; a stable gets the recorded request.
+      rules: { target: baselineTarget, setHeaders, removeHeaders },
+      allowedMethods: new Set(defaultAllowedMethods.filter((m) => allowedMethods.has(m))),
+    },
     group: options.group ?? replayDefaults.group,
     commit: options.commit ?? true,
     pace,
     concurrency: positive(options.concurrency, replayDefaults.concurrency, '--concurrency', true),
-    allowedMethods: new Set((options.allowMethods ?? defaultAllowedMethods).map((m) => m.toUpperCase())),
-    rules: {
-      target,
-      hostRewrite: options.hostRewrite,
-      pathPrefixRewrite: prefix,
-      setHeaders: resolveSetHeaders(options.setHeaders ?? []),
-      removeHeaders: new Set((options.removeHeaders ?? []).map((h) => h.toLowerCase())),
-    },
+    allowedMethods,
+    rules: { target, hostRewrite: options.hostRewrite, pathPrefixRewrite: prefix, setHeaders, removeHeaders },
     timeoutMs: positive(options.timeoutMs, replayDefaults.timeoutMs, '--timeout'),
     retries,
     circuitBreaker: {
@@ -139,15 +158,15 @@ export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
   };
 }
 
-function parseTarget(value: string): URL {
+function parseTarget(value: string, flag: string): URL {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw usageError(`--target must be an http(s) URL such as http://shadow:8080; got "${value}"`);
+    throw usageError(`${flag} must be an http(s) URL such as http://shadow:8080; got "${value}"`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw usageError(`--target must be an http(s) URL such as http://shadow:8080; got "${value}"`);
+    throw usageError(`${flag} must be an http(s) URL such as http://shadow:8080; got "${value}"`);
   }
   return url;
 }

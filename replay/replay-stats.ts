@@ -31,6 +31,15 @@ export interface ReplaySummary {
   shadowLatencyMs: Percentiles;
   /** Follow mode: now minus capture time when sending, ms. */
   lag: { lastMs: number; maxMs: number } | null;
+  /** With --baseline: the A/A sends, counted apart from the target's (none of the figures above include them). */
+  baseline: BaselineCounts | null;
+}
+
+export interface BaselineCounts {
+  sent: number;
+  errors: number;
+  /** Not sent because the baseline's own concurrency cap was full: it never holds back the target. */
+  dropped: number;
 }
 
 /** Counters and histograms only, so memory stays flat however much traffic passes. */
@@ -51,6 +60,22 @@ export class ReplayStats implements ReplayObserver {
   private maxLag = 0;
   circuitOpens = 0;
   private commitFailures = 0;
+  private baseline: BaselineCounts | null = null;
+
+  /** Counts the A/A baseline apart; a run without one reports `baseline: null`. */
+  enableBaseline(): void {
+    this.baseline ??= { sent: 0, errors: 0, dropped: 0 };
+  }
+
+  baselineResult(result: Result): void {
+    if (!this.baseline) return;
+    this.baseline.sent++;
+    if (result.outcome === 'error') this.baseline.errors++;
+  }
+
+  baselineDropped(): void {
+    if (this.baseline) this.baseline.dropped++;
+  }
 
   captureRead(): void {
     this.readCount++;
@@ -129,6 +154,7 @@ export class ReplayStats implements ReplayObserver {
       latenessMs: this.lateness.percentilesMs(),
       shadowLatencyMs: this.latency.percentilesMs(),
       lag: this.lastLag === undefined ? null : { lastMs: this.lastLag, maxMs: this.maxLag },
+      baseline: this.baseline && { ...this.baseline },
     };
   }
 }

@@ -17,7 +17,7 @@ import { resolveReplayOptions, type ReplayConfig, type ReplayOptions } from './r
 import { ReplayStats, type ReplaySummary } from './replay-stats.js';
 import { buildRequest, type OutgoingRequest } from './request-builder.js';
 import { ResultWriter, resultWriterDefaults } from './result-writer.js';
-import { ShadowSender } from './shadow-sender.js';
+import { ShadowSender, type SendOutcome } from './shadow-sender.js';
 import { skipReason } from './side-effect-guard.js';
 
 export type { ReplayOptions } from './replay-options.js';
@@ -27,6 +27,8 @@ export type { ReplayProgress } from './progress.js';
 /** An open-model send that cannot start this long after its scheduled time is dropped. */
 const dropToleranceMs = 2;
 const progressIntervalMs = 250;
+/** A/A sends waiting for the baseline's cap, in multiples of it, before further ones are skipped. */
+const baselineBacklogRounds = 4;
 
 /**
  * Reads captures, sends each to the shadow (paced, guarded, marked), writes one Result per
@@ -44,6 +46,13 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     timeoutMs: config.timeoutMs,
     maxBodyBytes: config.maxBodyBytes,
   });
+  // The A/A baseline has its own connections and cap, so it never delays or drops a target send.
+  const baseline = config.baseline && {
+    ...config.baseline,
+    sender: new ShadowSender(config.baseline.target, { connections: config.concurrency, timeoutMs: config.timeoutMs, maxBodyBytes: config.maxBodyBytes }),
+    limit: new ConcurrencyLimit(config.concurrency),
+  };
+  if (baseline) stats.enableBaseline();
   const breaker = new CircuitBreaker(config.circuitBreaker, (open) => observe((o) => o.circuit(open)));
   const limit = new ConcurrencyLimit(config.concurrency);
   const tracker = config.commit ? new CommitTracker() : undefined;
@@ -88,23 +97,39 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       const connectionFailure = !outcome.ok && isConnectionFailure(outcome.kind);
       breaker.record(attempt === 1 ? admission : 'normal', outcome.ok ? 'answered' : connectionFailure ? 'connection-failure' : 'other-failure');
       if (outcome.ok || !connectionFailure || attempt > config.retries) {
-        record(
-          {
-            ...base,
-            sentTime: firstSentTime,
-            attempt,
-            outcome: outcome.ok ? 'response' : 'error',
-            error: outcome.ok ? null : { kind: outcome.kind, message: outcome.message },
-            skipReason: null,
-            response: outcome.ok ? outcome.response : null,
-            latencyMicros: outcome.ok ? outcome.latencyMicros : null,
-          },
-          entry,
-        );
+        record(sentResult(base, outcome, attempt, firstSentTime), entry);
         return;
       }
       await sleep(retryBackoffMs(attempt), undefined, { signal: hardStop.signal }).catch(() => undefined);
       if (hardStop.signal.aborted) return;
+    }
+  };
+
+  let baselineWaiting = 0;
+  /**
+   * The A/A copy of a send that just started: one attempt, no circuit breaker (both are about the
+   * shadow). It waits for a slot of its own without holding up the target's sends; past a
+   * backlog of a few rounds of the cap it is skipped instead. Its Result is due before the capture commits.
+   */
+  const sendBaseline = async (entry: LogEntry<Capture>, base: ResultBase) => {
+    if (!baseline || skipReason(entry.value.request, baseline.allowedMethods)) return;
+    if (baselineWaiting >= baselineBacklogRounds * baseline.limit.max) {
+      stats.baselineDropped();
+      return;
+    }
+    tracker?.expectMore(entry.position);
+    baselineWaiting++;
+    const started = await baseline.limit.acquire({ signal: hardStop.signal });
+    baselineWaiting--;
+    if (!started) return;
+    try {
+      const outcome = await baseline.sender.send(buildRequest(entry.value.request, baseline.rules));
+      if (hardStop.signal.aborted) return;
+      const result = sentResult({ ...base, target: baseline.target.origin }, outcome, 1, outcome.sentTime);
+      stats.baselineResult(result);
+      writer.add(result);
+    } finally {
+      baseline.limit.release();
     }
   };
 
@@ -158,6 +183,9 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
         failure ??= error;
       })
       .finally(() => limit.release());
+    sendBaseline(entry, { ...base, scheduledTime }).catch((error: unknown) => {
+      failure ??= error;
+    });
   };
 
   const progressTimer = options.onProgress
@@ -186,13 +214,13 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       await writer.belowBacklog(resultBacklogLimit);
     }
   } finally {
-    await drain(limit, signal, config.drainTimeoutMs, async () => {
+    await drain(baseline ? [limit, baseline.limit] : [limit], signal, config.drainTimeoutMs, async () => {
       hardStop.abort();
-      await sender.close();
+      await Promise.all([sender.close(), baseline?.sender.close()]);
     });
     await writer.flush();
     clearInterval(progressTimer);
-    await sender.close();
+    await Promise.all([sender.close(), baseline?.sender.close()]);
   }
   options.onProgress?.(progressOf(stats, limit, breaker, lagMs, lastRecordedMs, options));
   const error = writer.failure ?? failure;
@@ -204,6 +232,19 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
 }
 
 type ResultBase = Pick<Result, 'id' | 'captureId' | 'source' | 'target' | 'scheduledTime'>;
+
+function sentResult(base: ResultBase, outcome: SendOutcome, attempt: number, sentTime: number): Result {
+  return {
+    ...base,
+    sentTime,
+    attempt,
+    outcome: outcome.ok ? 'response' : 'error',
+    error: outcome.ok ? null : { kind: outcome.kind, message: outcome.message },
+    skipReason: null,
+    response: outcome.ok ? outcome.response : null,
+    latencyMicros: outcome.ok ? outcome.latencyMicros : null,
+  };
+}
 
 /** A Result for a capture that was not sent; attempt 0 says no request left. */
 function skipped(base: ResultBase, reason: string): Result {
@@ -234,19 +275,21 @@ function createPacer(config: ReplayConfig, follow: boolean): Pacer {
  * Waits for sends in flight. A stop (before or while waiting) leaves them `deadlineMs` more;
  * then the rest are cut short.
  */
-async function drain(limit: ConcurrencyLimit, signal: AbortSignal | undefined, deadlineMs: number, cutShort: () => Promise<void>): Promise<void> {
+async function drain(limits: ConcurrencyLimit[], signal: AbortSignal | undefined, deadlineMs: number, cutShort: () => Promise<void>): Promise<void> {
   const stopped = new Promise<void>((resolve) => {
     if (signal?.aborted) resolve();
     signal?.addEventListener('abort', () => resolve(), { once: true });
   });
-  await Promise.race([limit.idle(), stopped]);
-  if (limit.inFlight > 0) {
+  const idle = () => Promise.all(limits.map((limit) => limit.idle()));
+  const busy = () => limits.some((limit) => limit.inFlight > 0);
+  await Promise.race([idle(), stopped]);
+  if (busy()) {
     const timer = new AbortController();
-    await Promise.race([limit.idle(), sleep(deadlineMs, undefined, { signal: timer.signal }).catch(() => undefined)]);
+    await Promise.race([idle(), sleep(deadlineMs, undefined, { signal: timer.signal }).catch(() => undefined)]);
     timer.abort();
-    if (limit.inFlight > 0) await cutShort();
+    if (busy()) await cutShort();
   }
-  await limit.idle();
+  await idle();
 }
 
 function retryBackoffMs(attempt: number): number {

@@ -25,6 +25,10 @@ export function formatReplaySummary(summary: ReplaySummary, title = 'replay'): s
   ];
   if (summary.circuitOpens > 0) lines.push(`  circuit opened   ${summary.circuitOpens} time(s)`);
   if (summary.commitFailures > 0) lines.push(`  commit failures  ${summary.commitFailures} (those captures may be replayed again)`);
+  if (summary.baseline) {
+    const { sent, errors, dropped } = summary.baseline;
+    lines.push(`  baseline         sent ${sent}, errors ${errors}${dropped > 0 ? `, dropped ${dropped} (its concurrency cap was full)` : ''}`);
+  }
   if (summary.lag) lines.push(`  lag              last ${summary.lag.lastMs} ms, max ${summary.lag.maxMs} ms`);
   return `${lines.join('\n')}\n`;
 }

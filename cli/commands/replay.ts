@@ -160,6 +160,7 @@ interface ReplayFlags extends SendFlags {
   pace: 'asap' | 'recorded';
   speed: number;
   rate?: number;
+  baseline?: URL;
 }
 
 export function registerReplay(program: Command): void {
@@ -172,7 +173,8 @@ export function registerReplay(program: Command): void {
     .addOption(new Option('--group <name>', 'consumer group: a restarted worker resumes after its last commit').default(replayDefaults.group))
     .addOption(new Option('--pace <mode>', 'asap: as fast as --concurrency allows; recorded: keep the recorded gaps').choices(['asap', 'recorded']).default('asap'))
     .addOption(new Option('--speed <n>', 'with --pace recorded: 2 replays twice as fast').default(replayDefaults.speed).argParser((v) => parsePositiveNumber(v, '--speed')))
-    .addOption(new Option('--rate <r>', 'open model: r requests/s at exact intervals; sends that cannot start on time are dropped').argParser((v) => parsePositiveNumber(v, '--rate')));
+    .addOption(new Option('--rate <r>', 'open model: r requests/s at exact intervals; sends that cannot start on time are dropped').argParser((v) => parsePositiveNumber(v, '--rate')))
+    .addOption(new Option('--baseline <url>', 'A/A calibration: also send each safe request to this second stable instance (diff --baseline-target)').argParser((v) => parseUrl(v, '--baseline')));
   addSendOptions(command)
     .addHelpText(
       'after',
@@ -182,6 +184,7 @@ export function registerReplay(program: Command): void {
         '  shadowtap replay --target http://shadow:8080 --follow --metrics-listen :9464',
         '  shadowtap replay --target http://shadow:8080 --from 2026-11-26T10:00:00Z --to 2026-11-26T11:00:00Z --pace recorded --speed 4',
         '  shadowtap replay --target http://shadow:8080 --rate 500 --set-header authorization:env:SHADOW_TOKEN',
+        '  shadowtap replay --target http://shadow:8080 --baseline http://stable-2:8080   (then: shadowtap diff --baseline-target http://stable-2:8080)',
         '',
         'Exit codes: 0 done (also after SIGTERM, once requests in flight are recorded), 2 bad usage, 3 runtime failure.',
       ].join('\n'),
@@ -207,6 +210,7 @@ export function registerReplay(program: Command): void {
               pace: flags.pace,
               speed: flags.speed,
               rate: flags.rate,
+              baseline: flags.baseline && String(flags.baseline),
             }),
           (summary) => formatReplaySummary(summary),
         );

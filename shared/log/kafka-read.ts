@@ -6,8 +6,14 @@ import type { LogEntry, Position, ReadOptions, RecordKind } from './record-log.j
 export const schemaHeader = 'shadowtap-schema';
 export const schemaVersionHeader = 'shadowtap-schema-version';
 
-/** Entries a read hands over before the consumer stops fetching for a slow caller. */
-const queueCapacity = 500;
+/**
+ * How much a read hands over before the consumer stops fetching for a slow caller: encoded bytes,
+ * and a count for small records (a decoded entry weighs several times its encoded bytes). Large
+ * enough to hold a whole fetch, so the caller works on one while the next is on the wire.
+ */
+const queueLimits = { bytes: 16 * 1024 * 1024, entries: 10_000 };
+/** A fetch loop blocked on a full queue resumes once it has drained to this share. */
+const resumeShare = 0.5;
 /** How often a fetch loop blocked on a slow caller still heartbeats, so the group keeps it. */
 const heartbeatWhileWaitingMs = 1000;
 
@@ -25,60 +31,106 @@ export interface KafkaReadContext<T> {
 }
 
 /**
- * Decoded entries handed from the consumer's fetch loop to the iterator. Bounded: while it is
- * full, the fetch loop waits, so a slow caller pauses fetching instead of filling memory.
+ * Decoded entries handed from the consumer's fetch loop to the iterator. Bounded by bytes and
+ * count: while it is full, the fetch loop waits, so a slow caller pauses fetching instead of
+ * filling memory. A blocked fetch loop is woken only once the queue has drained to half, not
+ * after every entry taken, so a full queue costs no wake-up per entry.
  */
 class EntryQueue<E> {
-  private items: E[] = [];
+  private items: Array<E | undefined> = [];
+  private sizes: number[] = [];
+  private head = 0;
+  private bytes = 0;
   private ended = false;
   private error: Error | undefined;
-  private waiters: Array<() => void> = [];
+  private takers: Array<() => void> = [];
+  private putters: Array<() => void> = [];
 
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly limits: { bytes: number; entries: number }) {}
 
   get closed(): boolean {
     return this.ended;
+  }
+
+  private get length(): number {
+    return this.items.length - this.head;
+  }
+
+  /** One entry always fits, however large. */
+  private get full(): boolean {
+    return this.length > 0 && (this.bytes >= this.limits.bytes || this.length >= this.limits.entries);
+  }
+
+  /** Adds an entry when there is room now; false (nothing added) when full or closed. */
+  offer(entry: E, size: number): boolean {
+    if (this.ended || this.full) return false;
+    this.items.push(entry);
+    this.sizes.push(size);
+    this.bytes += size;
+    if (this.takers.length > 0) wakeAll(this.takers.splice(0));
+    return true;
   }
 
   /**
    * Adds an entry, waiting while full; `whileWaiting` runs every second of waiting. False, and
    * nothing added, once the queue is closed or `stillWanted` says the entry is outdated.
    */
-  async put(entry: E, whileWaiting: () => Promise<void>, stillWanted: () => boolean): Promise<boolean> {
-    while (!this.ended && stillWanted() && this.items.length >= this.capacity) {
-      await this.changed(heartbeatWhileWaitingMs);
-      if (!this.ended && stillWanted() && this.items.length >= this.capacity) await whileWaiting();
+  async put(entry: E, size: number, whileWaiting: () => Promise<void>, stillWanted: () => boolean): Promise<boolean> {
+    while (!this.ended && stillWanted() && this.full) {
+      await this.changed(this.putters, heartbeatWhileWaitingMs);
+      if (!this.ended && stillWanted() && this.full) await whileWaiting();
     }
-    if (this.ended || !stillWanted()) return false;
-    this.items.push(entry);
-    this.wake();
-    return true;
+    if (!stillWanted()) return false;
+    return this.offer(entry, size);
   }
 
-  /** The next entry; undefined once the queue is closed and drained. */
+  /** The next entry if one is queued. */
+  poll(): E | undefined {
+    if (this.length === 0) return undefined;
+    const entry = this.items[this.head];
+    this.items[this.head] = undefined;
+    this.bytes -= this.sizes[this.head]!;
+    this.head++;
+    if (this.length === 0) {
+      this.items = [];
+      this.sizes = [];
+      this.head = 0;
+    } else if (this.head >= 4096 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
+      this.head = 0;
+    }
+    if (this.putters.length > 0 && this.length <= this.limits.entries * resumeShare && this.bytes <= this.limits.bytes * resumeShare) {
+      wakeAll(this.putters.splice(0));
+    }
+    return entry;
+  }
+
+  /** The next entry, waiting for one; undefined once the queue is closed and drained. */
   async take(): Promise<E | undefined> {
     for (;;) {
-      const entry = this.items.shift();
-      if (entry !== undefined) {
-        this.wake();
-        return entry;
-      }
+      const entry = this.poll();
+      if (entry !== undefined) return entry;
       if (this.error) throw this.error;
       if (this.ended) return undefined;
-      await this.changed();
+      await this.changed(this.takers);
     }
   }
 
   /** Drops the entries not taken yet. */
   clear(): void {
     this.items = [];
-    this.wake();
+    this.sizes = [];
+    this.head = 0;
+    this.bytes = 0;
+    wakeAll(this.putters.splice(0));
   }
 
   /** No more entries will be added; the ones queued are still taken. */
   close(): void {
     this.ended = true;
-    this.wake();
+    wakeAll(this.putters.splice(0));
+    wakeAll(this.takers.splice(0));
   }
 
   fail(error: Error): void {
@@ -86,21 +138,19 @@ class EntryQueue<E> {
     this.close();
   }
 
-  private changed(timeoutMs?: number): Promise<void> {
+  private changed(waiters: Array<() => void>, timeoutMs?: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = timeoutMs === undefined ? undefined : setTimeout(resolve, timeoutMs);
-      this.waiters.push(() => {
+      waiters.push(() => {
         clearTimeout(timer);
         resolve();
       });
     });
   }
+}
 
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const wake of waiters) wake();
-  }
+function wakeAll(waiters: Array<() => void>): void {
+  for (const wake of waiters) wake();
 }
 
 function headerText(headers: IHeaders | undefined, name: string): string | undefined {
@@ -140,11 +190,14 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
     return;
   }
 
-  const queue = new EntryQueue<LogEntry<T>>(queueCapacity);
+  const queue = new EntryQueue<LogEntry<T>>(queueLimits);
   const consumer = kafka.consumer({
     groupId,
     allowAutoTopicCreation: false,
     maxWaitTimeInMs: 1000,
+    // A fetch of up to the queue's size: the caller works through one while the next arrives.
+    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxBytes: queueLimits.bytes,
     // A member that vanished (killed worker, broker restart) holds its partitions until its
     // session expires; keep that short. Fetching heartbeats even while the caller is slow.
     sessionTimeout: 10_000,
@@ -240,33 +293,43 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
           const batchGeneration = generation;
           await ready;
           const partition = batch.partition;
+          // A pending seek means this batch was fetched from an outdated position. Seeks happen
+          // only in a new assignment, which bumps the generation, so once per batch is enough.
+          if (isStale()) return;
           const end = ends?.get(partition);
-          // A pending seek (isStale) means this batch was fetched from an outdated position.
-          const current = () => generation === batchGeneration && isRunning() && !isStale() && !done.has(partition);
-          for (const message of batch.messages) {
-            if (!current() || queue.closed) return;
-            const offset = Number(message.offset);
-            const timestampMs = Number(message.timestamp);
-            if (offset < (starts.get(partition) ?? 0)) continue;
-            if ((end !== undefined && offset >= end) || (toMs !== undefined && timestampMs >= toMs)) {
-              markDone(partition);
-              break;
-            }
-            const position = { partition, offset };
-            if (fromMs === undefined || timestampMs >= fromMs) {
-              const value = decode(message, position);
-              if (value instanceof ShadowtapError) {
-                await context.deadLetter(message, partition, value);
-                onDeadLetter?.(position, value);
-              } else if (!(await queue.put({ value, position, timestampMs }, heartbeat, current))) {
-                return;
+          const current = () => generation === batchGeneration && isRunning() && !done.has(partition);
+          // Offsets are resolved once, when the batch is left (kafkajs fetches on from there), not per message.
+          let resolved: string | undefined;
+          try {
+            for (const message of batch.messages) {
+              if (!current() || queue.closed) return;
+              const offset = Number(message.offset);
+              const timestampMs = Number(message.timestamp);
+              if (offset < (starts.get(partition) ?? 0)) continue;
+              if ((end !== undefined && offset >= end) || (toMs !== undefined && timestampMs >= toMs)) {
+                markDone(partition);
+                break;
+              }
+              const position = { partition, offset };
+              if (fromMs === undefined || timestampMs >= fromMs) {
+                const value = decode(message, position);
+                if (value instanceof ShadowtapError) {
+                  await context.deadLetter(message, partition, value);
+                  onDeadLetter?.(position, value);
+                } else {
+                  const entry = { value, position, timestampMs };
+                  const size = message.value?.length ?? 0;
+                  if (!queue.offer(entry, size) && !(await queue.put(entry, size, heartbeat, current))) return;
+                }
+              }
+              resolved = message.offset;
+              if (end !== undefined && offset + 1 >= end) {
+                markDone(partition);
+                break;
               }
             }
-            resolveOffset(message.offset);
-            if (end !== undefined && offset + 1 >= end) {
-              markDone(partition);
-              break;
-            }
+          } finally {
+            if (resolved !== undefined) resolveOffset(resolved);
           }
           endIfDone();
         },
@@ -275,7 +338,7 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
       throw context.failure(`read topic ${topic}`, error);
     }
     for (;;) {
-      const entry = await queue.take();
+      const entry = queue.poll() ?? (await queue.take());
       if (!entry) return;
       delivered.set(entry.position.partition, entry.position.offset + 1);
       yield entry;
