@@ -82,8 +82,9 @@ export class ProducerThread {
     if (this.worker) return this.worker;
     const worker = new Worker(new URL('./kafka-produce-worker.js', import.meta.url), {
       workerData: this.config,
-      // Inherited flags apply to the worker's own entry file; --input-type (of `node -e` scripts) would refuse it.
-      execArgv: process.execArgv.filter((arg) => !arg.startsWith('--input-type')),
+      // Inherited flags apply to the worker's own entry file; --input-type (of `node -e` scripts) would refuse it,
+      // and process-wide flags such as --expose-gc are refused by workers.
+      execArgv: process.execArgv.filter((arg) => !arg.startsWith('--input-type') && arg !== '--expose-gc'),
     });
     worker.on('message', (reply: SendReply) => {
       const waiter = this.pending.get(reply.id);
