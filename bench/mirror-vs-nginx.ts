@@ -1,6 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -11,6 +10,7 @@ import { openFileLog } from '../shared/log/file-log.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';
 import { seconds, startJsonServer } from './fixtures.js';
 import { load } from './load.js';
+import { freePort } from '../test/helpers/free-port.js';
 
 /**
  * A shadow that takes 200 ms to answer: client p99 through nginx's `mirror` (the article's
@@ -59,13 +59,6 @@ try {
   await rm(work, { recursive: true, force: true });
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** nginx with the article's mirror sidecar configuration, in the foreground, on a free port. */
 async function startNginx(dir: string, stableUrl: string, shadowUrl: string): Promise<{ url: string; stop(): void }> {

@@ -1,4 +1,3 @@
-import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Live counts of one capture agent, for tests, benchmarks and embedding apps. */
@@ -128,18 +127,3 @@ export class CaptureMetrics {
 }
 
 /** Serves GET /metrics from one registry (the admin port). */
-export async function startMetricsServer(registry: Registry, host: string, port: number): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end('try /metrics\n');
-      return;
-    }
-    registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-      (error: Error) => res.writeHead(500).end(`${error.message}\n`),
-    );
-  });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
-  const address = server.address() as { port: number };
-  return { server, url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/metrics` };
-}

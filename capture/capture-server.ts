@@ -4,7 +4,8 @@ import type { Registry } from 'prom-client';
 import { Pool } from 'undici';
 import { configError } from '../shared/errors.js';
 import type { RecorderOptions } from './capture-options.js';
-import { startMetricsServer, type CaptureCounters } from './capture-metrics.js';
+import { serveMetrics } from '../shared/metrics-server.js';
+import type { CaptureCounters } from './capture-metrics.js';
 import { CaptureRecorder } from './capture-recorder.js';
 import { mirrorRequest } from './mirror-handler.js';
 import { proxyRequest } from './proxy-handler.js';
@@ -102,7 +103,7 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
   const metricsServer =
     options.metricsPort === undefined
       ? null
-      : await startMetricsServer(recorder.metrics.registry, options.metricsHost ?? host, options.metricsPort);
+      : await serveMetrics(recorder.metrics.registry, { host: options.metricsHost ?? host, port: options.metricsPort });
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   recorder.logger.info({ url, upstream: upstream?.origin, mirrorTarget: !upstream, metrics: metricsServer?.url }, 'capture agent listening');
 
@@ -119,7 +120,7 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     server.closeAllConnections();
     await recorder.close(Math.max(0, deadline - Date.now()));
     await pool?.close();
-    if (metricsServer) await new Promise<void>((resolve) => metricsServer.server.close(() => resolve()));
+    if (metricsServer) await metricsServer.close();
     const { delivered, dropped, spoolBytes } = recorder.metrics.counters;
     recorder.logger.info({ delivered, dropped, spoolBytes }, 'capture agent stopped');
   };

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { openFileLog } from '../shared/log/file-log.js';
 import { captureKind } from '../shared/log/record-log.js';
 import { headerValue } from '../shared/records/types.js';
-import { finished, rawRequest, readAll, spawnCommand, startHttpServer, waitFor, type TestServer } from './capture-helpers.js';
+import { finished, rawRequest, readAll, spawnCommand, startHttpServer, waitFor, type TestServer } from './helpers/capture-helpers.js';
 
 /** Reads the agent's JSON log on stderr until it says where it listens. */
 async function listening(child: ChildProcess): Promise<{ url: string; metrics?: string; stderr: () => string }> {

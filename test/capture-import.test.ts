@@ -9,7 +9,7 @@ import { openFileLog } from '../shared/log/file-log.js';
 import { captureKind } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
 import { headerValue } from '../shared/records/types.js';
-import { finished, MemorySink, readAll, spawnCommand } from './capture-helpers.js';
+import { finished, MemorySink, readAll, spawnCommand } from './helpers/capture-helpers.js';
 
 const fixtures = join(packageRoot(), 'test', 'fixtures', 'capture');
 const source = { agent: 'import-test', service: 'shop', maxBodyBytes: 1024 * 1024 };

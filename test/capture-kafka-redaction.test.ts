@@ -6,7 +6,7 @@ import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { startCaptureServer } from '../capture/index.js';
 import { openLog } from '../shared/log/open-log.js';
 import { captureKind } from '../shared/log/record-log.js';
-import { rawRequest, silentLogger, startHttpServer, waitFor } from './capture-helpers.js';
+import { rawRequest, silentLogger, startHttpServer, waitFor } from './helpers/capture-helpers.js';
 import { kafkaBrokers, randomName } from './helpers/kafka-env.js';
 
 /** A value that cannot occur in a record by chance. */

@@ -5,7 +5,7 @@ import { startCaptureServer } from '../capture/index.js';
 import { openLog } from '../shared/log/open-log.js';
 import { captureKind, type RecordLog } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
-import { rawRequest, silentLogger, startHttpServer, waitFor, type TestServer } from './capture-helpers.js';
+import { rawRequest, silentLogger, startHttpServer, waitFor, type TestServer } from './helpers/capture-helpers.js';
 import { randomName } from './helpers/kafka-env.js';
 import { startKafkaBroker, type KafkaBroker } from './kafka/broker.js';
 

@@ -6,7 +6,7 @@ import Fastify from 'fastify';
 import { captureFastifyPlugin, captureMiddleware, startCaptureServer } from '../capture/index.js';
 import type { Capture } from '../shared/records/types.js';
 import { headerValue } from '../shared/records/types.js';
-import { MemorySink, rawRequest, silentLogger, startHttpServer, waitFor } from './capture-helpers.js';
+import { MemorySink, rawRequest, silentLogger, startHttpServer, waitFor } from './helpers/capture-helpers.js';
 
 /** The one exchange every variant must record alike. */
 const exchange = {

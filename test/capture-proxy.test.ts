@@ -11,7 +11,7 @@ import { openFileLog } from '../shared/log/file-log.js';
 import { captureKind, type RecordLog } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
 import { headerValue } from '../shared/records/types.js';
-import { endToEnd, MemorySink, rawRequest, readAll, silentLogger, startHttpServer, waitFor, type TestServer } from './capture-helpers.js';
+import { endToEnd, MemorySink, rawRequest, readAll, silentLogger, startHttpServer, waitFor, type TestServer } from './helpers/capture-helpers.js';
 
 const binary = randomBytes(4096);
 const large = randomBytes(200 * 1024);

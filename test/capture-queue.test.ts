@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startCaptureServer } from '../capture/index.js';
-import { MemorySink, rawRequest, silentLogger, startHttpServer, waitFor, type TestServer } from './capture-helpers.js';
+import { MemorySink, rawRequest, silentLogger, startHttpServer, waitFor, type TestServer } from './helpers/capture-helpers.js';
 
 describe('capture queue and disk spool', () => {
   let stable: TestServer;

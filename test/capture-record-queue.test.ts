@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { resolveQueue, type QueueOptions } from '../capture/capture-options.js';
 import { RecordQueue, type QueueEvents } from '../capture/record-queue.js';
-import { waitFor } from './capture-helpers.js';
+import { waitFor } from './helpers/capture-helpers.js';
 
 /** A sink whose appends stay pending until the test settles them, and which remembers every batch it was handed. */
 class HeldSink {

@@ -5,7 +5,7 @@ import { startCaptureServer } from '../capture/index.js';
 import { globToRegExp } from '../capture/path-glob.js';
 import { Sampler } from '../capture/sampler.js';
 import { headerValue } from '../shared/records/types.js';
-import { MemorySink, rawRequest, silentLogger, startHttpServer } from './capture-helpers.js';
+import { MemorySink, rawRequest, silentLogger, startHttpServer } from './helpers/capture-helpers.js';
 
 const sampler = (options: SamplingOptions) => new Sampler(resolveSampling(options));
 

@@ -1,16 +1,8 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { runCli } from './helpers/run-cli.js';
+import { freePort } from './helpers/free-port.js';
 
-/** A port that nothing listens on: bind one, note it, close it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 const noStack = (text: string) => assert.doesNotMatch(text, /\n\s+at .+\(.+:\d+:\d+\)/, 'no stack trace');
 
@@ -36,7 +28,7 @@ test('a bad flag value names the flag and the fix, exit 2', async () => {
 });
 
 test('an unreachable broker exits 3 with one line naming the address tried', async () => {
-  const port = await closedPort();
+  const port = await freePort();
   const run = await runCli(['inspect', '--brokers', `127.0.0.1:${port}`], { env: { KAFKA_BROKERS: '' } });
   assert.equal(run.code, 3, run.stderr);
   assert.match(run.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));

@@ -8,14 +8,15 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { parse } from 'yaml';
-import { startMetricsServer } from '../capture/capture-metrics.js';
 import { startCaptureServer } from '../capture/index.js';
 import { ReplayMetrics } from '../replay/replay-metrics.js';
 import { runReplay } from '../replay/replay-worker.js';
 import { openFileLog } from '../shared/log/file-log.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';
+import { serveMetrics } from '../shared/metrics-server.js';
 import { packageRoot } from '../shared/package-root.js';
 import { shadowtapProgram } from './helpers/deploy-program.js';
+import { freePort } from './helpers/free-port.js';
 
 /**
  * The alert rules and the dashboard are only worth something if the metrics they query exist:
@@ -82,8 +83,8 @@ before(async () => {
   const metrics = new ReplayMetrics();
   const summary = await runReplay({ source: captures, results, target: app.url, observers: [metrics] });
   assert.ok(summary, 'replay ran to the end of the log');
-  const replayServer = await startMetricsServer(metrics.registry, '127.0.0.1', 0);
-  cleanups.push(() => new Promise((resolve) => replayServer.server.close(resolve)));
+  const replayServer = await serveMetrics(metrics.registry, { host: '127.0.0.1', port: 0 });
+  cleanups.push(() => replayServer.close());
   exposed = new Map([...captureMetrics, ...(await scrape(replayServer.url))]);
 });
 
@@ -129,13 +130,6 @@ async function listen(server: Server): Promise<{ url: string }> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Polls until `probe` gives a value (the child process's server is up), for at most 20 s. */
 async function waitFor<T>(probe: () => Promise<T | undefined>): Promise<T> {

@@ -9,7 +9,7 @@ import { captureKind } from '../shared/log/record-log.js';
 import { captureCodec } from '../shared/records/codec.js';
 import type { Capture } from '../shared/records/types.js';
 import { sampleCapture } from './helpers/sample-records.js';
-import { waitFor } from './replay-helpers.js';
+import { waitFor } from './helpers/replay-helpers.js';
 
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -59,9 +59,9 @@ test('a follow read sees appends as they happen, without waiting for its poll in
   })();
   try {
     await writer.append([captureAt('f0', 1000)]);
-    await waitFor(() => seen.length === 1, 20_000);
+    await waitFor(() => seen.length === 1, 'the first record', 20_000);
     await writer.append([captureAt('f1', 1001), captureAt('f2', 1002)]);
-    await waitFor(() => seen.length === 3, 20_000);
+    await waitFor(() => seen.length === 3, 'the appended records', 20_000);
     assert.deepEqual(seen, ['f0', 'f1', 'f2']);
   } finally {
     stop.abort();

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { ShadowtapError } from '../shared/errors.js';
 import { openKafkaLog } from '../shared/log/kafka-log.js';
@@ -8,6 +7,7 @@ import type { Capture } from '../shared/records/types.js';
 import { randomName } from './helpers/kafka-env.js';
 import { startKafkaBroker, type KafkaBroker } from './kafka/broker.js';
 import { sampleCapture } from './helpers/sample-records.js';
+import { waitFor as waitForCondition } from './helpers/wait-for.js';
 
 // This file stops a broker mid-test, so it starts its own instead of sharing KAFKA_BROKERS.
 let broker: KafkaBroker;
@@ -31,13 +31,6 @@ after(async () => {
 const captures = (prefix: string, count: number) =>
   Array.from({ length: count }, (_, i) => sampleCapture({ id: `${prefix}-${i}`, captureTime: Date.now() * 1000 }));
 
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 45_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(50);
-  }
-}
 
 test('a broker outage fails appends as retriable ST_LOG_UNREACHABLE, and a follow read carries on once it is back', { timeout: 120_000 }, async () => {
   const abort = new AbortController();
@@ -70,3 +63,8 @@ test('a broker outage fails appends as retriable ST_LOG_UNREACHABLE, and a follo
   const ids = received.map((entry) => entry.value.id);
   assert.deepEqual(ids.sort(), [...before, ...afterRestart].map((capture) => capture.id).sort());
 });
+
+/** Kafka reacts in seconds, not milliseconds: a longer default wait. */
+function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  return waitForCondition(condition, what, 45_000);
+}

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { ShadowtapError } from '../shared/errors.js';
@@ -9,6 +8,7 @@ import { captureKind, type LogEntry, type Position, type RecordLog } from '../sh
 import type { Capture } from '../shared/records/types.js';
 import { kafkaBrokers, randomName } from './helpers/kafka-env.js';
 import { sampleCapture } from './helpers/sample-records.js';
+import { waitFor as waitForCondition } from './helpers/wait-for.js';
 
 const brokers = kafkaBrokers();
 const kafka = new Kafka({ clientId: 'shadowtap-test', brokers, logLevel: logLevel.NOTHING });
@@ -41,13 +41,6 @@ async function collect(iterable: AsyncIterable<LogEntry<Capture>>): Promise<LogE
 const ids = (entries: LogEntry<Capture>[]) => entries.map((entry) => entry.value.id).sort();
 const idsOf = (records: Capture[]) => records.map((capture) => capture.id).sort();
 
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(50);
-  }
-}
 
 /** The raw messages of a topic, read with a plain kafkajs consumer. */
 async function rawMessages(topic: string, count: number): Promise<Array<KafkaMessage & { partition: number }>> {
@@ -259,3 +252,8 @@ describe('Kafka record log', () => {
     );
   });
 });
+
+/** Kafka reacts in seconds, not milliseconds: a longer default wait. */
+function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  return waitForCondition(condition, what, 30_000);
+}

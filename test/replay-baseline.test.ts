@@ -5,7 +5,7 @@ import { runDiff } from '../diff/run-diff.js';
 import { runReplay } from '../replay/replay-worker.js';
 import type { Capture, Result } from '../shared/records/types.js';
 import { json } from './helpers/diff-pairs.js';
-import { makeCapture, readAll, startServer, tempStore, type TestServer, type TestStore } from './replay-helpers.js';
+import { makeCapture, readAll, startServer, tempStore, type TestServer, type TestStore } from './helpers/replay-helpers.js';
 
 const t0 = Date.UTC(2026, 0, 1);
 const count = 200;

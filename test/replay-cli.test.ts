@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../shared/package-root.js';
-import { makeCapture, readAll, startServer, tempStore, waitFor } from './replay-helpers.js';
+import { makeCapture, readAll, startServer, tempStore, waitFor } from './helpers/replay-helpers.js';
+import { freePort } from './helpers/free-port.js';
 
 const t0 = Date.UTC(2026, 0, 1);
 
@@ -57,13 +57,6 @@ function spawnCli(args: string[]): Child {
   };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('replay and soak commands', () => {
   it('--help shows defaults and an example', async () => {
@@ -121,7 +114,7 @@ describe('replay and soak commands', () => {
     try {
       await store.captures.append(Array.from({ length: 5 }, (_, i) => makeCapture(`f-${i}`, Date.now() + i)));
       const run = spawnCli(['replay', '--target', shadow.url, '--store', store.dir, '--follow', '--metrics-listen', `127.0.0.1:${port}`, '--no-progress']);
-      await waitFor(() => shadow.seen.length >= 5, 15_000);
+      await waitFor(() => shadow.seen.length >= 5, 'five requests at the shadow', 15_000);
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       for (const name of ['shadowtap_replay_sent_total', 'shadowtap_replay_lag_seconds', 'shadowtap_replay_lateness_seconds', 'shadowtap_replay_circuit_open']) {
         assert.match(metrics, new RegExp(name));

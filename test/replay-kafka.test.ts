@@ -10,7 +10,7 @@ import { captureKind, resultKind } from '../shared/log/record-log.js';
 import { packageRoot } from '../shared/package-root.js';
 import { kafkaBrokers, randomName } from './helpers/kafka-env.js';
 import { waitFor } from './helpers/wait-for.js';
-import { makeCapture, startServer } from './replay-helpers.js';
+import { makeCapture, startServer } from './helpers/replay-helpers.js';
 
 function kafkaLog() {
   return { brokers: kafkaBrokers(), topicPrefix: `${randomName('replay')}.`, partitions: 3 };

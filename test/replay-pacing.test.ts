@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { rateSchedule, ratePacer } from '../replay/rate-pacer.js';
 import { recordedPacer, recordedSchedule } from '../replay/recorded-pacer.js';
 import { runReplay } from '../replay/replay-worker.js';
-import { makeCapture, readAll, startServer, tempStore } from './replay-helpers.js';
+import { makeCapture, readAll, startServer, tempStore } from './helpers/replay-helpers.js';
 
 const t0 = Date.UTC(2026, 0, 1);
 

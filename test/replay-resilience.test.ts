@@ -7,7 +7,7 @@ import { runReplay } from '../replay/replay-worker.js';
 import { ShadowtapError } from '../shared/errors.js';
 import type { LogEntry } from '../shared/log/record-log.js';
 import type { Capture, Result } from '../shared/records/types.js';
-import { makeCapture, readAll, startServer, tempStore, waitFor } from './replay-helpers.js';
+import { makeCapture, readAll, startServer, tempStore, waitFor } from './helpers/replay-helpers.js';
 
 const t0 = Date.UTC(2026, 0, 1);
 
@@ -99,7 +99,7 @@ describe('circuit breaker against a real shadow', () => {
         circuitBreaker: { failureThreshold: 3, probeIntervalMs: 40 },
         observers: [observer],
       });
-      await waitFor(() => circuit.includes(true) && hitsWhileDown >= 5, 20_000);
+      await waitFor(() => circuit.includes(true) && hitsWhileDown >= 5, 'the breaker to open and probe', 20_000);
       down = false;
       const summary = await run;
 
@@ -129,7 +129,7 @@ describe('results are written before positions are committed', () => {
       await store.captures.append(Array.from({ length: total }, (_, i) => makeCapture(`k-${i}`, t0 + i, { path: `/${i}` })));
       const stop = new AbortController();
       const first = runReplay({ source: store.captures, results: store.results, target: shadow.url, group: 'g1', concurrency: 8, signal: stop.signal });
-      await waitFor(() => shadow.seen.length >= 40);
+      await waitFor(() => shadow.seen.length >= 40, '40 requests at the shadow');
       stop.abort();
       const firstSummary = await first;
       const afterFirst = await readAll(store.results);
@@ -159,7 +159,7 @@ describe('results are written before positions are committed', () => {
       await store.captures.append([makeCapture('hung', t0)]);
       const stop = new AbortController();
       const first = runReplay({ source: store.captures, results: store.results, target: shadow.url, group: 'g3', signal: stop.signal, drainTimeoutMs: 50 });
-      await waitFor(() => shadow.seen.length === 1);
+      await waitFor(() => shadow.seen.length === 1, 'the first request at the shadow');
       stop.abort();
       const summary = await first;
       assert.equal(summary.sent, 0);

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ShadowSender } from '../replay/shadow-sender.js';
 import { ReplayStats } from '../replay/replay-stats.js';
 import type { Result } from '../shared/records/types.js';
-import { startServer, type TestServer } from './replay-helpers.js';
+import { startServer, type TestServer } from './helpers/replay-helpers.js';
 
 describe('shadow sender', () => {
   let shadow: TestServer;

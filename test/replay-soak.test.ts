@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { copyId, runSoak } from '../replay/soak.js';
-import { makeCapture, readAll, startServer, tempStore } from './replay-helpers.js';
+import { makeCapture, readAll, startServer, tempStore } from './helpers/replay-helpers.js';
 
 const t0 = Date.UTC(2026, 0, 1);
 

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { runReplay } from '../replay/replay-worker.js';
 import type { LogEntry, ReadOptions } from '../shared/log/record-log.js';
 import type { Capture, Result } from '../shared/records/types.js';
-import { makeCapture, readAll, startServer, tempStore, type TestServer, type TestStore } from './replay-helpers.js';
+import { makeCapture, readAll, startServer, tempStore, type TestServer, type TestStore } from './helpers/replay-helpers.js';
 
 const t0 = Date.UTC(2026, 0, 1);
 

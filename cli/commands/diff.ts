@@ -1,8 +1,8 @@
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
-import type { Server } from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { usageError } from '../../shared/errors.js';
+import { serveMetrics } from '../../shared/metrics-server.js';
 import { openLog } from '../../shared/log/open-log.js';
 import { captureKind, resultKind } from '../../shared/log/record-log.js';
 import type { Capture, Result } from '../../shared/records/types.js';
@@ -20,8 +20,6 @@ import { appendAccepted } from '../../diff/reviewed-differences.js';
 import { RollingSummary } from '../../diff/rolling-summary.js';
 import { defaultJoinWindow, runDiff } from '../../diff/run-diff.js';
 import { postWebhook } from '../../diff/webhook.js';
-// The capture stage's admin server serves any registry; diff reuses it rather than keeping a copy.
-import { startMetricsServer } from '../../capture/capture-metrics.js';
 import { action, addLogOptions, logOptionsFrom, parseListen, parseNonNegative, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
 
 const formats = ['text', 'json', 'jsonl', 'html', 'junit', 'md'] as const;
@@ -225,17 +223,8 @@ async function diffCommand(flags: DiffFlags): Promise<number> {
 async function startWatchers(flags: DiffFlags): Promise<{ observe(record: PairRecord): void; close(): Promise<void> }> {
   const rolling = new RollingSummary();
   const metrics = flags.metricsListen ? new DiffMetrics(rolling) : undefined;
-  let server: Server | undefined;
-  if (metrics && flags.metricsListen) {
-    const { host, port } = flags.metricsListen;
-    try {
-      const started = await startMetricsServer(metrics.registry, host, port);
-      server = started.server;
-      process.stderr.write(`shadowtap: diff metrics on ${started.url}\n`);
-    } catch (error) {
-      throw usageError(`--metrics-listen ${host}:${port} cannot be served (${(error as Error).message}); choose a free port`);
-    }
-  }
+  const server = metrics && flags.metricsListen ? await serveMetrics(metrics.registry, flags.metricsListen) : undefined;
+  if (server) process.stderr.write(`shadowtap: diff metrics on ${server.url}\n`);
   const progress = new ProgressLine(process.stderr);
   if (!flags.follow) progress.start();
   const timer = flags.follow ? setInterval(() => process.stderr.write(`${rolling.line()}\n`), flags.summaryInterval * 1000).unref() : undefined;
@@ -249,10 +238,7 @@ async function startWatchers(flags: DiffFlags): Promise<{ observe(record: PairRe
       progress.stop();
       clearInterval(timer);
       if (flags.follow) process.stderr.write(`${rolling.line()}\n`);
-      if (server) {
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server!.close(() => resolve()));
-      }
+      await server?.close();
     },
   };
 }

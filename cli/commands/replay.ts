@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { ReplayMetrics } from '../../replay/replay-metrics.js';
-import { serveMetrics } from '../../replay/metrics-server.js';
+import { serveMetrics } from '../../shared/metrics-server.js';
 import { ProgressReporter } from '../../replay/progress-reporter.js';
 import { replayDefaults, type ReplayOptions } from '../../replay/replay-options.js';
 import { runReplay } from '../../replay/replay-worker.js';

@@ -1,4 +1,4 @@
-import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
 import { ShadowtapError, logUnreachable, usageError } from '../errors.js';
 import { isTransient, reasonOf } from './kafka-errors.js';
 import type { KafkaCompression } from './kafka-produce-protocol.js';

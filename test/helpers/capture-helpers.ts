@@ -3,9 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { packageRoot } from '../shared/package-root.js';
-import type { LogEntry, RecordLog } from '../shared/log/record-log.js';
-import type { Capture } from '../shared/records/types.js';
+import { packageRoot } from '../../shared/package-root.js';
+import type { LogEntry, RecordLog } from '../../shared/log/record-log.js';
+import type { Capture } from '../../shared/records/types.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -35,14 +35,7 @@ export class MemorySink implements RecordLog<Capture> {
   async close(): Promise<void> {}
 }
 
-/** Polls a condition until it holds; fails with `what` after the timeout. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+export { waitFor } from './wait-for.js';
 
 export interface TestServer {
   url: string;

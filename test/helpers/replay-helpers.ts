@@ -3,9 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openFileLog } from '../shared/log/file-log.js';
-import { captureKind, resultKind, type RecordLog } from '../shared/log/record-log.js';
-import type { Capture, HttpRequest, Result } from '../shared/records/types.js';
+import { openFileLog } from '../../shared/log/file-log.js';
+import { captureKind, resultKind, type RecordLog } from '../../shared/log/record-log.js';
+import type { Capture, HttpRequest, Result } from '../../shared/records/types.js';
 
 /** A capture with plausible defaults; `request` fields merge over a GET /. */
 export function makeCapture(id: string, captureTimeMs: number, request: Partial<HttpRequest> = {}): Capture {
@@ -105,11 +105,4 @@ export async function readAll<T>(log: RecordLog<T>): Promise<T[]> {
   return values;
 }
 
-/** Polls a condition instead of sleeping a fixed time. */
-export async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export { waitFor } from './wait-for.js';
