@@ -17,6 +17,11 @@ export function addLogOptions(command: Command): Command {
     )
     .addOption(new Option('--topic-prefix <prefix>', 'Kafka topic prefix').default(defaultLogOptions.topicPrefix))
     .addOption(
+      new Option('--schema-registry <url>', 'Confluent Schema Registry: Kafka records in its wire format (schemas registered under <topic>-value)')
+        .env('SHADOWTAP_SCHEMA_REGISTRY')
+        .argParser((v) => parseUrl(v, '--schema-registry').href.replace(/\/$/, '')),
+    )
+    .addOption(
       new Option('--partitions <n>', 'partitions of topics shadowtap creates')
         .default(defaultLogOptions.partitions)
         .argParser((v) => parsePositiveInt(v, '--partitions')),
@@ -29,8 +34,9 @@ export function addLogOptions(command: Command): Command {
     });
 }
 
-export function logOptionsFrom(opts: { brokers?: string; store?: string; topicPrefix?: string; partitions?: number }): LogOptions {
+export function logOptionsFrom(opts: { brokers?: string; store?: string; topicPrefix?: string; partitions?: number; schemaRegistry?: string }): LogOptions {
   return {
+    schemaRegistry: opts.schemaRegistry,
     brokers: opts.brokers ? opts.brokers.split(',').map((b) => b.trim()).filter(Boolean) : undefined,
     store: opts.store,
     topicPrefix: opts.topicPrefix,

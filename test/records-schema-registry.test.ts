@@ -7,38 +7,20 @@ import { ShadowtapError } from '../shared/errors.js';
 import { captureCodec } from '../shared/records/codec.js';
 import type { Capture } from '../shared/records/types.js';
 import { decodeFramed, encodeFramed, RegistryCodec, SchemaRegistryClient } from '../shared/records/schema-registry.js';
+import { startFakeSchemaRegistry, type FakeSchemaRegistry } from './helpers/fake-schema-registry.js';
 import { sampleCapture } from './helpers/sample-records.js';
 
-/**
- * A tiny registry implementing the two endpoints the client uses, as Confluent's does:
- * POST /subjects/{subject}/versions → {"id"}, the same id for the same schema, and
- * GET /schemas/ids/{id} → {"schema"}. Subjects named `locked-*` refuse new schemas with 409.
- */
-const schemas: string[] = [];
-const requests: string[] = [];
-const registry = createServer((req, res) => {
-  let body = '';
-  req.on('data', (chunk) => (body += chunk));
-  req.on('end', () => {
-    requests.push(`${req.method} ${req.url}`);
-    const send = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/vnd.schemaregistry.v1+json' }).end(JSON.stringify(value));
-    const register = /^\/subjects\/([^/]+)\/versions$/.exec(req.url ?? '');
-    const lookup = /^\/schemas\/ids\/(\d+)$/.exec(req.url ?? '');
-    if (req.method === 'POST' && register) {
-      if (decodeURIComponent(register[1]!).startsWith('locked-')) return send(409, { error_code: 409, message: 'Schema being registered is incompatible with an earlier schema' });
-      const schema = JSON.stringify(JSON.parse((JSON.parse(body) as { schema: string }).schema));
-      const id = schemas.indexOf(schema) >= 0 ? schemas.indexOf(schema) + 1 : schemas.push(schema);
-      return send(200, { id });
-    }
-    if (req.method === 'GET' && lookup && schemas[Number(lookup[1]) - 1]) return send(200, { schema: schemas[Number(lookup[1]) - 1] });
-    send(404, { error_code: 40403, message: 'Schema not found' });
-  });
-});
+let fake: FakeSchemaRegistry;
 let url: string;
+let schemas: string[];
+let requests: string[];
 /** A record as Avro decodes it (its own record classes), to compare with what the codec returns. */
 const decoded = (record: Capture) => captureCodec.decode(captureCodec.encode(record));
-before(() => new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', () => resolve())).then(() => (url = `http://127.0.0.1:${(registry.address() as AddressInfo).port}`)));
-after(() => new Promise((resolve) => registry.close(resolve)));
+before(async () => {
+  fake = await startFakeSchemaRegistry();
+  ({ url, schemas, requests } = fake);
+});
+after(() => fake.close());
 
 test('records are framed with magic byte 0 and the registered schema id, registered once per schema', async () => {
   requests.length = 0;

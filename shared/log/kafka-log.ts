@@ -3,7 +3,8 @@ import { ShadowtapError, logUnreachable, usageError } from '../errors.js';
 import { isTransient, reasonOf } from './kafka-errors.js';
 import type { KafkaCompression } from './kafka-produce-protocol.js';
 import { ProducerThread, type EncodedRecord } from './kafka-producer-thread.js';
-import { readKafka, schemaHeader, schemaVersionHeader } from './kafka-read.js';
+import { readKafka, schemaHeader, schemaVersionHeader, wireFormatHeader } from './kafka-read.js';
+import { encodeFramed, RegistryCodec, SchemaRegistryClient, valueSubject } from '../records/schema-registry.js';
 import type { Position, RecordKind, RecordLog } from './record-log.js';
 
 export interface KafkaLogOptions {
@@ -15,6 +16,8 @@ export interface KafkaLogOptions {
   clientId: string;
   /** Compression of appended batches; `auto` (the default) gzips only large batches. */
   compression?: KafkaCompression;
+  /** Confluent Schema Registry URL: records are written in its wire format under the topic's `-value` subject. */
+  schemaRegistry?: string;
 }
 
 /** Opening gives up after this long, so a wrong address fails fast instead of hanging. */
@@ -28,7 +31,7 @@ const rebalanceErrors = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 
  * schema version in a header, undecodable records moved to `${topic}.dlq`.
  */
 export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOptions): Promise<RecordLog<T>> {
-  const { brokers, topicPrefix, partitions, clientId, compression = 'auto' } = options;
+  const { brokers, topicPrefix, partitions, clientId, compression = 'auto', schemaRegistry } = options;
   const topic = `${topicPrefix}${kind.name}`;
   const deadLetterTopic = `${topic}.dlq`;
   const where = brokers.join(',');
@@ -85,12 +88,17 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
     clearTimeout(timer);
   }
 
+  const registry = schemaRegistry ? await registerSchema(kind, topic, schemaRegistry) : undefined;
   // Appends go through a producer thread; this producer only moves undecodable records aside.
   const appender = new ProducerThread({
     brokers,
     clientId,
     topic,
-    headers: { [schemaHeader]: kind.codec.name, [schemaVersionHeader]: String(kind.codec.version) },
+    headers: {
+      [schemaHeader]: kind.codec.name,
+      [schemaVersionHeader]: String(kind.codec.version),
+      ...(registry && { [wireFormatHeader]: 'confluent' }),
+    },
     compression,
   });
   let producer: Promise<Producer> | undefined;
@@ -170,7 +178,8 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
       const encoded = new Array<EncodedRecord>(records.length);
       for (let i = 0; i < records.length; i++) {
         const record = records[i];
-        encoded[i] = { key: kind.key(record), value: kind.codec.encode(record), timestampMs: kind.timestampMs(record) };
+        const value = kind.codec.encode(record);
+        encoded[i] = { key: kind.key(record), value: registry ? encodeFramed(registry.schemaId, value) : value, timestampMs: kind.timestampMs(record) };
       }
       try {
         await appender.send(encoded);
@@ -180,7 +189,7 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
     },
 
     read: (readOptions) =>
-      readKafka({ kafka, admin, topic, kind, deadLetter, track, failure }, readOptions),
+      readKafka({ kafka, admin, topic, kind, deadLetter, track, failure, registry: registry?.codec }, readOptions),
 
     async commit(group: string, positions: Position[]): Promise<void> {
       // Kafka's committed offset is the next one to read.
@@ -211,4 +220,15 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
       await admin.disconnect().catch(() => undefined);
     },
   };
+}
+
+/** Registers the record kind's current schema once, so every append only frames its bytes. */
+async function registerSchema<T>(kind: RecordKind<T>, topic: string, url: string): Promise<{ schemaId: number; codec: RegistryCodec<T> }> {
+  const client = new SchemaRegistryClient({ url });
+  try {
+    const schemaId = await client.register(valueSubject(topic), kind.codec.type);
+    return { schemaId, codec: new RegistryCodec(client, topic, kind.codec) };
+  } catch (error) {
+    throw logUnreachable(`cannot register the ${kind.codec.name} schema at the schema registry ${url}: ${(error as Error).message}. Check --schema-registry.`, error);
+  }
 }

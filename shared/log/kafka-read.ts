@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { ShadowtapError } from '../errors.js';
+import { decodeFramed, type RegistryCodec } from '../records/schema-registry.js';
 import type { LogEntry, Position, ReadOptions, RecordKind } from './record-log.js';
 
 export const schemaHeader = 'shadowtap-schema';
 export const schemaVersionHeader = 'shadowtap-schema-version';
+/** `confluent` when the value is in the Schema Registry wire format: magic byte 0, schema id, Avro body. */
+export const wireFormatHeader = 'shadowtap-wire-format';
 
 /**
  * How much a read hands over before the consumer stops fetching for a slow caller: encoded bytes,
@@ -28,6 +31,8 @@ export interface KafkaReadContext<T> {
   track(group: string, consumer: Consumer, end: () => void): (left: Promise<void>) => Promise<void>;
   /** Turns a kafkajs failure into a ShadowtapError naming the action. */
   failure(action: string, error: unknown): ShadowtapError;
+  /** Reads framed records written by other producers, with their registered schema. */
+  registry?: RegistryCodec<T>;
 }
 
 /**
@@ -253,19 +258,30 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
     endIfDone();
   };
 
-  const decode = (message: KafkaMessage, position: Position): T | ShadowtapError => {
+  const badRecord = (position: Position, error: unknown) =>
+    new ShadowtapError(
+      'ST_BAD_RECORD',
+      `cannot decode the record at ${topic} partition ${position.partition} offset ${position.offset}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  const decode = (message: KafkaMessage, position: Position): T | ShadowtapError | Promise<T | ShadowtapError> => {
     const schema = headerText(message.headers, schemaHeader);
     const version = headerText(message.headers, schemaVersionHeader);
     try {
       if (!message.value) throw new Error('the record has no value');
       if (schema !== undefined && schema !== kind.codec.name) throw new Error(`it is a ${schema} record, not a ${kind.codec.name}`);
-      return kind.codec.decode(message.value, version === undefined ? undefined : Number(version));
+      let bytes = message.value;
+      if (headerText(message.headers, wireFormatHeader) === 'confluent' || (version === undefined && context.registry && bytes[0] === 0)) {
+        // shadowtap's own framed records name their schema version in a header, so no registry round trip is needed.
+        if (version === undefined) {
+          if (!context.registry) throw new Error('it is in the Schema Registry wire format without a shadowtap schema version; give --schema-registry to read it');
+          return context.registry.decode(bytes).catch((error) => badRecord(position, error));
+        }
+        bytes = decodeFramed(bytes).body;
+      }
+      return kind.codec.decode(bytes, version === undefined ? undefined : Number(version));
     } catch (error) {
-      return new ShadowtapError(
-        'ST_BAD_RECORD',
-        `cannot decode the record at ${topic} partition ${position.partition} offset ${position.offset}: ${(error as Error).message}`,
-        { cause: error },
-      );
+      return badRecord(position, error);
     }
   };
 
@@ -312,7 +328,8 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
               }
               const position = { partition, offset };
               if (fromMs === undefined || timestampMs >= fromMs) {
-                const value = decode(message, position);
+                const decoded = decode(message, position);
+                const value = decoded instanceof Promise ? await decoded : decoded;
                 if (value instanceof ShadowtapError) {
                   await context.deadLetter(message, partition, value);
                   onDeadLetter?.(position, value);

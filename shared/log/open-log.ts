@@ -17,6 +17,8 @@ export interface LogOptions {
   clientId?: string;
   /** Compression of batches appended to Kafka: none, gzip, or auto (gzip for large batches; the default). */
   compression?: KafkaCompression;
+  /** Confluent Schema Registry URL (Kafka only): records in its wire format. */
+  schemaRegistry?: string;
 }
 
 export const defaultLogOptions = {
@@ -38,6 +40,7 @@ export async function openLog<T>(kind: RecordKind<T>, options: LogOptions): Prom
       partitions: options.partitions ?? defaultLogOptions.partitions,
       clientId: options.clientId ?? defaultLogOptions.clientId,
       compression: options.compression,
+      schemaRegistry: options.schemaRegistry,
     });
   }
   return openFileLog(kind, { dir: options.store ?? defaultLogOptions.store });
