@@ -4,7 +4,7 @@ import { startCaptureServer } from '../capture/capture-server.js';
 import { openLog } from '../shared/log/open-log.js';
 import { captureKind } from '../shared/log/record-log.js';
 import { startKafkaBroker } from '../test/kafka/broker.js';
-import { startJsonServer } from './fixtures.js';
+import { startJsonServer, warmUpBroker } from './fixtures.js';
 import { load, printTable, type LoadFigures } from './load.js';
 
 /**
@@ -61,17 +61,9 @@ async function run(name: string, outage: boolean): Promise<RunFigures> {
   return { load: figures, recorded, delivered, dropped, spooled, inTopic: ids.length, distinctInTopic: new Set(ids).size, restartSeconds };
 }
 
-/** A fresh broker's JVM is several times slower until its JIT has warmed up; the run with the broker up would pay for it. */
-async function warmUpBroker(): Promise<void> {
-  const sink = await openLog(captureKind, { brokers: [broker.brokers], topicPrefix: `outage-bench-warm-up-${Date.now()}.` });
-  const agent = await startCaptureServer({ port: 0, upstream: stable.url, sink, logger });
-  await load('warm-up', agent.url, { seconds: 20, connections: 10, overallRate: rate });
-  await agent.close();
-  await sink.close();
-}
 
 try {
-  await warmUpBroker();
+  await warmUpBroker([broker.brokers], stable.url, rate);
   const up = await run(`broker up, ${rate} req/s`, false);
   const down = await run(`broker killed for ${outageSeconds} s, ${rate} req/s`, true);
   printTable([up.load, down.load], up.load);

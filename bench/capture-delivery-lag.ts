@@ -3,7 +3,7 @@ import { startCaptureServer } from '../capture/capture-server.js';
 import { openLog } from '../shared/log/open-log.js';
 import { captureKind, type RecordLog } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
-import { benchKafka, seconds, startJsonServer } from './fixtures.js';
+import { benchKafka, seconds, startJsonServer, warmUpBroker } from './fixtures.js';
 import { load } from './load.js';
 
 /**
@@ -35,17 +35,9 @@ function timedSink(inner: RecordLog<Capture>, lagsMs: number[]): RecordLog<Captu
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
-/** A fresh broker's JVM is several times slower until its JIT has warmed up: not what is measured here. */
-async function warmUpBroker(): Promise<void> {
-  const sink = await openLog(captureKind, { brokers: kafka.brokers, topicPrefix: `lag-bench-warm-up-${Date.now()}.` });
-  const agent = await startCaptureServer({ port: 0, upstream: stable.url, sink, logger });
-  await load('warm-up', agent.url, { seconds: 20, connections: 10, overallRate: rate });
-  await agent.close();
-  await sink.close();
-}
 
 try {
-  await warmUpBroker();
+  await warmUpBroker(kafka.brokers, stable.url, rate);
   console.log(`| queue | req/s | captures | batches | lag p50 ms | lag p99 ms | lag max ms |`);
   console.log('|---|---|---|---|---|---|---|');
   for (const [name, queue] of [
