@@ -131,3 +131,13 @@ test('reports stay small: a million pairs make an HTML report under 5 MB', () =>
   assert.ok(size < 5 * 1024 * 1024, `HTML is ${size} bytes`);
   assert.ok(Buffer.byteLength(renderJson(report)) < 5 * 1024 * 1024);
 });
+
+test('HTML and Markdown list the noisy fields with why they are noise', async () => {
+  const captures = [1, 2, 3].map((i) => capture(`n${i}`, `/users/${i}`, json({ id: i, servedAt: '2026-11-26T10:00:00.000Z' })));
+  const results = [1, 2, 3].map((i) => result(`n${i}`, json({ id: i, servedAt: '2026-11-26T10:00:01.500Z' })));
+  const report = await runDiff({ captures: memoryLog(captureKind, captures), results: memoryLog(resultKind, results) });
+  assert.equal(report.totals.noise, 3);
+  const html = renderHtml(report);
+  assert.match(html, /<h2>Noise \(not counted as mismatches\)<\/h2>\s*<table>.*\$\.servedAt<\/td><td class="l">timestamp<\/td><td>3<\/td>/s);
+  assert.match(renderMarkdown(report), /\| \$\.servedAt \| timestamp \| 3 \| 1 \|/);
+});

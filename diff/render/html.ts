@@ -52,9 +52,18 @@ export function renderHtml(report: DiffReport): string {
   parts.push('<h2>Latency p99 per route (ms)</h2>', latencyChart(report.routes.slice(0, maxChartRoutes)));
   if (report.buckets.length > 1) parts.push('<h2>Mismatch rate over time</h2>', timeChart(report.buckets));
   parts.push('<h2>Fields</h2>', fieldTable(report));
+  if ((report.noise ?? []).length > 0) parts.push('<h2>Noise (not counted as mismatches)</h2>', noiseTable(report));
   parts.push('<h2>Sample pairs</h2>', report.samples.length === 0 ? '<p class="muted">No differing pairs.</p>' : report.samples.map(samplePair).join('\n'));
   parts.push('</body></html>');
   return parts.join('\n');
+}
+
+function noiseTable(report: DiffReport): string {
+  const rows = (report.noise ?? []).map(
+    (g) =>
+      `<tr><td class="l">${esc(g.field)}</td><td class="l">${esc(Object.keys(g.reasons).join(', '))}</td><td>${g.pairs}</td><td class="l">${esc(g.routeCount === 1 ? g.routes[0] : `${g.routeCount} routes: ${g.routes.join(', ')}`)}</td></tr>`,
+  );
+  return `<table><tr><th class="l">field</th><th class="l">why it is noise</th><th>pairs</th><th class="l">routes</th></tr>${rows.join('')}</table>`;
 }
 
 function routeTable(routes: RouteReport[]): string {
@@ -113,9 +122,9 @@ function fieldTable(report: DiffReport): string {
   if (report.fields.length === 0) return '<p class="muted">No field differed.</p>';
   const rows = report.fields.map(
     (f) =>
-      `<tr><td>${esc(f.route)}</td><td class="l">${esc(f.field)}</td><td class="l"><span class="badge ${f.severity}">${f.severity}</span></td><td>${f.differs}</td><td>${esc(percent(f.differenceRate))}</td><td>${f.accepted}</td><td>${f.noise}</td><td class="l">${esc(Object.entries(f.noiseReasons).map(([k, v]) => `${k} ${v}`).join(', '))}</td></tr>`,
+      `<tr><td>${esc(f.route)}</td><td class="l">${esc(f.field)}</td><td class="l"><span class="badge ${f.severity}">${f.severity}</span></td><td>${f.differs}</td><td>${esc(percent(f.differenceRate))}</td><td>${f.accepted}</td><td>${f.noise}</td><td>${f.aaRate === undefined || f.aaRate === null ? '–' : esc(percent(f.aaRate))}</td><td class="l">${esc(Object.entries(f.noiseReasons).map(([k, v]) => `${k} ${v}`).join(', '))}</td></tr>`,
   );
-  return `<table><tr><th>route</th><th class="l">field</th><th class="l">severity</th><th>differs</th><th>rate</th><th>accepted</th><th>noise</th><th class="l">noise reasons</th></tr>${rows.join('')}</table>`;
+  return `<table><tr><th>route</th><th class="l">field</th><th class="l">severity</th><th>differs</th><th>rate</th><th>accepted</th><th>noise</th><th>A/A rate</th><th class="l">noise reasons</th></tr>${rows.join('')}</table>`;
 }
 
 function differenceRow(d: Difference): string {

@@ -33,5 +33,11 @@ export function renderMarkdown(report: DiffReport): string {
     for (const f of fields) out.push(`| ${cell(f.route)} | ${cell(f.field)} | ${f.severity} | ${f.differs} | ${percent(f.differenceRate)} | ${f.accepted} | ${f.noise} |`);
     out.push('', '</details>');
   }
+  const noise = report.noise ?? [];
+  if (noise.length > 0) {
+    out.push('', '<details><summary>Noise (not counted as mismatches)</summary>', '', '| field | why | pairs | routes |', '|---|---|--:|--:|');
+    for (const g of noise.slice(0, maxFields)) out.push(`| ${cell(g.field)} | ${cell(Object.keys(g.reasons).join(', '))} | ${g.pairs} | ${g.routeCount} |`);
+    out.push('', '</details>');
+  }
   return `${out.join('\n')}\n`;
 }
