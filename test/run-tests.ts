@@ -53,5 +53,7 @@ if (!process.env.KAFKA_BROKERS) {
   console.log(`# Kafka broker ${broker.brokers} started in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
 }
 
-runner = spawn(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+// --test-force-exit: a handle leaked by one file must not hang the whole run; a test over
+// 5 minutes fails instead of waiting forever.
+runner = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-force-exit', '--test-timeout=300000', ...files], { stdio: 'inherit' });
 runner.on('exit', (code, signal) => void finish(code ?? (signal ? 1 : 0)));

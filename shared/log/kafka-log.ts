@@ -88,7 +88,13 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
     clearTimeout(timer);
   }
 
-  const registry = schemaRegistry ? await registerSchema(kind, topic, schemaRegistry) : undefined;
+  const registry = schemaRegistry
+    ? await registerSchema(kind, topic, schemaRegistry).catch(async (error) => {
+        // A log that failed to open must not keep the process alive through its admin connection.
+        await admin.disconnect().catch(() => undefined);
+        throw error;
+      })
+    : undefined;
   // Appends go through a producer thread; this producer only moves undecodable records aside.
   const appender = new ProducerThread({
     brokers,
