@@ -63,7 +63,8 @@ export async function runPipeline(options: PipelineOptions = {}): Promise<Pipeli
       target: shadow.url,
       fromMs: startMs,
       group: options.group ?? `demo-${startMs}`,
-      concurrency: 16,
+      // The same concurrency as the traffic through capture, so both sides' latencies are measured alike.
+      concurrency: 8,
     });
     say(`replayed ${replay.read} captures to the shadow: ${replay.responses} answered, ${Object.values(replay.skipped).reduce((a, b) => a + b, 0)} skipped`);
 
