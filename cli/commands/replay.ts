@@ -75,7 +75,11 @@ export function addSendOptions(command: Command): Command {
     .addOption(new Option('--breaker-failures <n>', 'consecutive connection failures that pause sending').default(defaultCircuitBreaker.failureThreshold).argParser((v) => parsePositiveInt(v, '--breaker-failures')))
     .addOption(new Option('--breaker-probe-interval <ms>', 'while paused, one probe request this often').default(defaultCircuitBreaker.probeIntervalMs).argParser((v) => parsePositiveInt(v, '--breaker-probe-interval')))
     .addOption(new Option('--max-body <bytes>', 'shadow response bytes kept per Result').default(replayDefaults.maxBodyBytes).argParser((v) => parsePositiveInt(v, '--max-body')))
-    .addOption(new Option('--drain-timeout <ms>', 'on SIGTERM/SIGINT, how long requests in flight may finish').default(replayDefaults.drainTimeoutMs).argParser((v) => parsePositiveInt(v, '--drain-timeout')))
+    .addOption(
+      new Option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT, how long requests in flight may finish')
+        .default(replayDefaults.drainTimeoutMs / 1000)
+        .argParser((v) => parsePositiveNumber(v, '--drain-timeout')),
+    )
     .addOption(new Option('--metrics-listen <[host]:port>', 'serve Prometheus metrics on /metrics').argParser((v) => parseListen(v, '--metrics-listen')))
     .addOption(new Option('--summary-json <file>', 'also write the summary as JSON'))
     .addOption(new Option('--no-progress', 'no progress line on stderr'));
@@ -96,7 +100,7 @@ export function sendOptionsFrom(flags: SendFlags): Omit<ReplayOptions, 'source' 
     retries: flags.retries,
     circuitBreaker: { failureThreshold: flags.breakerFailures, probeIntervalMs: flags.breakerProbeInterval },
     maxBodyBytes: flags.maxBody,
-    drainTimeoutMs: flags.drainTimeout,
+    drainTimeoutMs: flags.drainTimeout * 1000,
   };
 }
 
