@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -113,4 +113,15 @@ test('a block half-written by a crash is cut off when the log is reopened for wr
   await reopened.append([captureAt(1, 1001)]);
   assert.deepEqual((await collect(reopened.read())).map((e) => e.value.id), ['r0', 'r1']);
   await reopened.close();
+});
+
+test('a file in the store that is not a log segment is one clear error naming it', async () => {
+  const store = await tempStore();
+  const log = await openFileLog(captureKind, { dir: store });
+  await writeFile(join(store, 'captures', '00000000000000000000.avro'), 'garbage');
+  await assert.rejects(collect(log.read()), (error: Error & { code?: string }) => {
+    assert.equal(error.code, 'ST_LOG_IO');
+    assert.match(error.message, /00000000000000000000\.avro is not a shadowtap log segment.*move it out of the store folder/);
+    return true;
+  });
 });

@@ -88,7 +88,7 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
   /** Reopens the last segment for appending, cutting off a block left half-written by a crash. */
   async function reopenSegment(segment: Segment): Promise<Writer> {
     const handle = await open(segment.path, 'r+');
-    const reader = await SegmentReader.open(handle);
+    const reader = await SegmentReader.open(handle, segment.path);
     if (!reader || reader.writerSchemaJson !== readerSchemaJson) {
       // Another schema version (or an empty file): new records start a fresh segment.
       const end = reader ? await reader.countToEnd() : { records: 0, bytes: 0 };
@@ -145,11 +145,11 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
         }
         const handle = await open(segment.path, 'r');
         try {
-          let reader = await SegmentReader.open(handle);
+          let reader = await SegmentReader.open(handle, segment.path);
           while (!reader) {
             if (!follow || signal?.aborted) return;
             await pause();
-            reader = await SegmentReader.open(handle);
+            reader = await SegmentReader.open(handle, segment.path);
           }
           const resolver = resolverFor(reader.header);
           let offset = segment.firstOffset;
@@ -290,11 +290,16 @@ class SegmentReader {
   }
 
   /** Undefined while the file does not hold a whole header yet. */
-  static async open(handle: FileHandle): Promise<SegmentReader | undefined> {
+  static async open(handle: FileHandle, path: string): Promise<SegmentReader | undefined> {
     for (let size = 4096; ; size *= 4) {
       const buf = Buffer.alloc(size);
       const { bytesRead } = await handle.read(buf, 0, size, 0);
-      const header = decodeHeader(buf.subarray(0, bytesRead));
+      let header: ContainerHeader | undefined;
+      try {
+        header = decodeHeader(buf.subarray(0, bytesRead));
+      } catch (error) {
+        throw new ShadowtapError('ST_LOG_IO', `${path} is not a shadowtap log segment (${(error as Error).message}); move it out of the store folder`, { cause: error });
+      }
       if (header) return new SegmentReader(handle, header);
       if (bytesRead < size) return undefined;
     }
