@@ -83,7 +83,7 @@ export async function summarizeDiff(options: DiffOptions): Promise<DiffSummary> 
       if (event.type === 'missing' && event.evicted) summary.evicted++;
       const judged = event.type === 'pair' ? judge(event.capture, event.result) : judge(event.capture, null);
       addOutcome(summary, judged.outcome);
-      options.onVerdict?.(judged.record);
+      options.onVerdict?.(judged.record());
     }
     if (options.signal?.aborted) break;
   }
@@ -142,7 +142,8 @@ export function createPairJudge(rules: CompareRules, patterns: readonly RoutePat
     const differences: Difference[] = compared?.differences ?? [];
     const id = result?.id ?? capture.id;
     const timeMs = Math.floor((result?.sentTime ?? result?.scheduledTime ?? capture.captureTime) / 1000);
-    const record: PairRecord = {
+    // Built only when asked for (JSON Lines output): most runs only summarise.
+    const record = (): PairRecord => ({
       id,
       captureId: capture.id,
       method,
@@ -153,7 +154,7 @@ export function createPairJudge(rules: CompareRules, patterns: readonly RoutePat
       ...(error !== undefined && { error }),
       ...(result?.skipReason ? { skipReason: result.skipReason } : {}),
       ...(!capture.response && result?.response ? { shadowStatus: result.response.status } : {}),
-    };
+    });
     const sample = (): SamplePair => ({
       id,
       method,
