@@ -7,7 +7,7 @@
  */
 export interface MismatchSets {
   limit: number;
-  /** setKey(route, fields) → pairs. */
+  /** mismatchSetKey(route, fields) → pairs. */
   counts: Map<string, number>;
   /** Mismatched pairs whose set did not fit; never re-judged. */
   overflow: number;
@@ -20,9 +20,12 @@ export function newMismatchSets(limit: number): MismatchSets {
   return { limit, counts: new Map(), overflow: 0 };
 }
 
-/** `fields` are FieldStat keys; order and repeats do not matter. */
-export function addMismatchSet(sets: MismatchSets, route: string, fields: readonly string[], pairs = 1): void {
-  const key = `${route}${routeMark}${fields.length === 1 ? fields[0] : [...new Set(fields)].sort().join(fieldMark)}`;
+/** The key of one set of fields of a route; `fields` are FieldStat keys, in any order, repeats allowed. */
+export function mismatchSetKey(route: string, fields: readonly string[]): string {
+  return `${route}${routeMark}${fields.length === 1 ? fields[0] : [...new Set(fields)].sort().join(fieldMark)}`;
+}
+
+export function addMismatchSet(sets: MismatchSets, key: string, pairs = 1): void {
   const prior = sets.counts.get(key);
   if (prior !== undefined) sets.counts.set(key, prior + pairs);
   else if (sets.counts.size < sets.limit) sets.counts.set(key, pairs);

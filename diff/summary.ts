@@ -3,7 +3,7 @@ import type { Header } from '../shared/records/types.js';
 import { bottomK, hashId, mergeBottomK, offer, wouldKeep, type BottomK } from './bottom-k.js';
 import { isReal, severityRank, verdictKinds, type Change, type Difference, type DifferenceKind, type Severity, type VerdictKind } from './difference.js';
 import { mergeHistograms, mergeLatency, newHistogram, newLatency, recordLatency, type LatencyAccumulator } from './latency-stats.js';
-import { addMismatchSet, mergeMismatchSets, mismatchSetsFromJson, mismatchSetsToJson, newMismatchSets, type MismatchSets } from './mismatch-sets.js';
+import { addMismatchSet, mergeMismatchSets, mismatchSetKey, mismatchSetsFromJson, mismatchSetsToJson, newMismatchSets, type MismatchSets } from './mismatch-sets.js';
 
 /**
  * Everything a report needs, in memory bounded by configuration: counts, per-field statistics,
@@ -183,7 +183,9 @@ export function addOutcome(summary: DiffSummary, outcome: PairOutcome): void {
   const route = routeOf(summary, outcome.route);
   route.counts[outcome.verdict]++;
   const realFields = recordFields(route, outcome.differences, limits.maxFieldsPerRoute);
-  if (outcome.verdict === 'mismatch') addMismatchSet(route.mismatchSets, route.route, realFields);
+  // The route's and the bucket's sets share one key.
+  const setKey = outcome.verdict === 'mismatch' ? mismatchSetKey(route.route, realFields) : undefined;
+  if (setKey !== undefined) addMismatchSet(route.mismatchSets, setKey);
   if (outcome.verdict !== 'missing' && outcome.verdict !== 'skipped') {
     recordLatency(route.latency, outcome.id, outcome.stableMicros, outcome.shadowMicros);
   }
@@ -200,7 +202,7 @@ export function addOutcome(summary: DiffSummary, outcome: PairOutcome): void {
     summary.buckets.set(startMs, bucket);
   }
   bucket.counts[outcome.verdict]++;
-  if (outcome.verdict === 'mismatch') addMismatchSet(bucket.mismatchSets, route.route, realFields);
+  if (setKey !== undefined) addMismatchSet(bucket.mismatchSets, setKey);
   if (outcome.shadowMicros !== null && outcome.shadowMicros >= 0) bucket.shadow.recordValue(Math.max(1, Math.round(outcome.shadowMicros)));
   summary.firstMs = summary.firstMs === null ? outcome.timeMs : Math.min(summary.firstMs, outcome.timeMs);
   summary.lastMs = summary.lastMs === null ? outcome.timeMs : Math.max(summary.lastMs, outcome.timeMs);
