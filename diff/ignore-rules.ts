@@ -122,6 +122,12 @@ export function rulesForRoute(rules: IgnoreRules, keys: readonly ArrayKeyRule[],
   return {
     headerRule: (header) => (headerRules.length === 0 ? undefined : headerRules.find((r) => r.header === header)),
     pathRule: (path) => (pathRules.length === 0 ? undefined : pathRules.find((r) => matchesPath(r.path!, path))),
-    ...(arrayKeys.length > 0 && { arrayKey: (path: readonly PathSegment[]) => arrayKeys.find((k) => matchesPath(k.array, path, false))?.key }),
+    // Asked of every array of every body, so a plain loop rather than find with a closure.
+    ...(arrayKeys.length > 0 && {
+      arrayKey: (path: readonly PathSegment[]) => {
+        for (const rule of arrayKeys) if (matchesPath(rule.array, path, false)) return rule.key;
+        return undefined;
+      },
+    }),
   };
 }

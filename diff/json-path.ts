@@ -12,15 +12,21 @@ type PatternSegment = { type: 'key'; name: string } | { type: 'index'; index: nu
 export interface PathPattern {
   source: string;
   segments: PatternSegment[];
+  /** Segments a path needs at least: one per segment but `..`. */
+  minLength: number;
+  /** Whether the pattern has a `..`; without one a whole-path match needs exactly minLength segments. */
+  descends: boolean;
 }
 
 const plainKey = /^[A-Za-z_$][\w$-]*$/;
+
+const quotedKey = (key: string) => `['${key.replaceAll("'", "\\'")}']`;
 
 export function formatPath(segments: readonly PathSegment[]): string {
   let out = '$';
   for (const segment of segments) {
     if (typeof segment === 'number') out += `[${segment}]`;
-    else if (typeof segment === 'string') out += plainKey.test(segment) ? `.${segment}` : `['${segment.replaceAll("'", "\\'")}']`;
+    else if (typeof segment === 'string') out += plainKey.test(segment) ? `.${segment}` : quotedKey(segment);
     else out += `[${segment.key}=${segment.value}]`;
   }
   return out;
@@ -28,7 +34,15 @@ export function formatPath(segments: readonly PathSegment[]): string {
 
 /** The path with every element position replaced by `[*]`, so statistics group `items[0].qty` and `items[7].qty`. */
 export function fieldOf(segments: readonly PathSegment[]): string {
-  return formatPath(segments.map((s) => (typeof s === 'string' ? s : -1))).replaceAll('[-1]', '[*]');
+  let out = '$';
+  for (const segment of segments) {
+    if (typeof segment !== 'string') out += '[*]';
+    else if (plainKey.test(segment)) out += `.${segment}`;
+    // Field names must not change between versions (workers' summaries merge by them): a quoted
+    // key's `[-1]` has always read `[*]`.
+    else out += quotedKey(segment).replaceAll('[-1]', '[*]');
+  }
+  return out;
 }
 
 export function parsePathPattern(source: string): PathPattern {
@@ -61,7 +75,8 @@ export function parsePathPattern(source: string): PathPattern {
     }
   }
   if (segments.at(-1)?.type === 'descend') fail();
-  return { source: text, segments };
+  const descends = segments.filter((s) => s.type === 'descend').length;
+  return { source: text, segments, minLength: segments.length - descends, descends: descends > 0 };
 }
 
 function readDotName(text: string, start: number, segments: PatternSegment[], fail: () => never): number {
@@ -95,6 +110,8 @@ function segmentMatches(pattern: PatternSegment, segment: PathSegment): boolean 
  * selects the path (ignoring `$.meta` ignores everything under it).
  */
 export function matchesPath(pattern: PathPattern, path: readonly PathSegment[], prefix = true): boolean {
+  // Most checks (an array-key rule against every array of a body) fail on length alone.
+  if (path.length < pattern.minLength || (!prefix && !pattern.descends && path.length !== pattern.minLength)) return false;
   const pat = pattern.segments;
   const walk = (p: number, s: number): boolean => {
     if (p === pat.length) return prefix || s === path.length;
