@@ -76,6 +76,14 @@ export function diffJson(stable: unknown, shadow: unknown, options: JsonDiffOpti
     else walkObject(a as JsonObject, b as JsonObject);
   };
 
+  /** One child of an object or array; equal leaves, most of a body, cost no path step. */
+  const walkChild = (segment: PathSegment, a: unknown, b: unknown) => {
+    if (a === b) return;
+    path.push(segment);
+    walk(a, b);
+    path.pop();
+  };
+
   const walkObject = (a: JsonObject, b: JsonObject) => {
     let shared = 0;
     for (const key in a) {
@@ -84,9 +92,7 @@ export function diffJson(stable: unknown, shadow: unknown, options: JsonDiffOpti
         continue;
       }
       shared++;
-      path.push(key);
-      walk(a[key], b[key]);
-      path.pop();
+      walkChild(key, a[key], b[key]);
     }
     let sizeB = 0;
     for (const _ in b) sizeB++;
@@ -98,11 +104,7 @@ export function diffJson(stable: unknown, shadow: unknown, options: JsonDiffOpti
     const key = arrayKey?.(path);
     if (key !== undefined && walkKeyed(a, b, key)) return;
     const common = Math.min(a.length, b.length);
-    for (let i = 0; i < common; i++) {
-      path.push(i);
-      walk(a[i], b[i]);
-      path.pop();
-    }
+    for (let i = 0; i < common; i++) walkChild(i, a[i], b[i]);
     for (let i = common; i < a.length; i++) push('removed', a[i], undefined, i);
     for (let i = common; i < b.length; i++) push('added', undefined, b[i], i);
   };
@@ -119,11 +121,7 @@ export function diffJson(stable: unknown, shadow: unknown, options: JsonDiffOpti
       }
       if (keys.length === a.length) {
         keyed.push({ depth: path.length, key, keys });
-        for (let i = 0; i < a.length; i++) {
-          path.push(i);
-          walk(a[i], b[i]);
-          path.pop();
-        }
+        for (let i = 0; i < a.length; i++) walkChild(i, a[i], b[i]);
         keyed.pop();
         return true;
       }
@@ -133,11 +131,7 @@ export function diffJson(stable: unknown, shadow: unknown, options: JsonDiffOpti
     if (!byKeyA || !byKeyB) return false;
     for (const [value, element] of byKeyA) {
       if (!byKeyB.has(value)) push('removed', element, undefined, { key, value });
-      else {
-        path.push({ key, value });
-        walk(element, byKeyB.get(value));
-        path.pop();
-      }
+      else walkChild({ key, value }, element, byKeyB.get(value));
     }
     for (const [value, element] of byKeyB) if (!byKeyA.has(value)) push('added', undefined, element, { key, value });
     return true;

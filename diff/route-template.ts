@@ -40,6 +40,8 @@ const digitWords = new Set([
  * digit and one letter, and not a version (`v2`) nor a known digit word (`oauth2`, `2fa`).
  */
 export function detectSegment(segment: string): string {
+  // Every id shape needs a digit, but the uuid, which needs dashes: literal segments stop here.
+  if (!/[\d-]/.test(segment)) return segment;
   if (/^\d+$/.test(segment)) return '{id}';
   if (uuid.test(segment)) return '{uuid}';
   if (date.test(segment)) return '{date}';
@@ -52,8 +54,8 @@ export function detectSegment(segment: string): string {
 }
 
 function splitPath(path: string): string[] {
-  const clean = path.split('?')[0] ?? '';
-  return clean.split('/').filter((s) => s.length > 0);
+  const query = path.indexOf('?');
+  return (query < 0 ? path : path.slice(0, query)).split('/').filter((s) => s.length > 0);
 }
 
 export function parseRoutePattern(source: string): RoutePattern {
