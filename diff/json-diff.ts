@@ -101,7 +101,9 @@ export function diffJson(stable: unknown, shadow: unknown, options: JsonDiffOpti
   };
 
   const walkArray = (a: unknown[], b: unknown[]) => {
-    const key = arrayKey?.(path);
+    // Only objects carry keys: arrays of scalars (an element's tags) skip the rules. An empty
+    // array may still be matched against another by key.
+    const key = a.length === 0 || isRecord(a[0]) ? arrayKey?.(path) : undefined;
     if (key !== undefined && walkKeyed(a, b, key)) return;
     const common = Math.min(a.length, b.length);
     for (let i = 0; i < common; i++) walkChild(i, a[i], b[i]);
@@ -141,10 +143,12 @@ export function diffJson(stable: unknown, shadow: unknown, options: JsonDiffOpti
   return { differences, truncated };
 }
 
+const isRecord = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
+
 /** The string form of an element's key field, or undefined when it is not an object with that key. */
 function keyOf(element: unknown, key: string): string | undefined {
-  if (typeof element !== 'object' || element === null || Array.isArray(element) || !Object.hasOwn(element, key)) return undefined;
-  const value = (element as JsonObject)[key];
+  if (!isRecord(element) || !Object.hasOwn(element, key)) return undefined;
+  const value = element[key];
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 

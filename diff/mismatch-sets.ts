@@ -22,7 +22,12 @@ export function newMismatchSets(limit: number): MismatchSets {
 
 /** The key of one set of fields of a route; `fields` are FieldStat keys, in any order, repeats allowed. */
 export function mismatchSetKey(route: string, fields: readonly string[]): string {
-  return `${route}${routeMark}${fields.length === 1 ? fields[0] : [...new Set(fields)].sort().join(fieldMark)}`;
+  if (fields.length === 1) return `${route}${routeMark}${fields[0]}`;
+  // Sorted, repeats sit side by side and are dropped while joining: no Set per pair.
+  const sorted = [...fields].sort();
+  let key = `${route}${routeMark}${sorted[0] ?? ''}`;
+  for (let i = 1; i < sorted.length; i++) if (sorted[i] !== sorted[i - 1]) key += fieldMark + sorted[i];
+  return key;
 }
 
 export function addMismatchSet(sets: MismatchSets, key: string, pairs = 1): void {
