@@ -39,6 +39,8 @@ function decompress(body: Buffer, encoding: string | undefined): Buffer {
 
 function mediaType(contentType: string | undefined): { type: string; charset?: string } {
   if (!contentType) return { type: '' };
+  // Most bodies' content type has no parameters: nothing to split or search.
+  if (!contentType.includes(';')) return { type: contentType.trim().toLowerCase() };
   const [type, ...params] = contentType.split(';');
   const charset = params.map((p) => /^\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(p)?.[1]).find(Boolean);
   return { type: (type ?? '').trim().toLowerCase(), charset: charset?.toLowerCase() };
