@@ -28,6 +28,19 @@ test('a capture survives an encode/decode round trip with every field', () => {
   );
 });
 
+test('records larger than any encoded before, and encodeInto a buffer too small, still come out whole', () => {
+  const small = sampleCapture();
+  const large = sampleCapture({ response: { ...small.response!, body: Buffer.alloc(200_000, 7), size: 200_000 } });
+  for (const capture of [small, large, small]) assert.deepEqual(toJson(captureCodec.decode(captureCodec.encode(capture))), toJson(capture));
+  const encoded = captureCodec.encode(large);
+  const tooSmall = Buffer.alloc(1000);
+  const end = captureCodec.encodeInto(large, tooSmall, 10);
+  assert.ok(end < 0 && tooSmall.length - end >= encoded.length + 10, `encodeInto says how many bytes are missing (got ${end})`);
+  const roomy = Buffer.alloc(encoded.length + 10);
+  assert.equal(captureCodec.encodeInto(large, roomy, 10), encoded.length + 10);
+  assert.deepEqual(roomy.subarray(10), encoded);
+});
+
 test('a result survives an encode/decode round trip, with and without a response', () => {
   for (const result of [sampleResult(), sampleResult({ outcome: 'skipped', skipReason: 'unsafe-method', response: null, sentTime: null })]) {
     assert.deepEqual(toJson(resultCodec.decode(resultCodec.encode(result))), toJson(result));

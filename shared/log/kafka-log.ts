@@ -2,9 +2,9 @@ import { Kafka, Partitioners, logLevel, type Consumer, type KafkaMessage, type P
 import { ShadowtapError, logUnreachable, usageError } from '../errors.js';
 import { isTransient, reasonOf } from './kafka-errors.js';
 import type { KafkaCompression } from './kafka-produce-protocol.js';
-import { ProducerThread, type EncodedRecord } from './kafka-producer-thread.js';
+import { ProducerThread, type RecordWriter } from './kafka-producer-thread.js';
 import { readKafka, schemaHeader, schemaVersionHeader, wireFormatHeader } from './kafka-read.js';
-import { encodeFramed, RegistryCodec, SchemaRegistryClient, valueSubject } from '../records/schema-registry.js';
+import { encodeFramedInto, RegistryCodec, SchemaRegistryClient, valueSubject } from '../records/schema-registry.js';
 import type { Position, RecordKind, RecordLog } from './record-log.js';
 
 export interface KafkaLogOptions {
@@ -175,20 +175,22 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
     };
   };
 
+  const writer: RecordWriter<T> = {
+    key: kind.key,
+    timestampMs: kind.timestampMs,
+    writeValue: registry
+      ? (record, target, offset) => encodeFramedInto(registry.schemaId, kind.codec, record, target, offset)
+      : kind.codec.encodeInto,
+  };
+
   return {
     name: topic,
 
     async append(records: T[]): Promise<void> {
       if (records.length === 0) return;
-      // Avro encoding stays here (the records are objects of this thread); the rest is the producer thread's.
-      const encoded = new Array<EncodedRecord>(records.length);
-      for (let i = 0; i < records.length; i++) {
-        const record = records[i];
-        const value = kind.codec.encode(record);
-        encoded[i] = { key: kind.key(record), value: registry ? encodeFramed(registry.schemaId, value) : value, timestampMs: kind.timestampMs(record) };
-      }
       try {
-        await appender.send(encoded);
+        // Avro encoding stays here (the records are objects of this thread); the rest is the producer thread's.
+        await appender.send(records, writer);
       } catch (error) {
         throw failure(`write to topic ${topic}`, error);
       }

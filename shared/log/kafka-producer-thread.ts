@@ -4,10 +4,12 @@ import type { ProducerThreadConfig, SendReply, SendRequest } from './kafka-produ
 /** How long close() lets the thread disconnect its producer before ending it. */
 const closeTimeoutMs = 5000;
 
-export interface EncodedRecord {
-  key: string;
-  value: Buffer;
-  timestampMs: number;
+/** How a batch's records become Kafka messages: the key, the timestamp, and the value written in place. */
+export interface RecordWriter<T> {
+  key(record: T): string;
+  timestampMs(record: T): number;
+  /** Writes the value into `target` at `offset`; returns the end offset, or a negative number when `target` is too small. */
+  writeValue(record: T, target: Buffer, offset: number): number;
 }
 
 /** A failed send, as the producer thread described it; `retriable` says whether the broker may come back. */
@@ -33,28 +35,42 @@ export class ProducerThread {
 
   constructor(private readonly config: ProducerThreadConfig) {}
 
-  send(records: readonly EncodedRecord[]): Promise<void> {
+  /** Bytes per record of the last batch: the next batch's buffer starts about that large and rarely grows. */
+  private bytesPerRecord = 2048;
+
+  /**
+   * Encodes the records straight into one buffer (no buffer per record, no copy) and transfers it.
+   * A buffer of its own, never one from Buffer's shared pool: transferring detaches it.
+   */
+  send<T>(records: readonly T[], writer: RecordWriter<T>): Promise<void> {
     const count = records.length;
-    const keyBytes = new Array<number>(count);
-    let total = 0;
-    for (let i = 0; i < count; i++) {
-      keyBytes[i] = Buffer.byteLength(records[i].key);
-      total += keyBytes[i] + records[i].value.length;
-    }
-    // A buffer of its own, never one from Buffer's shared pool: transferring detaches it.
-    const bytes = Buffer.allocUnsafeSlow(total);
+    let bytes = Buffer.allocUnsafeSlow(Math.ceil(count * this.bytesPerRecord * 1.25) + 1024);
+    const grow = (needed: number) => {
+      const larger = Buffer.allocUnsafeSlow(Math.max(2 * bytes.length, needed));
+      bytes.copy(larger, 0, 0, offset);
+      bytes = larger;
+    };
     const bounds = new Uint32Array(2 * count + 1);
     const timestampsMs = new Float64Array(count);
     let offset = 0;
     for (let i = 0; i < count; i++) {
-      const { key, value, timestampMs } = records[i];
+      const record = records[i];
+      const key = writer.key(record);
+      const keyBytes = Buffer.byteLength(key);
+      if (offset + keyBytes > bytes.length) grow(offset + keyBytes);
       bounds[2 * i] = offset;
       offset += bytes.write(key, offset);
       bounds[2 * i + 1] = offset;
-      offset += value.copy(bytes, offset);
-      timestampsMs[i] = timestampMs;
+      let end = writer.writeValue(record, bytes, offset);
+      if (end < 0) {
+        grow(bytes.length - end);
+        end = writer.writeValue(record, bytes, offset);
+      }
+      offset = end;
+      timestampsMs[i] = writer.timestampMs(record);
     }
     bounds[2 * count] = offset;
+    this.bytesPerRecord = Math.max(64, Math.ceil(offset / Math.max(1, count)));
     const id = this.nextId++;
     const request: SendRequest = { type: 'send', id, bytes: bytes.buffer as ArrayBuffer, bounds, timestampsMs };
     return new Promise<void>((resolve, reject) => {

@@ -14,6 +14,8 @@ export interface Codec<T> {
   readonly version: number;
   readonly type: avro.Type;
   encode(record: T): Buffer;
+  /** Writes the record into `target` at `offset`; returns the end offset, or a negative number when `target` is too small. */
+  encodeInto(record: T, target: Buffer, offset: number): number;
   /** Decodes bytes written with schema `writerVersion` (default: current). */
   decode(bytes: Buffer, writerVersion?: number): T;
 }
@@ -45,11 +47,22 @@ function createCodec<T>(name: string): Codec<T> {
     }
     return resolver;
   };
+  // avsc's toBuffer encodes into a 1 KB buffer and, for any larger record, encodes it all over
+  // again: most captures are larger. One scratch buffer that grows to the largest record seen.
+  let scratch = Buffer.allocUnsafeSlow(16 * 1024);
   return {
     name,
     version,
     type,
-    encode: (record) => type.toBuffer(record),
+    encode: (record) => {
+      let end = type.encode(record, scratch, 0);
+      if (end < 0) {
+        scratch = Buffer.allocUnsafeSlow(2 * (scratch.length - end));
+        end = type.encode(record, scratch, 0);
+      }
+      return Buffer.from(scratch.subarray(0, end));
+    },
+    encodeInto: (record, target, offset) => type.encode(record, target, offset),
     decode: (bytes, writerVersion = version) =>
       writerVersion === version ? type.fromBuffer(bytes) : type.fromBuffer(bytes, resolverFor(writerVersion)),
   };

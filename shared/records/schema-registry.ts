@@ -27,6 +27,14 @@ export function valueSubject(topic: string): string {
   return `${topic}-value`;
 }
 
+/** Writes a record framed with its schema id into `target` at `offset`: the end offset, or negative when `target` is too small. */
+export function encodeFramedInto<T>(schemaId: number, codec: Codec<T>, record: T, target: Buffer, offset: number): number {
+  if (target.length < offset + headerBytes) return target.length - offset - headerBytes - 1024;
+  target.writeUInt8(magicByte, offset);
+  target.writeUInt32BE(schemaId, offset + 1);
+  return codec.encodeInto(record, target, offset + headerBytes);
+}
+
 /** Frames an Avro body with its schema id. */
 export function encodeFramed(schemaId: number, body: Buffer): Buffer {
   const header = Buffer.alloc(headerBytes);
