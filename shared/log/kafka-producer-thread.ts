@@ -96,12 +96,7 @@ export class ProducerThread {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./kafka-produce-worker.js', import.meta.url), {
-      workerData: this.config,
-      // Inherited flags apply to the worker's own entry file; --input-type (of `node -e` scripts) would refuse it,
-      // and process-wide flags such as --expose-gc are refused by workers.
-      execArgv: process.execArgv.filter((arg) => !arg.startsWith('--input-type') && arg !== '--expose-gc'),
-    });
+    const worker = startWorker(new URL('./kafka-produce-worker.js', import.meta.url), this.config);
     worker.on('message', (reply: SendReply) => {
       const waiter = this.pending.get(reply.id);
       if (!waiter) return;
@@ -119,5 +114,20 @@ export class ProducerThread {
     worker.on('exit', () => fail(new ProducerThreadError('the Kafka producer thread stopped', 'Error', false)));
     this.worker = worker;
     return worker;
+  }
+}
+
+/**
+ * Inherited flags apply to the worker's own entry file (--cpu-prof, --enable-source-maps), but
+ * --input-type (of `node -e` scripts) would refuse it, and workers refuse process-wide V8 flags
+ * (--expose-gc, --max-old-space-size, ...): with such a flag the worker starts without any.
+ */
+function startWorker(entry: URL, workerData: unknown): Worker {
+  const inherited = process.execArgv.filter((arg) => !arg.startsWith('--input-type') && arg !== '--expose-gc');
+  try {
+    return new Worker(entry, { workerData, execArgv: inherited });
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    return new Worker(entry, { workerData, execArgv: [] });
   }
 }
