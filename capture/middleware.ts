@@ -52,32 +52,37 @@ function writtenHeaders(res: ServerResponse): Header[] {
 
 /** Copies request body chunks as node's HTTP parser hands them over, whoever reads them and when. */
 function tapRequestBody(req: IncomingMessage, tap: BodyTap): void {
-  const push = req.push.bind(req);
-  req.push = (chunk: unknown, encoding?: BufferEncoding) => {
+  const push = req.push;
+  req.push = function (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding) {
     if (chunk !== null && chunk !== undefined) tap.add(toBuffer(chunk as Chunk, encoding));
-    return push(chunk, encoding);
+    return push.call(this, chunk, encoding);
   };
 }
 
-/** Copies what the app writes, leaving write()/end() semantics as they were. */
+/** Whether the request announces a body: most (GETs) do not, and then there is nothing to tap. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * Copies what the app writes, leaving write()/end() semantics as they were. The originals are
+ * called with `arguments` as given: no bound functions or rest arrays on every request.
+ */
 function tapResponseBody(res: ServerResponse, tap: BodyTap, onFirstByte: () => void): void {
-  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
-  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  const { write, end } = res;
   const take = (chunk: unknown, encoding: unknown) => {
     onFirstByte();
-    if (typeof chunk === 'string' || chunk instanceof Uint8Array) {
-      tap.add(toBuffer(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined));
-    }
+    if (typeof chunk === 'string' || chunk instanceof Uint8Array) tap.add(toBuffer(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined));
   };
-  res.write = ((chunk: unknown, ...rest: unknown[]) => {
-    take(chunk, rest[0]);
-    return write(chunk, ...rest);
-  }) as ServerResponse['write'];
-  res.end = ((...args: unknown[]) => {
-    if (typeof args[0] !== 'function') take(args[0], args[1]);
-    else onFirstByte();
-    return end(...args);
-  }) as ServerResponse['end'];
+  res.write = function (this: ServerResponse, chunk: unknown, encoding?: unknown) {
+    take(chunk, encoding);
+    return (write as (...args: unknown[]) => boolean).apply(this, arguments as unknown as unknown[]);
+  } as ServerResponse['write'];
+  res.end = function (this: ServerResponse, chunk?: unknown, encoding?: unknown) {
+    take(chunk, encoding);
+    return (end as (...args: unknown[]) => ServerResponse).apply(this, arguments as unknown as unknown[]);
+  } as ServerResponse['end'];
 }
 
 /**
@@ -94,7 +99,7 @@ export function captureMiddleware(options: CaptureMiddlewareOptions): CaptureMid
     const requestBody = recorder.bodyTap();
     const responseBody = recorder.bodyTap();
     let firstByte: number | null = null;
-    tapRequestBody(req, requestBody);
+    if (hasBody(req)) tapRequestBody(req, requestBody);
     tapResponseBody(res, responseBody, () => (firstByte ??= nowMicros()));
     const done = (upstreamError: string | null) => {
       // HEAD, 204 and 304 answers carry no body on the wire, whatever the app wrote.
