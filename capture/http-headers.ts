@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Header } from '../shared/records/types.js';
 
 /** Headers that describe one connection, not the message (RFC 9110 §7.6.1); never forwarded or recorded. */
@@ -58,4 +59,10 @@ export function splitTarget(target: string): { path: string; query: string } {
   }
   const q = rest.indexOf('?');
   return q === -1 ? { path: rest || '/', query: '' } : { path: rest.slice(0, q) || '/', query: rest.slice(q + 1) };
+}
+
+/** Whether the request announces a body: most (GETs) do not, and then there is nothing to tap. */
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }

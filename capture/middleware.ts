@@ -6,7 +6,7 @@ import { BodyTap } from './body-tap.js';
 import type { RecorderOptions } from './capture-options.js';
 import type { CaptureCounters } from './capture-metrics.js';
 import { CaptureRecorder } from './capture-recorder.js';
-import { endToEndHeaders } from './http-headers.js';
+import { endToEndHeaders, hasBody } from './http-headers.js';
 
 export interface CaptureMiddlewareOptions extends RecorderOptions {
   /** How long close() waits for the queue to drain. */
@@ -57,12 +57,6 @@ function tapRequestBody(req: IncomingMessage, tap: BodyTap): void {
     if (chunk !== null && chunk !== undefined) tap.add(toBuffer(chunk as Chunk, encoding));
     return push.call(this, chunk, encoding);
   };
-}
-
-/** Whether the request announces a body: most (GETs) do not, and then there is nothing to tap. */
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Header } from '../shared/records/types.js';
 import { nowMicros } from '../shared/records/types.js';
 import type { BodyTap } from './body-tap.js';
 import type { CaptureRecorder, Exchange } from './capture-recorder.js';
-import { endToEndFromRaw, flattenHeaders } from './http-headers.js';
+import { endToEndFromRaw, flattenHeaders, hasBody } from './http-headers.js';
 
 export interface ProxyContext {
   recorder: CaptureRecorder;
@@ -34,11 +34,6 @@ function forwardedHeaders(req: IncomingMessage, exchange: Exchange, ctx: ProxyCo
   if (!req.headers['x-forwarded-proto']) flat.push('x-forwarded-proto', 'http');
   if (ctx.forwardRequestId && !exchange.idFromRequest) flat.push(ctx.recorder.options.requestIdHeader, exchange.id);
   return flat;
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 function describe(error: Error): string {
