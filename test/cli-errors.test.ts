@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from './helpers/run-cli.js';
 import { freePort } from './helpers/free-port.js';
@@ -34,6 +37,18 @@ test('an unreachable broker exits 3 with one line naming the address tried', asy
   assert.match(run.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));
   assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
   noStack(run.stderr);
+});
+
+test('a --store nothing was recorded to is one line and exit 2 for readers, and no folder is made', async () => {
+  const store = join(tmpdir(), `shadowtap-never-written-${process.pid}-${Date.now()}`);
+  for (const args of [['diff'], ['replay', '--target', 'http://127.0.0.1:9'], ['inspect']]) {
+    const run = await runCli([...args, '--store', store], { env: { KAFKA_BROKERS: '' } });
+    assert.equal(run.code, 2, `${args[0]}: ${run.stderr}`);
+    assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+    assert.match(run.stderr, /no captures log in .*shadowtap-never-written.*shadowtap capture/);
+    noStack(run.stderr);
+  }
+  assert.equal(existsSync(store), false);
 });
 
 test('--help shows an example', async () => {

@@ -159,7 +159,8 @@ async function diffCommand(flags: DiffFlags): Promise<number> {
   let lines: WriteStream | undefined;
   let report: DiffReport;
   try {
-    const captures = await openLog<Capture>(captureKind, logOptions);
+    // A window of a store nothing was captured to is a mistaken --store; a follow may start first.
+    const captures = await openLog<Capture>(captureKind, { ...logOptions, existing: !flags.follow });
     try {
       const results = await openLog<Result>(resultKind, logOptions);
       try {

@@ -37,14 +37,14 @@ export function registerInspect(program: Command): void {
         return flags.limit !== undefined && ++printed >= flags.limit;
       };
       if (flags.kind === 'captures') {
-        const log = await openLog<Capture>(captureKind, logOptionsFrom(flags));
+        const log = await openLog<Capture>(captureKind, { ...logOptionsFrom(flags), existing: !flags.follow });
         try {
           for await (const entry of log.read(readOptions)) if (print({ position: entry.position, ...captureToJson(entry.value) })) break;
         } finally {
           await log.close();
         }
       } else {
-        const log = await openLog<Result>(resultKind, logOptionsFrom(flags));
+        const log = await openLog<Result>(resultKind, { ...logOptionsFrom(flags), existing: !flags.follow });
         try {
           for await (const entry of log.read(readOptions)) if (print({ position: entry.position, ...resultToJson(entry.value) })) break;
         } finally {

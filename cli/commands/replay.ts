@@ -109,12 +109,12 @@ export function sendOptionsFrom(flags: SendFlags): Omit<ReplayOptions, 'source' 
  * drain, commit, exit 0), the metrics endpoint, the progress line and the summary.
  */
 export async function runReplayCommand<S extends object>(
-  flags: SendFlags,
+  flags: SendFlags & { follow?: boolean },
   label: string,
   run: (context: { source: RecordLog<Capture>; results: RecordLog<Result>; signal: AbortSignal; extra: Pick<ReplayOptions, 'observers' | 'onProgress' | 'onWarning'> }) => Promise<S>,
   format: (summary: S) => string,
 ): Promise<number> {
-  const source = await openLog(captureKind, logOptionsFrom(flags));
+  const source = await openLog(captureKind, { ...logOptionsFrom(flags), existing: !flags.follow });
   let results: RecordLog<Result> | undefined;
   const stop = new AbortController();
   const onSignal = () => stop.abort();

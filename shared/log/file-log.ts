@@ -1,8 +1,8 @@
 import avro from 'avsc';
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ShadowtapError } from '../errors.js';
+import { ShadowtapError, usageError } from '../errors.js';
 import {
   blockLength,
   blockRecords,
@@ -21,6 +21,8 @@ export interface FileLogOptions {
   maxSegmentBytes?: number;
   /** How often a follow read looks for new records when no change notice wakes it earlier. */
   pollMs?: number;
+  /** The log must exist already: a reader given a store nothing was written to has a mistaken --store. */
+  existing?: boolean;
 }
 
 const SEGMENT_SUFFIX = '.avro';
@@ -51,6 +53,10 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
   const deadLetterDir = join(dir, 'dead-letter');
   const maxSegmentBytes = options.maxSegmentBytes ?? 64 * 1024 * 1024;
   const pollMs = options.pollMs ?? 50;
+  if (options.existing && !existsSync(dir)) {
+    const writers = kind.name === 'captures' ? '`shadowtap capture` or `shadowtap import`' : '`shadowtap replay`';
+    throw usageError(`no ${kind.name} log in ${options.dir}: nothing was recorded there yet. Write one with ${writers}, or point --store at the store they wrote`);
+  }
   try {
     await mkdir(groupsDir, { recursive: true });
   } catch (error) {

@@ -19,6 +19,8 @@ export interface LogOptions {
   compression?: KafkaCompression;
   /** Confluent Schema Registry URL (Kafka only): records in its wire format. */
   schemaRegistry?: string;
+  /** For readers: the embedded log must exist already (Kafka topics are checked when read). */
+  existing?: boolean;
 }
 
 export const defaultLogOptions = {
@@ -43,5 +45,5 @@ export async function openLog<T>(kind: RecordKind<T>, options: LogOptions): Prom
       schemaRegistry: options.schemaRegistry,
     });
   }
-  return openFileLog(kind, { dir: options.store ?? defaultLogOptions.store });
+  return openFileLog(kind, { dir: options.store ?? defaultLogOptions.store, existing: options.existing });
 }
