@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -124,4 +124,21 @@ test('a file in the store that is not a log segment is one clear error naming it
     assert.match(error.message, /00000000000000000000\.avro is not a shadowtap log segment.*move it out of the store folder/);
     return true;
   });
+});
+
+test('a segment whose header schema is damaged is one clear error naming it, not a parse error', async () => {
+  const store = await tempStore();
+  const log = await openFileLog(captureKind, { dir: store });
+  await log.append([captureAt(0, 1000)]);
+  const segment = join(store, 'captures', '00000000000000000000.avro');
+  const bytes = await readFile(segment);
+  const schemaAt = bytes.indexOf('"fields"');
+  bytes.fill(0xff, schemaAt, schemaAt + 8);
+  await writeFile(segment, bytes);
+  await assert.rejects(collect(log.read()), (error: Error & { code?: string }) => {
+    assert.equal(error.code, 'ST_LOG_IO');
+    assert.match(error.message, /00000000000000000000\.avro has a damaged or foreign schema in its header.*move it out of the store folder/);
+    return true;
+  });
+  await log.close();
 });

@@ -67,14 +67,17 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
   const readerSchema = kind.codec.type.schema() as object;
   const readerSchemaJson = JSON.stringify(readerSchema);
   const resolvers = new Map<string, avro.Resolver | undefined>();
-  const resolverFor = (header: ContainerHeader): avro.Resolver | undefined => {
-    const writerSchemaJson = header.meta['avro.schema']!.toString();
+  const resolverFor = (header: ContainerHeader, path: string): avro.Resolver | undefined => {
+    const writerSchemaJson = header.meta['avro.schema']?.toString() ?? '';
     if (!resolvers.has(writerSchemaJson)) {
-      const same = writerSchemaJson === readerSchemaJson;
-      resolvers.set(
-        writerSchemaJson,
-        same ? undefined : kind.codec.type.createResolver(avro.Type.forSchema(JSON.parse(writerSchemaJson))),
-      );
+      let resolver: avro.Resolver | undefined;
+      try {
+        resolver = writerSchemaJson === readerSchemaJson ? undefined : kind.codec.type.createResolver(avro.Type.forSchema(JSON.parse(writerSchemaJson)));
+      } catch (error) {
+        // A damaged header or a schema of something else: the file cannot be read as this log's records.
+        throw new ShadowtapError('ST_LOG_IO', `${path} has a damaged or foreign schema in its header, not one of ${kind.name}; move it out of the store folder`, { cause: error });
+      }
+      resolvers.set(writerSchemaJson, resolver);
     }
     return resolvers.get(writerSchemaJson);
   };
@@ -157,7 +160,7 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
             await pause();
             reader = await SegmentReader.open(handle, segment.path);
           }
-          const resolver = resolverFor(reader.header);
+          const resolver = resolverFor(reader.header, segment.path);
           let offset = segment.firstOffset;
           for (;;) {
             const block = await reader.nextBlock();
