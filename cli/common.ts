@@ -92,7 +92,7 @@ export function parseUrl(value: string, flag: string): URL {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
     return url;
   } catch {
-    throw usageError(`${flag} must be an http(s) URL such as http://host:8080; got "${value}"`);
+    throw usageError(`${flag} must be an http(s) URL such as http://shadow:8080; got "${value}"`);
   }
 }
 
