@@ -1,11 +1,11 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { Pool } from 'undici';
+import { listenLocal, type LocalServer } from '../test/helpers/local-server.js';
 
 const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection', 'host']);
 
 /** The baseline the capture proxy is measured against: a plain undici reverse proxy that records nothing. */
-export async function startBareProxy(upstream: string): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+export async function startBareProxy(upstream: string): Promise<LocalServer> {
   const pool = new Pool(upstream, { connections: 128 });
   const server = createServer((req, res) => {
     const headers: Record<string, string | string[]> = {};
@@ -23,13 +23,11 @@ export async function startBareProxy(upstream: string): Promise<{ url: string; s
         res.end();
       });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const local = await listenLocal(server);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    server,
+    ...local,
     close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await local.close();
       await pool.close();
     },
   };

@@ -1,15 +1,15 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { startCaptureServer } from '../capture/capture-server.js';
 import { openLog } from '../shared/log/open-log.js';
 import { captureKind } from '../shared/log/record-log.js';
+import { listenLocal, type LocalServer } from '../test/helpers/local-server.js';
 import { startKafkaBroker, type KafkaBroker } from '../test/kafka/broker.js';
 import { load } from './load.js';
 
 /** A stable service for benchmarks: a 1 KB JSON answer, optionally after a delay. */
-export async function startJsonServer(delayMs = 0): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+export function startJsonServer(delayMs = 0): Promise<LocalServer> {
   const body = Buffer.from(JSON.stringify({ items: Array.from({ length: 20 }, (_, i) => ({ sku: `SKU-${i}`, qty: i, name: 'x'.repeat(20) })) }));
   const server = createServer((req, res) => {
     const answer = () => {
@@ -20,15 +20,7 @@ export async function startJsonServer(delayMs = 0): Promise<{ url: string; serve
     req.on('end', () => (delayMs > 0 ? void sleep(delayMs).then(answer) : answer()));
   });
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    server,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return listenLocal(server);
 }
 
 /** KAFKA_BROKERS when set, else a broker of our own for the length of the benchmark. */

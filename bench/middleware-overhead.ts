@@ -1,6 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
@@ -10,6 +9,7 @@ import { openLog } from '../shared/log/open-log.js';
 import { captureKind } from '../shared/log/record-log.js';
 import { seconds } from './fixtures.js';
 import { load, meanOf, printTable, type LoadFigures } from './load.js';
+import { listenLocal } from '../test/helpers/local-server.js';
 
 /**
  * The in-process capture middleware against the same app without it, in one run, for two apps:
@@ -42,14 +42,12 @@ function expressApp(capture?: CaptureMiddleware): RequestListener {
 async function run(name: string, handler: RequestListener): Promise<LoadFigures> {
   const server = createServer(handler);
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { url, close } = await listenLocal(server);
   try {
     await load('warm-up', url, { seconds: 2 });
     return await load(name, url, { seconds: duration });
   } finally {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await close();
   }
 }
 

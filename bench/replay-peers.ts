@@ -1,12 +1,12 @@
 import { once } from 'node:events';
-import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type RequestListener } from 'node:http';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { startCaptureServer } from '../capture/capture-server.js';
 import { openFileLog } from '../shared/log/file-log.js';
 import { captureKind } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
+import { listenLocal, type LocalServer } from '../test/helpers/local-server.js';
 
 /**
  * The parts around the replay worker in the replay benchmark, each on its own thread: in a real
@@ -39,11 +39,10 @@ export async function startPeer(spec: PeerSpec): Promise<Peer> {
   };
 }
 
-async function listen(handler: RequestListener): Promise<{ server: Server; url: string }> {
+function listen(handler: RequestListener): Promise<LocalServer> {
   const server = createServer(handler);
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  return listenLocal(server);
 }
 
 const answer =

@@ -7,6 +7,7 @@ import { captureFastifyPlugin, captureMiddleware, startCaptureServer } from '../
 import type { Capture } from '../shared/records/types.js';
 import { headerValue } from '../shared/records/types.js';
 import { MemorySink, rawRequest, silentLogger, startHttpServer, waitFor } from './helpers/capture-helpers.js';
+import { listenLocal } from './helpers/local-server.js';
 
 /** The one exchange every variant must record alike. */
 const exchange = {
@@ -73,17 +74,15 @@ describe('capture middleware records what the proxy records', () => {
   test('node:http', async () => {
     const sink = new MemorySink();
     const capture = captureMiddleware({ sink, logger: silentLogger });
-    const server = createServer((req, res) => capture(req, res, () => nodeHandler(req, res)));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const server = await listenLocal(createServer((req, res) => capture(req, res, () => nodeHandler(req, res))));
     try {
-      await send(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
+      await send(server.url);
       await waitFor(() => sink.records.length === 1, 'the node:http capture');
       assert.deepEqual(essence(sink.records[0]), reference);
       assert.equal(capture.metrics.requests, 1);
     } finally {
       await capture.close();
-      server.closeAllConnections();
-      server.close();
+      await server.close();
     }
   });
 

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -17,6 +16,7 @@ import { serveMetrics } from '../shared/metrics-server.js';
 import { packageRoot } from '../shared/package-root.js';
 import { shadowtapProgram } from './helpers/deploy-program.js';
 import { freePort } from './helpers/free-port.js';
+import { listenLocal } from './helpers/local-server.js';
 
 /**
  * The alert rules and the dashboard are only worth something if the metrics they query exist:
@@ -125,9 +125,9 @@ test('the diff serves the documented diff metrics when it follows with --metrics
 });
 
 async function listen(server: Server): Promise<{ url: string }> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  const local = await listenLocal(server);
+  cleanups.push(local.close);
+  return local;
 }
 
 

@@ -1,4 +1,4 @@
-import { request as httpRequest, createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { request as httpRequest, createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { packageRoot } from '../../shared/package-root.js';
 import type { LogEntry, RecordLog } from '../../shared/log/record-log.js';
 import type { Capture } from '../../shared/records/types.js';
+import { listenLocal, type LocalServer } from './local-server.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -37,27 +38,10 @@ export class MemorySink implements RecordLog<Capture> {
 
 export { waitFor } from './wait-for.js';
 
-export interface TestServer {
-  url: string;
-  port: number;
-  server: Server;
-  close(): Promise<void>;
-}
+export type TestServer = LocalServer;
 
-export async function startHttpServer(handler: RequestListener<typeof IncomingMessage, typeof ServerResponse>): Promise<TestServer> {
-  const server = createServer({ maxHeaderSize: 64 * 1024 }, handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+export function startHttpServer(handler: RequestListener<typeof IncomingMessage, typeof ServerResponse>): Promise<TestServer> {
+  return listenLocal(createServer({ maxHeaderSize: 64 * 1024 }, handler));
 }
 
 export interface RawResponse {
@@ -107,11 +91,7 @@ export function endToEnd(rawHeaders: string[]): string[][] {
   return pairs;
 }
 
-export async function readAll<T>(log: RecordLog<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const entry of log.read()) out.push(entry.value);
-  return out;
-}
+export { readAll } from './local-server.js';
 
 /**
  * Runs one of this area's commands in a child process, as `shadowtap <args>` would, before the

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal } from './local-server.js';
 
 export interface FakeSchemaRegistry {
   url: string;
@@ -41,11 +41,6 @@ export async function startFakeSchemaRegistry(): Promise<FakeSchemaRegistry> {
       send(404, { error_code: 40403, message: 'Schema not found' });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    schemas,
-    requests,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  const { url, close } = await listenLocal(server);
+  return { url, schemas, requests, close };
 }

@@ -1,11 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openFileLog } from '../../shared/log/file-log.js';
 import { captureKind, resultKind, type RecordLog } from '../../shared/log/record-log.js';
 import type { Capture, HttpRequest, Result } from '../../shared/records/types.js';
+import { listenLocal, type LocalServer } from './local-server.js';
 
 /** A capture with plausible defaults; `request` fields merge over a GET /. */
 export function makeCapture(id: string, captureTimeMs: number, request: Partial<HttpRequest> = {}): Capture {
@@ -40,12 +40,8 @@ export interface SeenRequest {
   body: Buffer;
 }
 
-export interface TestServer {
-  url: string;
-  port: number;
+export interface TestServer extends LocalServer {
   seen: SeenRequest[];
-  server: Server;
-  close(): Promise<void>;
 }
 
 /** A real HTTP server on port 0 that records what reaches it. */
@@ -60,19 +56,7 @@ export async function startServer(handler: (req: IncomingMessage, res: ServerRes
       handler(req, res, body);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    seen,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { ...(await listenLocal(server)), seen };
 }
 
 export interface TestStore {
@@ -99,10 +83,6 @@ export async function tempStore(): Promise<TestStore> {
   };
 }
 
-export async function readAll<T>(log: RecordLog<T>): Promise<T[]> {
-  const values: T[] = [];
-  for await (const entry of log.read()) values.push(entry.value);
-  return values;
-}
+export { readAll } from './local-server.js';
 
 export { waitFor } from './wait-for.js';
