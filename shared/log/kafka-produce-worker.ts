@@ -1,4 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
+// First: it replaces parts of kafkajs's produce path before kafkajs is loaded in this thread.
+import './kafkajs-lean-produce.js';
 import { CompressionTypes, Kafka, Partitioners, logLevel, type Message } from 'kafkajs';
 import { isTransient, reasonOf } from './kafka-errors.js';
 import { compressMinBytes, type CloseRequest, type ProducerThreadConfig, type SendReply, type SendRequest } from './kafka-produce-protocol.js';
