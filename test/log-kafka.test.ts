@@ -169,6 +169,35 @@ describe('Kafka record log', () => {
     assert.deepEqual([...a].filter((partition) => b.has(partition)), []);
   });
 
+  test('readers of two different topics sharing a group name each get every partition of their own topic', async () => {
+    // The default group name is shared by every replay; kafkajs's own assigner would hand one
+    // reader's partitions to the other and leave it with none of its own.
+    const logs = [await openCaptures(), await openCaptures()];
+    const group = randomName('shared');
+    const abort = new AbortController();
+    const received: [LogEntry<Capture>[], LogEntry<Capture>[]] = [[], []];
+    const readers = logs.map(async (log, i) => {
+      for await (const entry of log.read({ group, follow: true, signal: abort.signal })) received[i]!.push(entry);
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await waitFor(async () => {
+        const { groups } = await admin.describeGroups([group]);
+        return groups[0]?.state === 'Stable' && groups[0].members.length === 2;
+      }, 'both readers to join the group');
+    } finally {
+      await admin.disconnect();
+    }
+    const written = [captures('left', 30), captures('right', 30)];
+    await Promise.all(logs.map((log, i) => log.append(written[i]!)));
+    await waitFor(() => received[0].length >= 30 && received[1].length >= 30, 'every record of both topics');
+    abort.abort();
+    await Promise.all(readers);
+    assert.deepEqual(ids(received[0]), idsOf(written[0]!));
+    assert.deepEqual(ids(received[1]), idsOf(written[1]!));
+  });
+
   test('a read larger than the hand-over queue delivers every record once, in offset order per partition', async () => {
     const log = await openCaptures();
     const group = randomName('group');

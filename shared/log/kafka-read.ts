@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { ShadowtapError } from '../errors.js';
 import { decodeFramed, type RegistryCodec } from '../records/schema-registry.js';
+import { subscribedRoundRobin } from './kafka-assigner.js';
 import type { LogEntry, Position, ReadOptions, RecordKind } from './record-log.js';
 
 export const schemaHeader = 'shadowtap-schema';
@@ -198,6 +199,7 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   const queue = new EntryQueue<LogEntry<T>>(queueLimits);
   const consumer = kafka.consumer({
     groupId,
+    partitionAssigners: [subscribedRoundRobin],
     allowAutoTopicCreation: false,
     maxWaitTimeInMs: 1000,
     // A fetch of up to the queue's size: the caller works through one while the next arrives.
