@@ -42,6 +42,20 @@ const ids = (entries: LogEntry<Capture>[]) => entries.map((entry) => entry.value
 const idsOf = (records: Capture[]) => records.map((capture) => capture.id).sort();
 
 
+/** Waits until `group` has settled with `members` members. */
+async function groupStable(group: string, members: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await waitFor(async () => {
+      const { groups } = await admin.describeGroups([group]);
+      return groups[0]?.state === 'Stable' && groups[0].members.length === members;
+    }, `${members} readers to join group ${group}`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** The raw messages of a topic, read with a plain kafkajs consumer. */
 async function rawMessages(topic: string, count: number): Promise<Array<KafkaMessage & { partition: number }>> {
   const consumer = kafka.consumer({ groupId: randomName('raw'), maxWaitTimeInMs: 200 });
@@ -145,16 +159,7 @@ describe('Kafka record log', () => {
         await log.commit(group, [entry.position]);
       }
     });
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      await waitFor(async () => {
-        const { groups } = await admin.describeGroups([group]);
-        return groups[0]?.state === 'Stable' && groups[0].members.length === 2;
-      }, 'both readers to join the group');
-    } finally {
-      await admin.disconnect();
-    }
+    await groupStable(group, 2);
     const written = captures('split', 30);
     await log.append(written);
     await waitFor(() => received[0].length + received[1].length >= written.length, 'all records');
@@ -179,16 +184,7 @@ describe('Kafka record log', () => {
     const readers = logs.map(async (log, i) => {
       for await (const entry of log.read({ group, follow: true, signal: abort.signal })) received[i]!.push(entry);
     });
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      await waitFor(async () => {
-        const { groups } = await admin.describeGroups([group]);
-        return groups[0]?.state === 'Stable' && groups[0].members.length === 2;
-      }, 'both readers to join the group');
-    } finally {
-      await admin.disconnect();
-    }
+    await groupStable(group, 2);
     const written = [captures('left', 30), captures('right', 30)];
     await Promise.all(logs.map((log, i) => log.append(written[i]!)));
     await waitFor(() => received[0].length >= 30 && received[1].length >= 30, 'every record of both topics');
