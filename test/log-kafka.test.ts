@@ -194,6 +194,33 @@ describe('Kafka record log', () => {
     assert.deepEqual(ids(received[1]), idsOf(written[1]!));
   });
 
+  test('a reader joins a group whose other member uses kafkajs’s default assigner (an older shadowtap) and they split the partitions', async () => {
+    const log = await openCaptures();
+    const group = randomName('mixed');
+    const older = kafka.consumer({ groupId: group, maxWaitTimeInMs: 200 });
+    const olderIds: string[] = [];
+    await older.connect();
+    try {
+      await older.subscribe({ topics: [log.name], fromBeginning: true });
+      await older.run({ eachMessage: async ({ message }) => void olderIds.push(message.key!.toString()) });
+      const abort = new AbortController();
+      const received: LogEntry<Capture>[] = [];
+      const reader = (async () => {
+        for await (const entry of log.read({ group, follow: true, signal: abort.signal })) received.push(entry);
+      })();
+      await groupStable(group, 2);
+      const written = captures('mixed', 30);
+      await log.append(written);
+      await waitFor(() => received.length + olderIds.length >= written.length, 'all records between the two members');
+      abort.abort();
+      await reader;
+      assert.ok(received.length > 0, 'the new reader got partitions of its own');
+      assert.deepEqual([...ids(received), ...olderIds].sort(), idsOf(written));
+    } finally {
+      await older.disconnect();
+    }
+  });
+
   test('a read larger than the hand-over queue delivers every record once, in offset order per partition', async () => {
     const log = await openCaptures();
     const group = randomName('group');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Admin, Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import { PartitionAssigners, type Admin, type Consumer, type IHeaders, type Kafka, type KafkaMessage } from 'kafkajs';
 import { ShadowtapError } from '../errors.js';
 import { decodeFramed, type RegistryCodec } from '../records/schema-registry.js';
 import { subscribedRoundRobin } from './kafka-assigner.js';
@@ -199,7 +199,8 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   const queue = new EntryQueue<LogEntry<T>>(queueLimits);
   const consumer = kafka.consumer({
     groupId,
-    partitionAssigners: [subscribedRoundRobin],
+    // kafkajs's round robin second: a group that still has members of an older shadowtap keeps working while they are replaced.
+    partitionAssigners: [subscribedRoundRobin, PartitionAssigners.roundRobin],
     allowAutoTopicCreation: false,
     maxWaitTimeInMs: 1000,
     // A fetch of up to the queue's size: the caller works through one while the next arrives.
