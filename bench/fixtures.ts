@@ -9,8 +9,11 @@ import { startKafkaBroker, type KafkaBroker } from '../test/kafka/broker.js';
 import { load } from './load.js';
 
 /** A stable service for benchmarks: a 1 KB JSON answer, optionally after a delay. */
+/** The JSON document stable answers in the capture benchmarks (~1 KB), also a shadow's answer in the replay ones. */
+export const itemsDocument = JSON.stringify({ items: Array.from({ length: 20 }, (_, i) => ({ sku: `SKU-${i}`, qty: i, name: 'x'.repeat(20) })) });
+
 export function startJsonServer(delayMs = 0): Promise<LocalServer> {
-  const body = Buffer.from(JSON.stringify({ items: Array.from({ length: 20 }, (_, i) => ({ sku: `SKU-${i}`, qty: i, name: 'x'.repeat(20) })) }));
+  const body = Buffer.from(itemsDocument);
   const server = createServer((req, res) => {
     const answer = () => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });

@@ -14,7 +14,8 @@ import { listenLocal, type LocalServer } from '../test/helpers/local-server.js';
  * CPU time and garbage collections would count as the replay worker's lateness and lag.
  */
 export type PeerSpec =
-  | { role: 'shadow' }
+  /** A shadow answering `body` (default `{"ok":true}`). */
+  | { role: 'shadow'; body?: string }
   /** Stable plus a capture proxy in front of it, appending to the file log in `dir`. */
   | { role: 'capture'; dir: string; batchRecords: number };
 
@@ -56,7 +57,7 @@ async function runPeer(spec: PeerSpec, port: NonNullable<typeof parentPort>): Pr
   const closed = new Promise<void>((resolve) => port.once('message', () => resolve()));
   switch (spec.role) {
     case 'shadow': {
-      const shadow = await listen(answer('{"ok":true}'));
+      const shadow = await listen(answer(spec.body ?? '{"ok":true}'));
       port.postMessage(shadow.url);
       await closed;
       shadow.server.closeAllConnections();
