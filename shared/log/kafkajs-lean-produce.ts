@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { encodeProduceRequest, type ProduceMessage, type ProduceRequestFields } from './kafka-record-batch.js';
 
 /**
@@ -6,11 +8,15 @@ import { encodeProduceRequest, type ProduceMessage, type ProduceRequestFields } 
  * module (the producer thread), before kafkajs itself is loaded there:
  * - the produce request's encoder (versions 3 to 7), for `encodeProduceRequest`: the same
  *   bytes at a fraction of the CPU, which on a 2-core host is taken from the proxied requests;
- * - the grouping of messages by partition, which copies the partition's array for every message.
+ * - the grouping of messages by partition, which copies the partition's array for every message;
+ * - gzip at level 1 instead of zlib's default 6: half the CPU a record (1.7 vs 3.5 µs for 1 KB
+ *   JSON captures) for a few percent more bytes; any Kafka client reads it the same.
  * Everything else (connections, metadata, idempotent sequence numbers, retries) stays kafkajs's.
  * If kafkajs's layout is not the expected one, nothing is changed and kafkajs works as shipped.
  */
 const require = createRequire(import.meta.url);
+const gzip = promisify(zlib.gzip);
+const gzipType = 1;
 
 type Partitioner = (args: { topic: string; partitionMetadata: unknown[]; message: ProduceMessage }) => number;
 type BuildRequest = (fields: ProduceRequestFields) => { request: Record<string, unknown>; response: unknown };
@@ -36,6 +42,7 @@ function install(): boolean {
         const built = build(fields);
         const encode = async () => {
           const bytes = await encodeProduceRequest(fields, (records) => {
+            if (fields.compression === gzipType) return gzip(records, { level: zlib.constants.Z_BEST_SPEED });
             const codec = compression.lookupCodec(fields.compression ?? 0);
             if (!codec) throw new Error(`kafkajs has no codec for compression type ${fields.compression}`);
             return codec.compress({ buffer: records });
