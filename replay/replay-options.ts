@@ -68,6 +68,7 @@ export interface ReplayOptions {
 }
 
 export const replayDefaults = {
+  /** The live mirroring group (`--follow` from the log's committed position); see defaultGroup. */
   group: 'shadowtap-replay',
   concurrency: 64,
   speed: 1,
@@ -102,6 +103,18 @@ export interface BaselineConfig {
   rules: RequestRules;
   /** The allowed methods that are also safe: an unsafe method never reaches the baseline. */
   allowedMethods: ReadonlySet<string>;
+}
+
+/**
+ * The consumer group when none is given. Live mirroring (`--follow` without `--from`) uses one
+ * group, so the workers of a deployment share the partitions. A bounded replay (a window, or the
+ * whole log once) gets a group of its own window and target: it resumes after a crash, yet never
+ * starts where another window or another shadow's replay stopped (with one shared group a window
+ * replayed after any other replay found everything committed and sent nothing).
+ */
+export function defaultGroup(scope: { follow?: boolean; fromMs?: number; toMs?: number; target: URL }): string {
+  if (scope.follow && scope.fromMs === undefined) return replayDefaults.group;
+  return `${replayDefaults.group}.${scope.fromMs ?? 'start'}-${scope.toMs ?? 'end'}.${scope.target.host}`;
 }
 
 export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
@@ -140,7 +153,7 @@ export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
       rules: { target: baselineTarget, setHeaders, removeHeaders },
       allowedMethods: new Set(defaultAllowedMethods.filter((m) => allowedMethods.has(m))),
     },
-    group: options.group ?? replayDefaults.group,
+    group: options.group ?? defaultGroup({ follow: options.follow, fromMs: options.fromMs, toMs: options.toMs, target }),
     commit: options.commit ?? true,
     pace,
     concurrency: positive(options.concurrency, replayDefaults.concurrency, '--concurrency', true),

@@ -107,6 +107,41 @@ describe('replay and soak commands', () => {
     }
   });
 
+  it('a window replayed after another replay of the log is sent in full; a finished window run again says how to repeat it', async () => {
+    const shadow = await startServer();
+    const store = await tempStore();
+    try {
+      await store.captures.append([makeCapture('a-1', t0), makeCapture('a-2', t0 + 10), makeCapture('b-1', t0 + 5000), makeCapture('b-2', t0 + 5010)]);
+      await store.captures.close();
+      await store.results.close();
+      const replay = (...args: string[]) => spawnCli(['replay', '--target', shadow.url, '--store', store.dir, '--no-progress', ...args]);
+      const whole = replay();
+      assert.equal(await whole.code, 0, whole.stderr());
+      assert.match(whole.stdout(), /sent\s+4/);
+
+      // With one shared default group the whole-log run's commits made this window send nothing.
+      const window = ['--from', String(t0), '--to', String(t0 + 1000)];
+      const first = replay(...window);
+      assert.equal(await first.code, 0, first.stderr());
+      assert.match(first.stdout(), /sent\s+2/);
+      assert.equal(shadow.seen.length, 6);
+
+      const again = replay(...window);
+      assert.equal(await again.code, 0, again.stderr());
+      assert.match(again.stdout(), /sent\s+0/);
+      assert.match(again.stderr(), /nothing replayed: consumer group ".+" has already committed every capture of this window.*--group/);
+      assert.equal(again.stderr().trim().split('\n').length, 1, again.stderr());
+
+      const fresh = replay(...window, '--group', 'second-pass');
+      assert.equal(await fresh.code, 0, fresh.stderr());
+      assert.match(fresh.stdout(), /sent\s+2/);
+      assert.equal(fresh.stderr(), '');
+    } finally {
+      await shadow.close();
+      await store.cleanup();
+    }
+  });
+
   it('--follow serves metrics, and on SIGTERM drains, records what was sent and exits 0', async () => {
     const shadow = await startServer((_req, res) => setTimeout(() => res.end('slow'), 100));
     const store = await tempStore();

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { ReplayMetrics } from '../../replay/replay-metrics.js';
 import { serveMetrics } from '../../shared/metrics-server.js';
 import { ProgressReporter } from '../../replay/progress-reporter.js';
-import { replayDefaults, type ReplayOptions } from '../../replay/replay-options.js';
+import { defaultGroup, replayDefaults, type ReplayOptions } from '../../replay/replay-options.js';
 import { runReplay } from '../../replay/replay-worker.js';
 import { defaultCircuitBreaker } from '../../replay/circuit-breaker.js';
 import { defaultAllowedMethods } from '../../replay/side-effect-guard.js';
@@ -156,11 +156,17 @@ export async function runReplayCommand<S extends object>(
   }
 }
 
+/** Whether the log holds a capture in [fromMs, toMs), whatever any group committed. */
+async function holdsCaptures(source: RecordLog<Capture>, fromMs: number | undefined, toMs: number | undefined): Promise<boolean> {
+  for await (const entry of source.read({ fromMs, toMs })) return entry !== undefined;
+  return false;
+}
+
 interface ReplayFlags extends SendFlags {
   follow?: boolean;
   from?: number;
   to?: number;
-  group: string;
+  group?: string;
   pace: 'asap' | 'recorded';
   speed: number;
   rate?: number;
@@ -174,7 +180,7 @@ export function registerReplay(program: Command): void {
     .option('--follow', 'tail the log: mirror new captures as they arrive, until SIGTERM/SIGINT')
     .option('--from <time>', 'start of the window (ISO time, ms since epoch, or -15m)', (v) => parseTime(v, '--from'))
     .option('--to <time>', 'end of the window, exclusive; without --from/--to/--follow the whole log is replayed once', (v) => parseTime(v, '--to'))
-    .addOption(new Option('--group <name>', 'consumer group: a restarted worker resumes after its last commit').default(replayDefaults.group))
+    .option('--group <name>', `consumer group: a restarted run resumes after its last commit (default: ${replayDefaults.group} for --follow, else one per window and target)`)
     .addOption(new Option('--pace <mode>', 'asap: as fast as --concurrency allows; recorded: keep the recorded gaps').choices(['asap', 'recorded']).default('asap'))
     .addOption(new Option('--speed <n>', 'with --pace recorded: 2 replays twice as fast').default(replayDefaults.speed).argParser((v) => parsePositiveNumber(v, '--speed')))
     .addOption(new Option('--rate <r>', 'open model: r requests/s at exact intervals; sends that cannot start on time are dropped').argParser((v) => parsePositiveNumber(v, '--rate')))
@@ -200,8 +206,9 @@ export function registerReplay(program: Command): void {
         return runReplayCommand(
           flags,
           'replay',
-          ({ source, results, signal, extra }) =>
-            runReplay({
+          async ({ source, results, signal, extra }) => {
+            const group = flags.group ?? defaultGroup({ follow: flags.follow, fromMs: flags.from, toMs: flags.to, target: flags.target });
+            const summary = await runReplay({
               ...sendOptionsFrom(flags),
               ...extra,
               source,
@@ -210,12 +217,19 @@ export function registerReplay(program: Command): void {
               follow: flags.follow,
               fromMs: flags.from,
               toMs: flags.to,
-              group: flags.group,
+              group,
               pace: flags.pace,
               speed: flags.speed,
               rate: flags.rate,
               baseline: flags.baseline && String(flags.baseline),
-            }),
+            });
+            if (!flags.follow && summary.read === 0 && !signal.aborted && (await holdsCaptures(source, flags.from, flags.to))) {
+              process.stderr.write(
+                `shadowtap: nothing replayed: consumer group "${group}" has already committed every capture of this window (a finished run of the same command); pass --group with a new name to replay it again\n`,
+              );
+            }
+            return summary;
+          },
           (summary) => formatReplaySummary(summary),
         );
       }),
