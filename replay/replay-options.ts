@@ -68,7 +68,7 @@ export interface ReplayOptions {
 }
 
 export const replayDefaults = {
-  /** The live mirroring group (`--follow` from the log's committed position); see defaultGroup. */
+  /** The live mirroring group (`--follow`); see defaultGroup. */
   group: 'shadowtap-replay',
   concurrency: 64,
   speed: 1,
@@ -106,14 +106,15 @@ export interface BaselineConfig {
 }
 
 /**
- * The consumer group when none is given. Live mirroring (`--follow` without `--from`) uses one
- * group, so the workers of a deployment share the partitions. A bounded replay (a window, or the
- * whole log once) gets a group of its own window and target: it resumes after a crash, yet never
- * starts where another window or another shadow's replay stopped (with one shared group a window
- * replayed after any other replay found everything committed and sent nothing).
+ * The consumer group when none is given. Live mirroring (`--follow`) uses one group, so the
+ * workers of a deployment share the partitions and a restarted one resumes (a relative `--from`
+ * such as -5m differs on every start, so it cannot name the group). A bounded replay (a window,
+ * or the whole log once) gets a group of its own window and target: it resumes after a crash,
+ * yet never starts where another window or another shadow's replay stopped (with one shared
+ * group, a window replayed after any other replay found everything committed and sent nothing).
  */
 export function defaultGroup(scope: { follow?: boolean; fromMs?: number; toMs?: number; target: URL }): string {
-  if (scope.follow && scope.fromMs === undefined) return replayDefaults.group;
+  if (scope.follow) return replayDefaults.group;
   return `${replayDefaults.group}.${scope.fromMs ?? 'start'}-${scope.toMs ?? 'end'}.${scope.target.host}`;
 }
 

@@ -180,7 +180,7 @@ export function registerReplay(program: Command): void {
     .option('--follow', 'tail the log: mirror new captures as they arrive, until SIGTERM/SIGINT')
     .option('--from <time>', 'start of the window (ISO time, ms since epoch, or -15m)', (v) => parseTime(v, '--from'))
     .option('--to <time>', 'end of the window, exclusive; without --from/--to/--follow the whole log is replayed once', (v) => parseTime(v, '--to'))
-    .option('--group <name>', `consumer group: a restarted run resumes after its last commit (default: ${replayDefaults.group} for --follow, else one per window and target)`)
+    .option('--group <name>', `consumer group: a restarted run resumes after its last commit (default: ${replayDefaults.group} with --follow, else one per window and target)`)
     .addOption(new Option('--pace <mode>', 'asap: as fast as --concurrency allows; recorded: keep the recorded gaps').choices(['asap', 'recorded']).default('asap'))
     .addOption(new Option('--speed <n>', 'with --pace recorded: 2 replays twice as fast').default(replayDefaults.speed).argParser((v) => parsePositiveNumber(v, '--speed')))
     .addOption(new Option('--rate <r>', 'open model: r requests/s at exact intervals; sends that cannot start on time are dropped').argParser((v) => parsePositiveNumber(v, '--rate')))
