@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -160,6 +160,9 @@ describe('replay and soak commands', () => {
       const results = await readAll(store.results);
       assert.equal(results.length, 5, 'requests in flight at SIGTERM were finished and recorded');
       assert.ok(results.every((r) => r.outcome === 'response'));
+      // Live mirroring commits to the one group every worker of a deployment shares.
+      const groups = await readdir(join(store.dir, 'captures', 'groups'));
+      assert.deepEqual(groups, ['shadowtap-replay.json']);
     } finally {
       await shadow.close();
       await store.cleanup();
