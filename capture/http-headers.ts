@@ -4,13 +4,6 @@ import type { Header } from '../shared/records/types.js';
 /** Headers that describe one connection, not the message (RFC 9110 §7.6.1); never forwarded or recorded. */
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-/** Turns node's flat rawHeaders list into ordered pairs; duplicates and original spelling survive. */
-export function headersFromRaw(raw: readonly string[]): Header[] {
-  const headers: Header[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) headers.push({ name: raw[i], value: raw[i + 1] });
-  return headers;
-}
-
 export function flattenHeaders(headers: readonly Header[]): string[] {
   const flat: string[] = [];
   for (const h of headers) flat.push(h.name, h.value);
@@ -37,17 +30,9 @@ export function endToEndFromRaw(raw: readonly string[]): Header[] {
   return named ? out.filter((h) => !named.includes(h.name.toLowerCase())) : out;
 }
 
-/** Drops hop-by-hop headers, including those the Connection header names. */
+/** Drops hop-by-hop headers, including those the Connection header names (the rule of endToEndFromRaw). */
 export function endToEndHeaders(headers: readonly Header[]): Header[] {
-  const named = new Set<string>();
-  for (const h of headers) {
-    if (h.name.toLowerCase() !== 'connection') continue;
-    for (const token of h.value.split(',')) named.add(token.trim().toLowerCase());
-  }
-  return headers.filter((h) => {
-    const lower = h.name.toLowerCase();
-    return !hopByHop.has(lower) && !named.has(lower);
-  });
+  return endToEndFromRaw(flattenHeaders(headers));
 }
 
 /** Splits a request target into path and raw query (without '?'); absolute-form targets keep only their path. */

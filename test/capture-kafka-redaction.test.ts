@@ -2,31 +2,15 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { startCaptureServer } from '../capture/index.js';
 import { openLog } from '../shared/log/open-log.js';
 import { captureKind } from '../shared/log/record-log.js';
 import { rawRequest, silentLogger, startHttpServer, waitFor } from './helpers/capture-helpers.js';
-import { kafkaBrokers, randomName } from './helpers/kafka-env.js';
+import { kafkaBrokers, randomName, rawMessages } from './helpers/kafka-env.js';
 
 /** A value that cannot occur in a record by chance. */
 const secret = (label: string) => `${label}-${randomBytes(12).toString('hex')}`;
 
-/** Every raw message of a topic (key, value, headers), read with a plain kafkajs consumer. */
-async function rawMessages(topic: string, count: number): Promise<KafkaMessage[]> {
-  const kafka = new Kafka({ clientId: 'capture-secrets-test', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: randomName('capture-secrets'), maxWaitTimeInMs: 200 });
-  const messages: KafkaMessage[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void messages.push(message) });
-    await waitFor(() => messages.length >= count, `${count} messages on ${topic}`, 60_000);
-  } finally {
-    await consumer.disconnect();
-  }
-  return messages;
-}
 
 test('secrets in headers, query strings and JSON bodies never reach a byte of the Kafka topic', { timeout: 120_000 }, async () => {
   const s = {

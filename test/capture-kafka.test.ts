@@ -6,7 +6,7 @@ import { openLog } from '../shared/log/open-log.js';
 import { captureKind, type RecordLog } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
 import { rawRequest, silentLogger, startHttpServer, waitFor, type TestServer } from './helpers/capture-helpers.js';
-import { randomName } from './helpers/kafka-env.js';
+import { randomName, rawMessages } from './helpers/kafka-env.js';
 import { startKafkaBroker, type KafkaBroker } from './kafka/broker.js';
 
 // This file kills its broker mid-test, so it starts its own instead of sharing KAFKA_BROKERS.
@@ -34,16 +34,7 @@ async function topicMessages(brokers: string, topic: string): Promise<KafkaMessa
   const offsets = await admin.fetchTopicOffsets(topic);
   await admin.disconnect();
   const total = offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
-  const consumer = kafka.consumer({ groupId: randomName('capture-kafka-read'), maxWaitTimeInMs: 200 });
-  const messages: KafkaMessage[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void messages.push(message) });
-    await waitFor(() => messages.length >= total, `${total} messages on ${topic}`, 60_000);
-  } finally {
-    await consumer.disconnect();
-  }
+  const messages = await rawMessages(topic, total, [brokers]);
   assert.equal(messages.length, total);
   return messages;
 }

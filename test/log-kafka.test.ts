@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { ShadowtapError } from '../shared/errors.js';
 import { openKafkaLog } from '../shared/log/kafka-log.js';
 import { captureKind, type LogEntry, type Position, type RecordLog } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
-import { kafkaBrokers, randomName } from './helpers/kafka-env.js';
+import { kafkaBrokers, randomName, rawMessages } from './helpers/kafka-env.js';
 import { sampleCapture } from './helpers/sample-records.js';
 import { waitFor as waitForCondition } from './helpers/wait-for.js';
 
@@ -53,21 +53,6 @@ async function groupStable(group: string, members: number): Promise<void> {
     }, `${members} readers to join group ${group}`);
   } finally {
     await admin.disconnect();
-  }
-}
-
-/** The raw messages of a topic, read with a plain kafkajs consumer. */
-async function rawMessages(topic: string, count: number): Promise<Array<KafkaMessage & { partition: number }>> {
-  const consumer = kafka.consumer({ groupId: randomName('raw'), maxWaitTimeInMs: 200 });
-  const messages: Array<KafkaMessage & { partition: number }> = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message, partition }) => void messages.push({ ...message, partition }) });
-    await waitFor(() => messages.length >= count, `${count} messages on ${topic}`);
-    return messages;
-  } finally {
-    await consumer.disconnect();
   }
 }
 
