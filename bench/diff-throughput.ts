@@ -11,11 +11,11 @@
 import { comparePair, compileRules } from '../diff/compare-pair.js';
 import { createPairJudge } from '../diff/run-diff.js';
 import { addOutcome, newSummary } from '../diff/summary.js';
-import type { Capture, HttpResponse, Result } from '../shared/records/types.js';
+import { captureV2Defaults, resultV2Defaults, type Capture, type HttpResponse, type Result } from '../shared/records/types.js';
 
 function response(body: unknown): HttpResponse {
   const bytes = Buffer.from(JSON.stringify(body));
-  return { status: 200, headers: [{ name: 'content-type', value: 'application/json' }], body: bytes, size: bytes.length, truncated: false };
+  return { status: 200, headers: [{ name: 'content-type', value: 'application/json' }], body: bytes, size: bytes.length, truncated: false, sha256: null };
 }
 
 function body(seed: number, change: boolean) {
@@ -79,11 +79,12 @@ function record(i: number, stable: HttpResponse, shadow: HttpResponse): [Capture
     captureTime: start,
     agent: 'bench',
     service: 'orders',
-    request: { method: 'GET', path: `/orders/${i}`, query: '', headers: [], body: Buffer.alloc(0), size: 0, truncated: false },
+    request: { method: 'GET', path: `/orders/${i}`, query: '', headers: [], body: Buffer.alloc(0), size: 0, truncated: false, sha256: null },
     response: stable,
     upstreamError: null,
     timings: { start, firstByte: start + 800, end: start + 1000 + (i % 977) },
     redactions: [],
+    ...captureV2Defaults(),
     sampling: { rate: 1, mode: 'all' },
   };
   const result: Result = {
@@ -99,6 +100,7 @@ function record(i: number, stable: HttpResponse, shadow: HttpResponse): [Capture
     skipReason: null,
     response: shadow,
     latencyMicros: 1100 + (i % 991),
+    ...resultV2Defaults(),
   };
   return [capture, result];
 }

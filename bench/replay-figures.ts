@@ -7,7 +7,7 @@ import { runReplay } from '../replay/replay-worker.js';
 import { openFileLog } from '../shared/log/file-log.js';
 import { openLog, type LogOptions } from '../shared/log/open-log.js';
 import { captureKind, resultKind, type RecordLog } from '../shared/log/record-log.js';
-import type { Capture } from '../shared/records/types.js';
+import { captureV2Defaults, type Capture } from '../shared/records/types.js';
 import { benchKafka, itemsDocument, seconds } from './fixtures.js';
 import { startPeer } from './replay-peers.js';
 
@@ -37,11 +37,12 @@ function capture(i: number, timeMicros: number): Capture {
     captureTime: timeMicros,
     agent: 'bench',
     service: 'bench',
-    request: { method: 'GET', path: `/items/${i % 1000}`, query: '', headers: [{ name: 'accept', value: 'application/json' }], body: Buffer.alloc(0), size: 0, truncated: false },
+    request: { method: 'GET', path: `/items/${i % 1000}`, query: '', headers: [{ name: 'accept', value: 'application/json' }], body: Buffer.alloc(0), size: 0, truncated: false, sha256: null },
     response: null,
     upstreamError: null,
     timings: { start: timeMicros, firstByte: null, end: null },
     redactions: [],
+    ...captureV2Defaults(),
     sampling: { rate: 1, mode: 'all' },
   };
 }

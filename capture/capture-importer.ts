@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { logUnreachable } from '../shared/errors.js';
 import type { RecordLog } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
@@ -55,6 +56,11 @@ export interface ImportSource {
 }
 
 /** Cuts a body at the configured maximum the way the live agent does. */
-export function boundedBody(body: Buffer, max: number): { body: Buffer; size: number; truncated: boolean } {
-  return { body: body.length > max ? body.subarray(0, max) : body, size: body.length, truncated: body.length > max };
+export function boundedBody(body: Buffer, max: number): { body: Buffer; size: number; truncated: boolean; sha256: string } {
+  return {
+    body: body.length > max ? body.subarray(0, max) : body,
+    size: body.length,
+    truncated: body.length > max,
+    sha256: createHash('sha256').update(body).digest('hex'),
+  };
 }

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { captureCodec } from '../shared/records/codec.js';
 import type { Capture, Header } from '../shared/records/types.js';
-import { nowMicros } from '../shared/records/types.js';
+import { captureV2Defaults, nowMicros } from '../shared/records/types.js';
 import { BodyTap, ByteBudget } from './body-tap.js';
 import { resolveRecorderOptions, type RecorderOptions, type ResolvedRecorderOptions } from './capture-options.js';
 import { createCaptureLogger } from './capture-logger.js';
@@ -152,6 +152,7 @@ export class CaptureRecorder {
         body: outcome.requestBody.body(),
         size: outcome.requestBody.size,
         truncated: outcome.requestBody.truncated,
+        sha256: null,
       },
       response: outcome.response && {
         status: outcome.response.status,
@@ -159,10 +160,12 @@ export class CaptureRecorder {
         body: outcome.response.body.body(),
         size: outcome.response.body.size,
         truncated: outcome.response.body.truncated,
+        sha256: null,
       },
       upstreamError: outcome.upstreamError,
       timings: { start: exchange.start, firstByte: outcome.firstByte, end: outcome.end },
       redactions: [],
+    ...captureV2Defaults(),
       sampling: { rate: exchange.sampling.rate, mode: exchange.sampling.mode },
     };
     outcome.requestBody.release();

@@ -1,6 +1,6 @@
 import { ShadowtapError } from '../shared/errors.js';
 import type { Capture, Header } from '../shared/records/types.js';
-import { headerValue } from '../shared/records/types.js';
+import { captureV2Defaults, headerValue } from '../shared/records/types.js';
 import { boundedBody, type ImportItem, type ImportSource } from './capture-importer.js';
 import { endToEndHeaders, splitTarget } from './http-headers.js';
 
@@ -136,6 +136,7 @@ export function* goreplayItems(file: Buffer, source: ImportSource, name = 'GoRep
       upstreamError: null,
       timings: { start, firstByte: null, end },
       redactions: [],
+    ...captureV2Defaults(),
       sampling: { rate: 1, mode: 'all' },
     };
     yield { capture };

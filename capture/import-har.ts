@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ShadowtapError } from '../shared/errors.js';
 import type { Capture, Header } from '../shared/records/types.js';
-import { headerValue } from '../shared/records/types.js';
+import { captureV2Defaults, headerValue } from '../shared/records/types.js';
 import { boundedBody, type ImportItem, type ImportSource } from './capture-importer.js';
 import { endToEndHeaders } from './http-headers.js';
 
@@ -89,6 +89,7 @@ function entryToItem(entry: HarEntry, source: ImportSource): ImportItem {
       end: entry.time === undefined || entry.time < 0 ? null : Math.round(start + entry.time * 1000),
     },
     redactions: [],
+    ...captureV2Defaults(),
     sampling: { rate: 1, mode: 'all' },
   };
   return { capture };

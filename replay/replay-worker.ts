@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ShadowtapError } from '../shared/errors.js';
 import type { LogEntry } from '../shared/log/record-log.js';
-import { nowMicros, type Capture, type Result } from '../shared/records/types.js';
+import { nowMicros, resultV2Defaults, type Capture, type Result } from '../shared/records/types.js';
 import { CircuitBreaker, type Admission } from './circuit-breaker.js';
 import { CommitTracker } from './commit-tracker.js';
 import { ConcurrencyLimit } from './concurrency-limit.js';
@@ -243,6 +243,7 @@ function sentResult(base: ResultBase, outcome: SendOutcome, attempt: number, sen
     skipReason: null,
     response: outcome.ok ? outcome.response : null,
     latencyMicros: outcome.ok ? outcome.latencyMicros : null,
+    ...resultV2Defaults(),
   };
 }
 
@@ -257,6 +258,7 @@ function skipped(base: ResultBase, reason: string): Result {
     skipReason: reason,
     response: null,
     latencyMicros: null,
+    ...resultV2Defaults(),
   };
 }
 

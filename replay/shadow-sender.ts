@@ -71,7 +71,7 @@ export class ShadowSender {
         onResponseEnd() {
           const latencyMicros = Math.round((performance.now() - started) * 1000);
           const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-          resolve({ ok: true, sentTime, response: { status, headers, body, size, truncated: size > kept }, latencyMicros });
+          resolve({ ok: true, sentTime, response: { status, headers, body, size, truncated: size > kept, sha256: null }, latencyMicros });
         },
         onResponseError(_controller, error) {
           fail(error);

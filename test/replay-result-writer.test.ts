@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ResultWriter } from '../replay/result-writer.js';
-import type { Result } from '../shared/records/types.js';
+import { resultV2Defaults, type Result } from '../shared/records/types.js';
 
 const result = (i: number): Result => ({
   id: `r-${i}`,
@@ -16,6 +16,7 @@ const result = (i: number): Result => ({
   skipReason: 'dropped',
   response: null,
   latencyMicros: null,
+  ...resultV2Defaults(),
 });
 
 /** A sink whose appends finish only when the test says so, in any order. */

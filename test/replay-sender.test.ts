@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ShadowSender } from '../replay/shadow-sender.js';
 import { ReplayStats } from '../replay/replay-stats.js';
-import type { Result } from '../shared/records/types.js';
+import { resultV2Defaults, type Result } from '../shared/records/types.js';
 import { startServer, type TestServer } from './helpers/replay-helpers.js';
 
 describe('shadow sender', () => {
@@ -78,8 +78,9 @@ describe('replay summary rate', () => {
     outcome: 'response',
     error: null,
     skipReason: null,
-    response: { status: 200, headers: [], body: Buffer.alloc(0), size: 0, truncated: false },
+    response: { status: 200, headers: [], body: Buffer.alloc(0), size: 0, truncated: false, sha256: null },
     latencyMicros: 100,
+    ...resultV2Defaults(),
   });
 
   it('is sends over the span from the first to the last scheduled send, not over the run with its start-up and drain', () => {

@@ -1,10 +1,10 @@
 import { gzipSync } from 'node:zlib';
-import type { Capture, Header, HttpResponse, Result } from '../../shared/records/types.js';
+import { captureV2Defaults, resultV2Defaults, type Capture, type Header, type HttpResponse, type Result } from '../../shared/records/types.js';
 
 /** Builders of responses, captures and results for the diff tests. */
 export function json(body: unknown, status = 200, headers: Header[] = []): HttpResponse {
   const bytes = Buffer.from(JSON.stringify(body));
-  return { status, headers: [{ name: 'content-type', value: 'application/json' }, ...headers], body: bytes, size: bytes.length, truncated: false };
+  return { status, headers: [{ name: 'content-type', value: 'application/json' }, ...headers], body: bytes, size: bytes.length, truncated: false, sha256: null };
 }
 
 export function gzipJson(body: unknown, status = 200): HttpResponse {
@@ -18,16 +18,17 @@ export function gzipJson(body: unknown, status = 200): HttpResponse {
     body: bytes,
     size: bytes.length,
     truncated: false,
+    sha256: null,
   };
 }
 
 export function text(body: string, contentType = 'text/plain; charset=utf-8', status = 200): HttpResponse {
   const bytes = Buffer.from(body);
-  return { status, headers: [{ name: 'content-type', value: contentType }], body: bytes, size: bytes.length, truncated: false };
+  return { status, headers: [{ name: 'content-type', value: contentType }], body: bytes, size: bytes.length, truncated: false, sha256: null };
 }
 
 export function bytes(body: Buffer, status = 200): HttpResponse {
-  return { status, headers: [{ name: 'content-type', value: 'application/octet-stream' }], body, size: body.length, truncated: false };
+  return { status, headers: [{ name: 'content-type', value: 'application/octet-stream' }], body, size: body.length, truncated: false, sha256: null };
 }
 
 const baseMicros = 1_764_000_000_000_000;
@@ -39,11 +40,12 @@ export function capture(id: string, path: string, response: HttpResponse | null,
     captureTime: start,
     agent: 'test',
     service: 'svc',
-    request: { method, path, query: '', headers: [], body: Buffer.alloc(0), size: 0, truncated: false },
+    request: { method, path, query: '', headers: [], body: Buffer.alloc(0), size: 0, truncated: false, sha256: null },
     response,
     upstreamError: null,
     timings: { start, firstByte: start + latencyMicros / 2, end: start + latencyMicros },
     redactions: [],
+    ...captureV2Defaults(),
     sampling: { rate: 1, mode: 'all' },
   };
 }
@@ -63,6 +65,7 @@ export function result(captureId: string, response: HttpResponse | null, atMs = 
     skipReason: null,
     response,
     latencyMicros: 1200,
+    ...resultV2Defaults(),
     ...overrides,
   };
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openFileLog } from '../../shared/log/file-log.js';
 import { captureKind, resultKind, type RecordLog } from '../../shared/log/record-log.js';
-import type { Capture, HttpRequest, Result } from '../../shared/records/types.js';
+import { captureV2Defaults, type Capture, type HttpRequest, type Result } from '../../shared/records/types.js';
 import { listenLocal, type LocalServer } from './local-server.js';
 
 /** A capture with plausible defaults; `request` fields merge over a GET /. */
@@ -22,12 +22,14 @@ export function makeCapture(id: string, captureTimeMs: number, request: Partial<
       body: Buffer.alloc(0),
       size: 0,
       truncated: false,
+      sha256: null,
       ...request,
     },
-    response: { status: 200, headers: [], body: Buffer.from('ok'), size: 2, truncated: false },
+    response: { status: 200, headers: [], body: Buffer.from('ok'), size: 2, truncated: false, sha256: null },
     upstreamError: null,
     timings: { start: captureTimeMs * 1000, firstByte: null, end: null },
     redactions: [],
+    ...captureV2Defaults(),
     sampling: { rate: 1, mode: 'all' },
   };
 }

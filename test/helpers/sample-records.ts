@@ -19,12 +19,20 @@ export function sampleCapture(overrides: Partial<Capture> = {}): Capture {
       body: Buffer.from('{"qty":3}'),
       size: 9,
       truncated: false,
+      sha256: '9a'.repeat(32),
     },
     response: sampleResponse(),
     upstreamError: null,
     timings: { start: 1_764_000_000_000_000, firstByte: 1_764_000_000_001_500, end: 1_764_000_000_002_000 },
     redactions: ['request.header:authorization'],
     sampling: { rate: 1, mode: 'all' },
+    clientRequestId: 'client-7',
+    redactionMode: 'seal',
+    sealed: { keyId: 'k1', scheme: 'x25519-hkdf-sha256-aes-256-gcm', payload: Buffer.from([1, 2, 3, 4]) },
+    sideEffects: [
+      { kind: 'http', name: 'POST', origin: 'http://mail:25', pathTemplate: '/send/:id', status: 202, bodySha256: 'ab'.repeat(32), blocked: false },
+      { kind: 'guard', name: 'db.insert', origin: '', pathTemplate: '', status: null, bodySha256: null, blocked: true },
+    ],
     ...overrides,
   };
 }
@@ -36,6 +44,7 @@ export function sampleResponse(overrides: Partial<HttpResponse> = {}): HttpRespo
     body: Buffer.from('{"id":42,"items":[{"sku":"a","qty":3}]}'),
     size: 39,
     truncated: false,
+    sha256: '5f'.repeat(32),
     ...overrides,
   };
 }
@@ -54,6 +63,12 @@ export function sampleResult(overrides: Partial<Result> = {}): Result {
     skipReason: null,
     response: sampleResponse({ body: Buffer.from('{"id":42,"items":[{"sku":"a","qty":4}]}') }),
     latencyMicros: 1800,
+    role: 'shadow',
+    replayMode: 'window',
+    requestChanges: [{ kind: 'marker-added', name: 'x-shadowtap-replay', from: null, to: '1' }],
+    redactions: ['response.header:set-cookie'],
+    sideEffects: [{ kind: 'http', name: 'POST', origin: 'http://mail:25', pathTemplate: '/send/:id', status: 202, bodySha256: null, blocked: true }],
+    guarded: true,
     ...overrides,
   };
 }
