@@ -1,4 +1,5 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { configError, usageError } from '../errors.js';
 import { generateSealKeys, openingKeyFromPem, type OpeningKey } from './seal.js';
@@ -29,26 +30,23 @@ export async function writeSealKeys(dir: string): Promise<WrittenSealKeys> {
 }
 
 /**
- * The private keys a replay worker may open sealed captures with, by key id. Each source is a
- * PEM file's path or, as an environment variable would carry it, the PEM text itself.
+ * A private key a replay worker may open sealed captures with, from a PEM file's path or, as an
+ * environment variable would carry it, the PEM text itself. Read at start-up, synchronously, as
+ * the flag is parsed.
  */
-export async function readOpeningKeys(sources: readonly string[], flag: string): Promise<Map<string, OpeningKey>> {
-  const keys = new Map<string, OpeningKey>();
-  for (const source of sources) {
-    const isPem = source.trimStart().startsWith('-----BEGIN');
-    let pem: string;
-    try {
-      pem = isPem ? source : await readFile(source, 'utf8');
-    } catch (error) {
-      throw configError(`${flag} ${source}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}; give the .private.pem file written by shadowtap keys generate`);
-    }
-    try {
-      const key = openingKeyFromPem(pem);
-      keys.set(key.keyId, key);
-    } catch (error) {
-      const where = isPem ? 'the PEM text given' : source;
-      throw configError(`${flag} ${where} is not an X25519 private key (${(error as Error).message.split('\n')[0]}); give the .private.pem file written by shadowtap keys generate`);
-    }
+export function readOpeningKey(source: string, flag: string): OpeningKey {
+  const isPem = source.trimStart().startsWith('-----BEGIN');
+  let pem: string;
+  try {
+    pem = isPem ? source : readFileSync(source, 'utf8');
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    throw configError(`${flag} ${source}: ${why}; give the .private.pem file written by shadowtap keys generate`);
   }
-  return keys;
+  try {
+    return openingKeyFromPem(pem);
+  } catch (error) {
+    const where = isPem ? 'the PEM text given' : source;
+    throw configError(`${flag}: ${where} is not an X25519 private key (${(error as Error).message.split('\n')[0]}); give the .private.pem file written by shadowtap keys generate`);
+  }
 }
