@@ -1,7 +1,8 @@
 import { usageError } from '../shared/errors.js';
-import type { Capture, Header, HttpRequest, RequestChange } from '../shared/records/types.js';
-import { isWholeBody, redactionEntries, type RedactionEntry } from '../shared/redaction/redaction-entry.js';
-import { unsealRequest, type OpeningKey, type SealedRequest } from '../shared/redaction/seal.js';
+import type { Capture, HttpRequest, RequestChange } from '../shared/records/types.js';
+import { isBodyNotKept, redactionEntries, secretMasked, secretRestored, type RedactionEntry } from '../shared/redaction/redaction-entry.js';
+import { originalRequest } from '../shared/redaction/redactor.js';
+import { unsealRequest, type OpeningKey } from '../shared/redaction/seal.js';
 
 /** How the replay deals with what capture redacted from a request. */
 export interface RequestSecrets {
@@ -35,32 +36,26 @@ export function prepareRequest(capture: Capture, secrets: RequestSecrets): Prepa
   if (capture.sealed) {
     const key = secrets.openingKeys.get(capture.sealed.keyId);
     if (key) {
-      let original: SealedRequest;
       try {
-        original = unsealRequest(key, capture.sealed);
+        request = originalRequest(request, unsealRequest(key, capture.sealed));
       } catch {
         return { skip: sealUnreadable };
       }
-      request = restore(request, original, entries);
       restored = true;
     } else if (!secrets.allowMasked) {
       throw usageError(missingKeyMessage(capture, secrets.openingKeys));
     }
   }
-  const bodyMissing = request.body.length === 0 && (request.size > 0 || entries.some(isWholeBody));
+  // Also for records of older agents, which emptied a body they could not parse and said so differently.
+  const bodyMissing = request.body.length === 0 && (request.size > 0 || entries.some(isBodyNotKept));
   if (bodyMissing) return { skip: bodyNotKept };
   const changes: RequestChange[] = [];
   for (const entry of entries) {
-    if (isWholeBody(entry)) continue;
     if (entry.part === 'header' && secrets.replacedHeaders.has(entry.name)) continue;
-    changes.push({ kind: restored ? 'secret-restored' : 'secret-masked', name: `${entry.part}:${entry.name}`, from: null, to: null });
+    changes.push({ kind: restored ? secretRestored : secretMasked, name: `${entry.part}:${entry.name}`, from: null, to: null });
   }
-  if (restored && entries.some(isWholeBody)) changes.push({ kind: 'secret-restored', name: 'body', from: null, to: null });
   return { request, changes };
 }
-
-/** Whether a Result's request went out with parts redaction changed (and nobody replaced). */
-export const alteredByRedaction = (changes: readonly RequestChange[]) => changes.some((c) => c.kind === 'secret-masked');
 
 function missingKeyMessage(capture: Capture, keys: ReadonlyMap<string, OpeningKey>): string {
   const { keyId } = capture.sealed!;
@@ -69,35 +64,6 @@ function missingKeyMessage(capture: Capture, keys: ReadonlyMap<string, OpeningKe
     `capture ${capture.id} is sealed with key ${keyId} and ${held}: pass that private key (--seal-private-key FILE or SHADOWTAP_SEAL_PRIVATE_KEY), ` +
     'or --allow-masked to send the masked requests (their pairs get the verdict altered)'
   );
-}
-
-/** The recorded request with the sealed originals in place of what redaction changed. */
-function restore(request: HttpRequest, original: SealedRequest, entries: readonly RedactionEntry[]): HttpRequest {
-  // Original headers go where the first recorded header of their name was (dropped ones at the end).
-  const sealedByName = new Map<string, Header[]>();
-  for (const h of original.headers) {
-    const name = h.name.toLowerCase();
-    sealedByName.set(name, [...(sealedByName.get(name) ?? []), h]);
-  }
-  const headers: Header[] = [];
-  const placed = new Set<string>();
-  for (const h of request.headers) {
-    const name = h.name.toLowerCase();
-    const sealed = sealedByName.get(name);
-    if (!sealed) headers.push(h);
-    else if (!placed.has(name)) {
-      headers.push(...sealed);
-      placed.add(name);
-    }
-  }
-  for (const [name, sealed] of sealedByName) if (!placed.has(name)) headers.push(...sealed);
-  const body = original.body === null ? request.body : Buffer.from(original.body, 'base64');
-  return {
-    ...request,
-    headers,
-    query: entries.some((e) => e.part === 'query') ? original.query : request.query,
-    body,
-  };
 }
 
 function distinct(entries: RedactionEntry[]): RedactionEntry[] {

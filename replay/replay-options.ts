@@ -1,4 +1,4 @@
-import { resolveRedaction, type RedactionOptions, type ResolvedRedaction } from '../capture/capture-options.js';
+import { resolveRedaction, type RedactionOptions, type ResolvedRedaction } from '../shared/redaction/redaction-options.js';
 import { usageError } from '../shared/errors.js';
 import type { LogEntry, RecordLog } from '../shared/log/record-log.js';
 import type { Capture, Header, Result } from '../shared/records/types.js';
@@ -182,7 +182,8 @@ export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
     },
     maxBodyBytes: positive(options.maxBodyBytes, replayDefaults.maxBodyBytes, '--max-body', true),
     drainTimeoutMs: positive(options.drainTimeoutMs, replayDefaults.drainTimeoutMs, '--drain-timeout'),
-    redaction: resolveRedaction(options.redaction),
+    // The replay only redacts answers: seal mode needs no public key here.
+    redaction: resolveRedaction(options.redaction, { sealing: false }),
     secrets: {
       openingKeys: new Map((options.sealKeys ?? []).map((key) => [key.keyId, key])),
       allowMasked: options.allowMasked ?? false,

@@ -57,9 +57,9 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
   if (baseline) stats.enableBaseline();
   const redaction = new ShadowRedaction(config.redaction);
   /** What the replay changed in the request, and the answer redacted by the capture's policy, before the Result is written. */
-  const completed = async (result: Result, capture: Capture, changes: RequestChange[]): Promise<Result> => {
+  const completed = async (result: Result, capture: Capture, sent: HttpRequest, changes: RequestChange[]): Promise<Result> => {
     if (changes.length > 0) result.requestChanges = [...result.requestChanges, ...changes];
-    if (result.response) result.redactions = await redaction.redact(result.response, capture.redactionMode);
+    if (result.response) ({ response: result.response, redactions: result.redactions } = await redaction.redact(result.response, sent, capture.redactionMode));
     return result;
   };
   const breaker = new CircuitBreaker(config.circuitBreaker, (open) => observe((o) => o.circuit(open)));
@@ -95,7 +95,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     writer.add(result);
   };
 
-  const execute = async (entry: LogEntry<Capture>, base: ResultBase, request: OutgoingRequest, changes: RequestChange[], admission: Admission) => {
+  const execute = async (entry: LogEntry<Capture>, base: ResultBase, prepared: { request: HttpRequest; changes: RequestChange[] }, request: OutgoingRequest, admission: Admission) => {
     let attempt = 0;
     let firstSentTime: number | undefined;
     for (;;) {
@@ -106,7 +106,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       const connectionFailure = !outcome.ok && isConnectionFailure(outcome.kind);
       breaker.record(attempt === 1 ? admission : 'normal', outcome.ok ? 'answered' : connectionFailure ? 'connection-failure' : 'other-failure');
       if (outcome.ok || !connectionFailure || attempt > config.retries) {
-        const result = await completed(sentResult(base, outcome, attempt, firstSentTime), entry.value, changes);
+        const result = await completed(sentResult(base, outcome, attempt, firstSentTime), entry.value, prepared.request, prepared.changes);
         if (hardStop.signal.aborted) return;
         record(result, entry);
         return;
@@ -136,7 +136,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     try {
       const outcome = await baseline.sender.send(buildRequest(prepared, baseline.rules));
       if (hardStop.signal.aborted) return;
-      const result = await completed(sentResult({ ...base, target: baseline.target.origin }, outcome, 1, outcome.sentTime), entry.value, changes);
+      const result = await completed(sentResult({ ...base, target: baseline.target.origin }, outcome, 1, outcome.sentTime), entry.value, prepared, changes);
       if (hardStop.signal.aborted) return;
       stats.baselineResult(result);
       writer.add(result);
@@ -197,7 +197,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       const lag = lagMs;
       observe((o) => o.lag(lag));
     }
-    execute(entry, { ...base, scheduledTime }, request, prepared.changes, admission)
+    execute(entry, { ...base, scheduledTime }, prepared, request, admission)
       .catch((error: unknown) => {
         failure ??= error;
       })

@@ -1,7 +1,7 @@
-import type { ResolvedRedaction } from '../capture/capture-options.js';
-import { Redactor } from '../capture/redactor.js';
 import { configError } from '../shared/errors.js';
-import { captureV2Defaults, type HttpResponse } from '../shared/records/types.js';
+import type { HttpRequest, HttpResponse } from '../shared/records/types.js';
+import type { RedactionMode, ResolvedRedaction } from '../shared/redaction/redaction-options.js';
+import { Redactor } from '../shared/redaction/redactor.js';
 
 /**
  * The capture's redaction policy applied to the answers the replay gets (the shadow's, and the
@@ -19,42 +19,25 @@ export class ShadowRedaction {
    */
   redactorFor(captureMode: string | null): Redactor | undefined {
     if (!this.options.enabled) return undefined;
-    const mode = responseMode(captureMode ?? this.options.mode);
+    const mode = (captureMode ?? this.options.mode) as RedactionMode;
     let redactor = this.byMode.get(mode);
     if (!redactor) {
       if (mode === 'hash' && !this.options.hashKey) {
-        throw configError('the captures were redacted in hash mode: set SHADOWTAP_REDACT_KEY to the capture agents\' key, so the answers replayed are hashed alike');
+        throw configError("the captures were redacted in hash mode: set SHADOWTAP_REDACT_KEY to the capture agents' key, so the answers replayed are hashed alike");
       }
-      redactor = new Redactor({ ...this.options, mode });
+      redactor = new Redactor({ ...this.options, mode, sealingKey: null });
       this.byMode.set(mode, redactor);
     }
     return redactor;
   }
 
-  /** Redacts the answer in place; returns what was redacted (`response.…` entries, never values). */
-  async redact(response: HttpResponse, captureMode: string | null): Promise<string[]> {
+  /**
+   * The answer redacted (a copy), given the request as it was sent so its secrets are removed
+   * wherever the answer echoes them; and what was redacted (`response.…` entries, never values).
+   */
+  async redact(response: HttpResponse, sent: HttpRequest, captureMode: string | null): Promise<{ response: HttpResponse; redactions: string[] }> {
     const redactor = this.redactorFor(captureMode);
-    if (!redactor) return [];
-    const empty = { method: 'GET', path: '/', query: '', headers: [], body: Buffer.alloc(0), size: 0, truncated: false, sha256: null };
-    const capture = {
-      id: '',
-      captureTime: 0,
-      agent: '',
-      service: '',
-      request: empty,
-      response,
-      upstreamError: null,
-      timings: { start: 0, firstByte: null, end: null },
-      redactions: [],
-      sampling: { rate: 1, mode: '' },
-      ...captureV2Defaults(),
-    };
-    const redacted = await redactor.redact(capture);
-    return redacted.redactions;
+    if (!redactor) return { response, redactions: [] };
+    return redactor.redactResponse(response, sent);
   }
-}
-
-/** Sealing covers request parts only (what the replay must send); answers are masked. */
-function responseMode(mode: string): ResolvedRedaction['mode'] {
-  return mode === 'seal' ? 'mask' : (mode as ResolvedRedaction['mode']);
 }

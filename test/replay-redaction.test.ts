@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { resolveRedaction } from '../capture/capture-options.js';
-import { Redactor } from '../capture/redactor.js';
+import { resolveRedaction } from '../shared/redaction/redaction-options.js';
+import { Redactor } from '../shared/redaction/redactor.js';
 import { runReplay, type ReplayOptions } from '../replay/replay-worker.js';
 import { ShadowtapError } from '../shared/errors.js';
 import type { Capture, HttpRequest } from '../shared/records/types.js';
-import { generateSealKeys, openingKeyFromPem, sealingKeyFromPem, sealRequest } from '../shared/redaction/seal.js';
+import { generateSealKeys, openingKeyFromPem } from '../shared/redaction/seal.js';
 import { makeCapture, readAll, startServer, tempStore, type TestServer, type TestStore } from './helpers/replay-helpers.js';
 
 const t0 = Date.UTC(2026, 0, 1);
 const secret = { auth: 'Bearer SEKRIT-REPLAY-AUTH', token: 'SEKRIT-REPLAY-QUERY', cookie: 'sid=SEKRIT-SHADOW-COOKIE', answer: 'SEKRIT-SHADOW-TOKEN' };
 const keys = generateSealKeys();
 
-/** A capture as the capture agent records it: request redacted in `mode`, sealed to `keys` in seal mode. */
+/** A capture as the capture agent records it: redacted in `mode`, sealed to `keys` in seal mode. */
 async function redactedCapture(id: string, mode: 'mask' | 'hash' | 'seal', request: Partial<HttpRequest> = {}): Promise<Capture> {
   const capture = makeCapture(id, t0, {
     path: '/echo',
@@ -24,12 +24,8 @@ async function redactedCapture(id: string, mode: 'mask' | 'hash' | 'seal', reque
     ],
     ...request,
   });
-  const original = { headers: capture.request.headers.filter((h) => h.name === 'Authorization'), query: capture.request.query, body: null };
-  const redactor = new Redactor(resolveRedaction({ mode: mode === 'seal' ? 'mask' : mode, hashKey: 'test-hash-key' }));
-  const redacted = await redactor.redact(capture);
-  redacted.redactionMode = mode;
-  if (mode === 'seal') redacted.sealed = sealRequest(sealingKeyFromPem(keys.publicKeyPem), original);
-  return redacted;
+  const redactor = new Redactor(resolveRedaction({ mode, hashKey: 'test-hash-key', ...(mode === 'seal' && { sealPublicKey: keys.publicKeyPem }) }));
+  return redactor.redact(capture);
 }
 
 describe('replay of redacted captures', () => {
@@ -95,7 +91,7 @@ describe('replay of redacted captures', () => {
   it('with masked sends allowed, sends the masked request and names every masked part', async () => {
     await store.captures.append([await redactedCapture('sealed-3', 'seal')]);
     await replay({ allowMasked: true });
-    assert.equal(shadow.seen[0]!.headers.authorization, '[redacted]');
+    assert.equal(shadow.seen[0]!.headers.authorization, 'Bearer [redacted]');
     const [result] = await readAll(store.results);
     assert.deepEqual(
       result!.requestChanges.map((c) => `${c.kind} ${c.name}`),
@@ -113,7 +109,7 @@ describe('replay of redacted captures', () => {
 
   it('a body capture did not keep is skipped with its reason, never sent empty', async () => {
     const capture = makeCapture('unparsed-1', t0, { method: 'GET', path: '/search', body: Buffer.alloc(0), size: 15 });
-    capture.redactions = ['request.body:unparseable'];
+    capture.redactions = ['request.body:not-scanned(truncated)'];
     await store.captures.append([capture]);
     const summary = await replay();
     assert.equal(shadow.seen.length, 0);

@@ -1,8 +1,11 @@
+import type { RequestChange } from '../records/types.js';
+
 /**
- * The entries of a record's `redactions` list, `<side>.<part>:<name>` such as
- * `request.header:authorization`, `request.query:token`, `response.body:$.user.password`, or a
- * body-level marker (`request.body:unparseable`: the body was not kept). Names and paths only,
- * never values. Replay reads the request side, the diff both response sides.
+ * The entries of a record's `redactions` list, `<side>.<part>:<name>` (the vocabulary is listed
+ * in redactor.ts): `request.header:authorization`, `request.query:token`,
+ * `response.body:$.user.password`, `response.body:text(jwt)`, or `request.body:not-scanned(…)`
+ * (the body was not kept). Names and paths only, never values. Replay reads the request side,
+ * the diff both response sides.
  */
 export interface RedactionEntry {
   side: 'request' | 'response';
@@ -20,8 +23,11 @@ export function parseRedactionEntry(entry: string): RedactionEntry | undefined {
   return { side: m[1] as RedactionEntry['side'], part, name: part === 'header' ? m[3].toLowerCase() : m[3] };
 }
 
-/** A body entry that names no field but the whole body (unscannable, unparseable, ...): the body was not kept. */
-export const isWholeBody = (entry: RedactionEntry) => entry.part === 'body' && !entry.name.startsWith('$');
+/** A body entry saying the body could not be scanned, so it was not kept. */
+export const isBodyNotKept = (entry: RedactionEntry) => entry.part === 'body' && entry.name.startsWith('not-scanned');
+
+/** A body entry of a JSON, form or multipart field (a `$` path); others are about the body as text. */
+export const isBodyField = (entry: RedactionEntry) => entry.part === 'body' && entry.name.startsWith('$');
 
 export function redactionEntries(list: readonly string[], side: RedactionEntry['side']): RedactionEntry[] {
   const out: RedactionEntry[] = [];
@@ -31,3 +37,10 @@ export function redactionEntries(list: readonly string[], side: RedactionEntry['
   }
   return out;
 }
+
+/** Result.requestChanges kinds: a redacted request part sent with its sealed original, or as recorded (masked). */
+export const secretRestored = 'secret-restored';
+export const secretMasked = 'secret-masked';
+
+/** The request parts a replay sent as redaction left them (and nobody replaced); empty when it sent what stable got. */
+export const maskedParts = (changes: readonly RequestChange[]) => changes.filter((c) => c.kind === secretMasked).map((c) => c.name);
