@@ -3,7 +3,7 @@ import { logUnreachable } from '../shared/errors.js';
 import type { RecordLog } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
 import { resolveRedaction, type RedactionOptions } from './capture-options.js';
-import { Redactor } from './redactor.js';
+import { Redactor } from '../shared/redaction/redactor.js';
 
 /** One entry of an input file: a capture, or why the entry was left out. */
 export type ImportItem = { capture: Capture } | { skip: string };

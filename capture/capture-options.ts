@@ -3,26 +3,9 @@ import type { Logger } from 'pino';
 import { configError } from '../shared/errors.js';
 import type { RecordLog } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
-import { parsePathPattern } from './body-path.js';
+import { redactionDefaults, resolveRedaction, type RedactionOptions, type ResolvedRedaction } from '../shared/redaction/redaction-options.js';
 
-export type RedactionMode = 'mask' | 'drop' | 'hash';
-
-export interface RedactionOptions {
-  /** Redaction is on unless explicitly turned off. */
-  enabled?: boolean;
-  /** mask: "[redacted]"; drop: remove the header/param/field; hash: "hmac:<hex>" with a secret key. */
-  mode?: RedactionMode;
-  /** Key of the hash mode; defaults to the SHADOWTAP_REDACT_KEY environment variable. */
-  hashKey?: string;
-  /** Match Sentry-like sensitive names (password, token, auth, ...) anywhere; on by default. */
-  defaultNames?: boolean;
-  /** More header names to redact (exact, case-insensitive). */
-  headers?: string[];
-  /** More query parameter names to redact (exact, case-insensitive). */
-  queryParams?: string[];
-  /** More JSON/form body fields by path: `$.user.*.pin`, `$.items[*].card`, `$..cvv` style `**`. */
-  bodyPaths?: string[];
-}
+export { resolveRedaction, type RedactionMode, type RedactionOptions, type ResolvedRedaction } from '../shared/redaction/redaction-options.js';
 
 export interface SamplingOptions {
   /** Fraction of requests kept, 0..1. */
@@ -87,7 +70,7 @@ export const recorderDefaults = {
   maxBodyBytes: 1024 * 1024,
   maxInflightBodyBytes: 128 * 1024 * 1024,
   requestIdHeader: 'x-request-id',
-  redaction: { enabled: true, mode: 'mask' as RedactionMode, defaultNames: true },
+  redaction: redactionDefaults,
   sampling: { rate: 1 },
   queue: {
     memoryBytes: 64 * 1024 * 1024,
@@ -100,17 +83,6 @@ export const recorderDefaults = {
     retryMaxMs: 5000,
   },
 };
-
-export interface ResolvedRedaction {
-  enabled: boolean;
-  mode: RedactionMode;
-  hashKey: string | null;
-  defaultNames: boolean;
-  headers: string[];
-  queryParams: string[];
-  /** Parsed patterns, one segment list each. */
-  bodyPaths: string[][];
-}
 
 export interface ResolvedSampling {
   rate: number;
@@ -153,31 +125,6 @@ function positive(value: number, name: string): number {
 function nonNegative(value: number, name: string): number {
   if (!Number.isFinite(value) || value < 0) throw configError(`${name} must be 0 or more; got ${value}`);
   return value;
-}
-
-export function resolveRedaction(options: RedactionOptions = {}): ResolvedRedaction {
-  const d = recorderDefaults.redaction;
-  const mode = options.mode ?? d.mode;
-  if (!['mask', 'drop', 'hash'].includes(mode)) throw configError(`redaction mode must be mask, drop or hash; got "${mode}"`);
-  const hashKey = options.hashKey ?? process.env.SHADOWTAP_REDACT_KEY ?? null;
-  if (mode === 'hash' && !hashKey) {
-    throw configError('redaction mode "hash" needs a key: set SHADOWTAP_REDACT_KEY (a long random string)');
-  }
-  return {
-    enabled: options.enabled ?? d.enabled,
-    mode,
-    hashKey,
-    defaultNames: options.defaultNames ?? d.defaultNames,
-    headers: (options.headers ?? []).map((h) => h.toLowerCase()),
-    queryParams: (options.queryParams ?? []).map((q) => q.toLowerCase()),
-    bodyPaths: (options.bodyPaths ?? []).map((path) => {
-      try {
-        return parsePathPattern(path);
-      } catch {
-        throw configError(`redaction body path "${path}" is not a path like $.user.*.pin or $.items[*].token`);
-      }
-    }),
-  };
 }
 
 export function resolveSampling(options: SamplingOptions = {}): ResolvedSampling {

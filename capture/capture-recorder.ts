@@ -11,7 +11,7 @@ import { CaptureMetrics } from './capture-metrics.js';
 import { DiskSpool } from './disk-spool.js';
 import { endToEndFromRaw, splitTarget } from './http-headers.js';
 import { RecordQueue } from './record-queue.js';
-import { Redactor } from './redactor.js';
+import { Redactor } from '../shared/redaction/redactor.js';
 import { Sampler, type SamplingDecision } from './sampler.js';
 
 /** One request on its way through the proxy or the middleware. */

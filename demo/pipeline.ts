@@ -10,6 +10,7 @@ import { runDiff } from '../diff/run-diff.js';
 import { runReplay, type ReplaySummary } from '../replay/replay-worker.js';
 import { openLog, type LogOptions } from '../shared/log/open-log.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';
+import { generateSealKeys, openingKeyFromPem } from '../shared/redaction/seal.js';
 import { demoTraffic, startSampleApp } from './sample-app.js';
 
 export interface PipelineOptions {
@@ -44,6 +45,9 @@ export async function runPipeline(options: PipelineOptions = {}): Promise<Pipeli
   const captures = await openLog(captureKind, logOptions);
   const results = await openLog(resultKind, logOptions);
   const startMs = Date.now();
+  // Seal mode with a key pair of this run: the log holds no secret, and the shadow still gets
+  // the requests stable got (the demo's tokens and Authorization headers), so verdicts are real.
+  const keys = generateSealKeys();
   try {
     say(`stable on ${stable.url}, shadow on ${shadow.url}, log: ${captures.name}`);
     const capture = await startCaptureServer({
@@ -51,6 +55,7 @@ export async function runPipeline(options: PipelineOptions = {}): Promise<Pipeli
       upstream: stable.url,
       sink: captures,
       service: 'sample',
+      redaction: { mode: 'seal', sealPublicKey: keys.publicKeyPem },
       logger: pino({ level: 'warn' }, pino.destination(2)),
     });
     const ids = await sendTraffic(capture.url, requests);
@@ -63,6 +68,7 @@ export async function runPipeline(options: PipelineOptions = {}): Promise<Pipeli
       target: shadow.url,
       fromMs: startMs,
       group: options.group ?? `demo-${startMs}`,
+      sealKeys: [openingKeyFromPem(keys.privateKeyPem)],
       // The same concurrency as the traffic through capture, so both sides' latencies are measured alike.
       concurrency: 8,
     });

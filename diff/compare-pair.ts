@@ -7,6 +7,7 @@ import { parseArrayKeys, parseIgnoreRules, rulesForRoute, type ArrayKeyRule, typ
 import { diffJson } from './json-diff.js';
 import { fieldOf, formatPath, type PathSegment } from './json-path.js';
 import { maskVolatile, noiseReason } from './noise-heuristics.js';
+import { redactionEffect, type RedactedFields } from './redaction-view.js';
 import { findReview, noReviewedDifferences, parseReviewedDifferences, type ReviewedDifferences } from './reviewed-differences.js';
 import { diffText } from './text-diff.js';
 
@@ -79,11 +80,14 @@ export interface PairVerdict {
 
 const statusClass = (status: number) => Math.floor(status / 100);
 
+/** What a difference at a redacted field shows instead of a value. */
+const hiddenValue = '(redacted)';
+
 /**
  * Compares stable's and shadow's responses for one request. `route` (`GET /users/{id}`)
- * selects route-scoped rules and reviewed entries.
+ * selects route-scoped rules and reviewed entries; `redacted` the fields redaction touched.
  */
-export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: CompareRules, route?: string): PairVerdict {
+export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: CompareRules, route?: string, redacted?: RedactedFields): PairVerdict {
   const differences: Difference[] = [];
   const notes: string[] = [];
   let textPatch: string | undefined;
@@ -91,6 +95,10 @@ export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: C
 
   // The side a difference lacks follows from its change: nothing stable for `added`, nothing shadow for `removed`.
   const add: Add = (kind, path, field, change, stableValue, shadowValue, noise, segments) => {
+    const effect = redacted && redactionEffect(redacted, kind, path, segments, [stableValue, shadowValue]);
+    // A redacted field is never a value difference; in hash mode a different secret still differs, unseen.
+    if (effect === 'not-compared' && (change === 'value-changed' || change === 'type-changed')) return;
+    if (effect) [stableValue, shadowValue] = [hiddenValue, hiddenValue];
     const review = rules.reviewed.compiled.length > 0 ? findReview(rules.reviewed, route, kind, path, segments) : undefined;
     const elementChange = segments !== undefined && typeof segments.at(-1) !== 'string' && (change === 'removed' || change === 'added');
     // An array element coming or going changes a value, not the schema.

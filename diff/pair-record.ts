@@ -11,6 +11,10 @@ export interface PairRecord {
   verdict: VerdictKind;
   differences: Array<{ kind: DifferenceKind; path: string; change: Change; severity: Severity; noise?: string; review?: 'accepted' | 'must-fix' }>;
   error?: string;
+  /** Why the answers were not compared (verdict altered). */
+  notCompared?: string;
+  /** Fields of the answers not compared because redaction removed their values. */
+  redactedFields?: number;
   skipReason?: string;
   /** For request-only captures: the shadow's status, the only thing there is to look at. */
   shadowStatus?: number;

@@ -87,6 +87,8 @@ export interface RouteReport {
   mismatchRate: number;
   /** A/A pairs compared on this route. Optional like every field added after schemaVersion 1 first shipped: older reports lack it. */
   aaPairs?: number;
+  /** Fields of compared answers not compared because redaction removed their values, summed over pairs (absent in older reports). */
+  redactedFields?: number;
   latency: LatencyComparison;
   breached: boolean;
   topFields: FieldReport[];
@@ -227,6 +229,7 @@ export function buildReport(summary: DiffSummary, options: BuildReportOptions = 
       compared,
       mismatchRate,
       aaPairs: route.aaCompared,
+      redactedFields: route.redactedFields ?? 0,
       latency,
       breached,
       topFields: fields.slice(0, maxRouteFields),
@@ -240,7 +243,7 @@ export function buildReport(summary: DiffSummary, options: BuildReportOptions = 
   if (compared === 0) {
     breaches.push({
       kind: 'nothing-compared',
-      message: pairs === 0 ? 'no captures or results in the window; check --from/--to and --store/--brokers' : 'no pair could be compared (all missing, skipped or without a stable response)',
+      message: pairs === 0 ? 'no captures or results in the window; check --from/--to and --store/--brokers' : 'no pair could be compared (all missing, skipped, altered by redaction or without a stable response)',
     });
   }
 

@@ -7,6 +7,8 @@ import type { Difference, VerdictKind } from './difference.js';
 import type { NoiseThresholds } from './field-calibration.js';
 import { joinPairs } from './pair-join.js';
 import { buildReport, validateThresholds, type DiffReport, type Thresholds } from './report.js';
+import { maskedParts } from '../shared/redaction/redaction-entry.js';
+import { redactedFields } from './redaction-view.js';
 import { parseRoutePattern, routeKey, routeTemplate, type RoutePattern } from './route-template.js';
 import { addBaselineOutcome, addOutcome, newSummary, type DiffSummary, type SamplePair, type SideSample, type SummaryLimits } from './summary.js';
 
@@ -114,7 +116,7 @@ function originOf(target: string): string {
 function judgeBaseline(summary: DiffSummary, rules: CompareRules, patterns: readonly RoutePattern[], capture: Capture, result: Result): void {
   if (!capture.response || !result.response || result.outcome !== 'response') return;
   const route = routeKey(capture.request.method, routeTemplate(capture.request.path, patterns));
-  addBaselineOutcome(summary, { route, differences: comparePair(capture.response, result.response, rules, route).differences });
+  addBaselineOutcome(summary, { route, differences: comparePair(capture.response, result.response, rules, route, redactedFields(capture, result)).differences });
 }
 
 /** Decides the verdict of one capture and its result (or none), for the summary and for JSON Lines. */
@@ -129,15 +131,24 @@ export function createPairJudge(rules: CompareRules, patterns: readonly RoutePat
     let verdict: VerdictKind;
     let compared: PairVerdict | undefined;
     let error: string | undefined;
+    let notComparedReason: string | undefined;
+    let redactedCount = 0;
+    const masked = result ? maskedParts(result.requestChanges) : [];
     if (!result) verdict = 'missing';
     else if (result.outcome === 'skipped') verdict = 'skipped';
     else if (result.outcome === 'error' || !result.response) {
       verdict = 'shadow-error';
       error = result.error ? `${result.error.kind}: ${result.error.message}` : 'no response recorded';
+    } else if (masked.length > 0) {
+      // The shadow answered another request than stable did: a difference would prove nothing.
+      verdict = 'altered';
+      notComparedReason = `not compared: request altered by redaction (${masked.join(', ')})`;
     } else if (!capture.response) verdict = 'no-baseline';
     else {
-      compared = comparePair(capture.response, result.response, rules, route);
+      const redacted = redactedFields(capture, result);
+      compared = comparePair(capture.response, result.response, rules, route, redacted);
       verdict = compared.verdict;
+      redactedCount = redacted?.notCompared ?? 0;
     }
     const differences: Difference[] = compared?.differences ?? [];
     const id = result?.id ?? capture.id;
@@ -152,6 +163,8 @@ export function createPairJudge(rules: CompareRules, patterns: readonly RoutePat
       verdict,
       differences: differences.map(compactDifference),
       ...(error !== undefined && { error }),
+      ...(notComparedReason !== undefined && { notCompared: notComparedReason }),
+      ...(redactedCount > 0 && { redactedFields: redactedCount }),
       ...(result?.skipReason ? { skipReason: result.skipReason } : {}),
       ...(!capture.response && result?.response ? { shadowStatus: result.response.status } : {}),
     });
@@ -168,7 +181,7 @@ export function createPairJudge(rules: CompareRules, patterns: readonly RoutePat
       ...(compared?.textPatch !== undefined && { textPatch: compared.textPatch }),
       ...(error !== undefined && { error }),
     });
-    return { record, outcome: { id, route, verdict, timeMs, differences, stableMicros, shadowMicros, sample } };
+    return { record, outcome: { id, route, verdict, timeMs, differences, stableMicros, shadowMicros, redactedFields: redactedCount, sample } };
   };
 }
 

@@ -62,6 +62,8 @@ export interface RouteSummary {
   samples: { mismatch: BottomK<SamplePair>; error: BottomK<SamplePair>; noise: BottomK<SamplePair> };
   /** A/A pairs compared on this route (stable vs the baseline target). */
   aaCompared: number;
+  /** Fields of compared answers not compared because redaction removed their values (summed over pairs). */
+  redactedFields: number;
   /** Which fields each mismatch differed in, so A/A calibration can re-judge the counts. */
   mismatchSets: MismatchSets;
 }
@@ -117,7 +119,8 @@ export function emptyCounts(): VerdictCounts {
 }
 
 export function addCounts(a: VerdictCounts, b: VerdictCounts): VerdictCounts {
-  return Object.fromEntries(verdictKinds.map((k) => [k, a[k] + b[k]])) as VerdictCounts;
+  // Summaries from workers of an older version lack the newer verdicts.
+  return Object.fromEntries(verdictKinds.map((k) => [k, (a[k] ?? 0) + (b[k] ?? 0)])) as VerdictCounts;
 }
 
 export function newSummary(limits: Partial<SummaryLimits> = {}): DiffSummary {
@@ -144,6 +147,7 @@ function newRoute(route: string, limits: SummaryLimits): RouteSummary {
     latency: newLatency(limits.latencyReservoir),
     samples: { mismatch: bottomK(k), error: bottomK(k), noise: bottomK(k) },
     aaCompared: 0,
+    redactedFields: 0,
     mismatchSets: newMismatchSets(limits.mismatchSetsPerRoute),
   };
 }
@@ -171,6 +175,8 @@ export interface PairOutcome {
   differences: readonly Difference[];
   stableMicros: number | null;
   shadowMicros: number | null;
+  /** Fields not compared because of redaction. */
+  redactedFields?: number;
   /** Built only when the pair enters a sample. */
   sample?: () => SamplePair;
 }
@@ -182,6 +188,7 @@ export function addOutcome(summary: DiffSummary, outcome: PairOutcome): void {
   const { limits } = summary;
   const route = routeOf(summary, outcome.route);
   route.counts[outcome.verdict]++;
+  route.redactedFields += outcome.redactedFields ?? 0;
   const realFields = recordFields(route, outcome.differences, limits.maxFieldsPerRoute);
   // The route's and the bucket's sets share one key.
   const setKey = outcome.verdict === 'mismatch' ? mismatchSetKey(route.route, realFields) : undefined;
@@ -301,6 +308,7 @@ function mergeRoute(a: RouteSummary, b: RouteSummary): RouteSummary {
       noise: mergeBottomK(a.samples.noise, b.samples.noise),
     },
     aaCompared: a.aaCompared + b.aaCompared,
+    redactedFields: (a.redactedFields ?? 0) + (b.redactedFields ?? 0),
     mismatchSets: mergeMismatchSets(a.mismatchSets, b.mismatchSets),
   };
 }

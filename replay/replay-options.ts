@@ -1,8 +1,11 @@
+import { resolveRedaction, type RedactionOptions, type ResolvedRedaction } from '../shared/redaction/redaction-options.js';
 import { usageError } from '../shared/errors.js';
 import type { LogEntry, RecordLog } from '../shared/log/record-log.js';
 import type { Capture, Header, Result } from '../shared/records/types.js';
+import type { OpeningKey } from '../shared/redaction/seal.js';
 import { defaultCircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
 import type { ReplayProgress } from './progress.js';
+import type { RequestSecrets } from './redacted-request.js';
 import type { ReplayObserver } from './replay-observer.js';
 import { resolveSetHeaders, type RequestRules } from './request-builder.js';
 import { defaultAllowedMethods } from './side-effect-guard.js';
@@ -50,6 +53,15 @@ export interface ReplayOptions {
   circuitBreaker?: Partial<CircuitBreakerOptions>;
   /** Shadow response bodies kept up to this size. */
   maxBodyBytes?: number;
+  /**
+   * The capture's redaction policy (its flags), applied to every answer before its Result is
+   * written; each capture's recorded mode takes precedence over `mode`. On by default.
+   */
+  redaction?: RedactionOptions;
+  /** Private keys that open sealed captures; several during a key rotation, picked by key id. */
+  sealKeys?: OpeningKey[];
+  /** A capture sealed to a key not held is sent masked (verdict `altered`) instead of stopping the replay. */
+  allowMasked?: boolean;
   /** After `signal` aborts, how long sends in flight may still finish and be recorded. */
   drainTimeoutMs?: number;
   /** Stops reading; in-flight sends drain, their Results are written and committed. */
@@ -95,6 +107,8 @@ export interface ReplayConfig {
   circuitBreaker: CircuitBreakerOptions;
   maxBodyBytes: number;
   drainTimeoutMs: number;
+  redaction: ResolvedRedaction;
+  secrets: RequestSecrets;
   copies: (entry: LogEntry<Capture>) => string[];
 }
 
@@ -168,6 +182,13 @@ export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
     },
     maxBodyBytes: positive(options.maxBodyBytes, replayDefaults.maxBodyBytes, '--max-body', true),
     drainTimeoutMs: positive(options.drainTimeoutMs, replayDefaults.drainTimeoutMs, '--drain-timeout'),
+    // The replay only redacts answers: seal mode needs no public key here.
+    redaction: resolveRedaction(options.redaction, { sealing: false }),
+    secrets: {
+      openingKeys: new Map((options.sealKeys ?? []).map((key) => [key.keyId, key])),
+      allowMasked: options.allowMasked ?? false,
+      replacedHeaders: new Set(setHeaders.map((h) => h.name.toLowerCase())),
+    },
     copies: options.copies ?? ((entry) => [entry.value.id]),
   };
 }

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ShadowtapError } from '../shared/errors.js';
 import type { LogEntry } from '../shared/log/record-log.js';
-import { nowMicros, resultV2Defaults, type Capture, type Result } from '../shared/records/types.js';
+import { nowMicros, resultV2Defaults, type Capture, type HttpRequest, type RequestChange, type Result } from '../shared/records/types.js';
 import { CircuitBreaker, type Admission } from './circuit-breaker.js';
 import { CommitTracker } from './commit-tracker.js';
 import { ConcurrencyLimit } from './concurrency-limit.js';
@@ -12,11 +12,13 @@ import { sleepUntil } from './precise-timer.js';
 import type { ReplayProgress } from './progress.js';
 import { ratePacer } from './rate-pacer.js';
 import { recordedPacer } from './recorded-pacer.js';
+import { prepareRequest } from './redacted-request.js';
 import type { ReplayObserver } from './replay-observer.js';
 import { resolveReplayOptions, type ReplayConfig, type ReplayOptions } from './replay-options.js';
 import { ReplayStats, type ReplaySummary } from './replay-stats.js';
 import { buildRequest, type OutgoingRequest } from './request-builder.js';
 import { ResultWriter, resultWriterDefaults } from './result-writer.js';
+import { ShadowRedaction } from './shadow-redaction.js';
 import { ShadowSender, type SendOutcome } from './shadow-sender.js';
 import { skipReason } from './side-effect-guard.js';
 
@@ -53,6 +55,13 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     limit: new ConcurrencyLimit(config.concurrency),
   };
   if (baseline) stats.enableBaseline();
+  const redaction = new ShadowRedaction(config.redaction);
+  /** What the replay changed in the request, and the answer redacted by the capture's policy, before the Result is written. */
+  const completed = async (result: Result, capture: Capture, sent: HttpRequest, changes: RequestChange[]): Promise<Result> => {
+    if (changes.length > 0) result.requestChanges = [...result.requestChanges, ...changes];
+    if (result.response) ({ response: result.response, redactions: result.redactions } = await redaction.redact(result.response, sent, capture.redactionMode));
+    return result;
+  };
   const breaker = new CircuitBreaker(config.circuitBreaker, (open) => observe((o) => o.circuit(open)));
   const limit = new ConcurrencyLimit(config.concurrency);
   const tracker = config.commit ? new CommitTracker() : undefined;
@@ -86,7 +95,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     writer.add(result);
   };
 
-  const execute = async (entry: LogEntry<Capture>, base: ResultBase, request: OutgoingRequest, admission: Admission) => {
+  const execute = async (entry: LogEntry<Capture>, base: ResultBase, prepared: { request: HttpRequest; changes: RequestChange[] }, request: OutgoingRequest, admission: Admission) => {
     let attempt = 0;
     let firstSentTime: number | undefined;
     for (;;) {
@@ -97,7 +106,9 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       const connectionFailure = !outcome.ok && isConnectionFailure(outcome.kind);
       breaker.record(attempt === 1 ? admission : 'normal', outcome.ok ? 'answered' : connectionFailure ? 'connection-failure' : 'other-failure');
       if (outcome.ok || !connectionFailure || attempt > config.retries) {
-        record(sentResult(base, outcome, attempt, firstSentTime), entry);
+        const result = await completed(sentResult(base, outcome, attempt, firstSentTime), entry.value, prepared.request, prepared.changes);
+        if (hardStop.signal.aborted) return;
+        record(result, entry);
         return;
       }
       await sleep(retryBackoffMs(attempt), undefined, { signal: hardStop.signal }).catch(() => undefined);
@@ -111,7 +122,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
    * shadow). It waits for a slot of its own without holding up the target's sends; past a
    * backlog of a few rounds of the cap it is skipped instead. Its Result is due before the capture commits.
    */
-  const sendBaseline = async (entry: LogEntry<Capture>, base: ResultBase) => {
+  const sendBaseline = async (entry: LogEntry<Capture>, base: ResultBase, prepared: HttpRequest, changes: RequestChange[]) => {
     if (!baseline || skipReason(entry.value.request, baseline.allowedMethods)) return;
     if (baselineWaiting >= baselineBacklogRounds * baseline.limit.max) {
       stats.baselineDropped();
@@ -123,9 +134,10 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     baselineWaiting--;
     if (!started) return;
     try {
-      const outcome = await baseline.sender.send(buildRequest(entry.value.request, baseline.rules));
+      const outcome = await baseline.sender.send(buildRequest(prepared, baseline.rules));
       if (hardStop.signal.aborted) return;
-      const result = sentResult({ ...base, target: baseline.target.origin }, outcome, 1, outcome.sentTime);
+      const result = await completed(sentResult({ ...base, target: baseline.target.origin }, outcome, 1, outcome.sentTime), entry.value, prepared, changes);
+      if (hardStop.signal.aborted) return;
       stats.baselineResult(result);
       writer.add(result);
     } finally {
@@ -146,7 +158,14 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       record(skipped({ ...base, scheduledTime: nowMicros() }, reason), entry);
       return;
     }
-    const request = buildRequest(capture.request, config.rules);
+    const prepared = prepareRequest(capture, config.secrets);
+    if ('skip' in prepared) {
+      record(skipped({ ...base, scheduledTime: nowMicros() }, prepared.skip), entry);
+      return;
+    }
+    // A redaction policy the replay cannot apply to the answer stops it before anything is sent.
+    redaction.redactorFor(capture.redactionMode);
+    const request = buildRequest(prepared.request, config.rules);
     const scheduledAt = pacer.scheduleFor(entry.timestampMs);
     await sleepUntil(scheduledAt, signal);
     // A stop before the send: no Result, so the capture is not committed and is replayed later.
@@ -178,12 +197,12 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       const lag = lagMs;
       observe((o) => o.lag(lag));
     }
-    execute(entry, { ...base, scheduledTime }, request, admission)
+    execute(entry, { ...base, scheduledTime }, prepared, request, admission)
       .catch((error: unknown) => {
         failure ??= error;
       })
       .finally(() => limit.release());
-    sendBaseline(entry, { ...base, scheduledTime }).catch((error: unknown) => {
+    sendBaseline(entry, { ...base, scheduledTime }, prepared.request, prepared.changes).catch((error: unknown) => {
       failure ??= error;
     });
   };

@@ -122,7 +122,7 @@ describe('shadowtap import (command)', () => {
   test('--help shows defaults and an example', async () => {
     const run = await finished(spawnCommand('import', ['import', 'har', '--help']));
     assert.equal(run.code, 0);
-    assert.match(run.stdout, /--redact-mode <mode>.*\(choices: "mask", "drop", "hash", default: "mask"\)/s);
+    assert.match(run.stdout, /--redact-mode <mode>.*\(choices: "mask", "drop", "hash",\s+"seal", default: "mask"\)/s);
     assert.match(run.stdout, /Example:\n {2}shadowtap import har/);
   });
 });

@@ -116,7 +116,8 @@ describe('redaction', () => {
       assert.ok(query.redactions.includes('response.header:set-cookie'));
       assert.ok(query.redactions.includes('response.body:$.access_token'));
       assert.equal(query.request.query, 'token=%5Bredacted%5D&page=2', 'other params keep their encoding');
-      assert.equal(headerValue(query.request.headers, 'authorization'), '[redacted]');
+      assert.equal(headerValue(query.request.headers, 'authorization'), 'Bearer [redacted]', 'the scheme is kept, the credential is not');
+      assert.equal(headerValue(query.request.headers, 'cookie'), 'sid=[redacted]', 'cookie names are kept, their values are not');
 
       const json = byId('r-json');
       assert.deepEqual(
@@ -171,7 +172,7 @@ describe('redaction', () => {
     assert.notEqual(fromQuery(otherKey[0]), a, 'the hash depends on the key');
   });
 
-  test('bodies that cannot be scanned whole are not kept: truncated, undecodable, unparseable', async () => {
+  test('bodies that cannot be scanned whole are not kept (truncated, undecodable); unparseable ones are kept and scanned as text', async () => {
     const stable = await startStable();
     const sink = new MemorySink();
     const proxy = await startCaptureServer({ port: 0, upstream: stable.url, sink, logger: pino({ level: 'silent' }), maxBodyBytes: 64 });
@@ -181,17 +182,22 @@ describe('redaction', () => {
     await post('long', { 'content-type': 'application/json' }, long);
     await post('bad-gzip', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, 'not gzip at all');
     await post('bad-json', { 'content-type': 'application/json' }, '{"password": "half-secret"');
-    await post('text', { 'content-type': 'text/plain' }, 'plain text is not scanned');
+    await post('broken-json', { 'content-type': 'application/json' }, '{"note": "no secret here"');
+    await post('text', { 'content-type': 'text/plain' }, 'plain text without secrets');
     await proxy.close();
     await stable.close();
     const byId = (id: string) => sink.records.find((c) => c.id === id)!;
     assert.equal(byId('long').request.body.length, 0);
     assert.equal(byId('long').request.size, long.length);
-    assert.ok(byId('long').redactions.includes('request.body:unscanned-truncated'));
-    assert.ok(byId('bad-gzip').redactions.includes('request.body:unscanned-compressed'));
-    assert.ok(byId('bad-json').redactions.includes('request.body:unparseable'));
-    assert.equal(byId('bad-json').request.body.length, 0);
-    assert.equal(byId('text').request.body.toString(), 'plain text is not scanned');
+    assert.ok(byId('long').redactions.includes('request.body:not-scanned(truncated)'));
+    assert.ok(byId('bad-gzip').redactions.includes('request.body:not-scanned(compressed)'));
+    assert.equal(byId('bad-gzip').request.body.length, 0);
+    assert.equal(byId('bad-json').request.body.toString(), '{"password": "[redacted]"', 'an unparseable body is kept, its secrets masked');
+    const requestEntries = (c: Capture) => c.redactions.filter((r) => r.startsWith('request.')).sort();
+    assert.deepEqual(requestEntries(byId('bad-json')), ['request.body:text(password)', 'request.body:unparseable(json)']);
+    assert.equal(byId('broken-json').request.body.toString(), '{"note": "no secret here"', 'kept as it is when nothing is found');
+    assert.deepEqual(requestEntries(byId('broken-json')), []);
+    assert.equal(byId('text').request.body.toString(), 'plain text without secrets');
   });
 
   test('drop mode removes the fields; turning redaction off keeps them', async () => {

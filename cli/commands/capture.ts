@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import type { Logger } from 'pino';
 import { createCaptureLogger } from '../../capture/capture-logger.js';
-import { recorderDefaults, type RedactionMode, type RedactionOptions } from '../../capture/capture-options.js';
+import { recorderDefaults } from '../../capture/capture-options.js';
+import { redactionModes, resolveRedaction, type RedactionMode, type RedactionOptions } from '../../shared/redaction/redaction-options.js';
 import { captureServerDefaults, startCaptureServer } from '../../capture/capture-server.js';
 import { usageError } from '../../shared/errors.js';
 import { openLog } from '../../shared/log/open-log.js';
@@ -27,27 +29,52 @@ function parseSeconds(value: string, flag: string): number {
 export function addRedactionOptions(command: Command): Command {
   return command
     .addOption(
-      new Option('--redact-mode <mode>', 'how secrets are replaced: mask ("[redacted]"), drop, or hash (HMAC-SHA256 keyed by SHADOWTAP_REDACT_KEY)')
-        .choices(['mask', 'drop', 'hash'])
+      new Option(
+        '--redact-mode <mode>',
+        'how secrets are replaced: mask ("[redacted]"), drop, hash (HMAC-SHA256 keyed by SHADOWTAP_REDACT_KEY), or seal (masked, and the originals encrypted for the replay worker)',
+      )
+        .choices(redactionModes)
         .default(recorderDefaults.redaction.mode),
     )
+    .addOption(new Option('--seal-public-key <file>', "the replay worker's X25519 public key (PEM) for --redact-mode seal"))
     .addOption(new Option('--redact-headers <names>', 'more header names to redact, comma-separated').argParser(list))
     .addOption(new Option('--redact-query <names>', 'more query parameter names to redact, comma-separated').argParser(list))
     .addOption(new Option('--redact-paths <paths>', 'more JSON/form body fields to redact, e.g. $.user.*.pin,$.items[*].iban').argParser(list))
     .option('--no-redact', 'record secrets as they are (redaction is on by default)');
 }
 
-export function redactionFrom(opts: { redact: boolean; redactMode: string; redactHeaders?: string[]; redactQuery?: string[]; redactPaths?: string[] }): RedactionOptions {
-  return {
+export interface RedactionFlags {
+  redact: boolean;
+  redactMode: string;
+  sealPublicKey?: string;
+  redactHeaders?: string[];
+  redactQuery?: string[];
+  redactPaths?: string[];
+}
+
+/** Redaction options from the flags, checked here so that a wrong mode or key stops before any log is opened. */
+export function redactionFrom(opts: RedactionFlags): RedactionOptions {
+  let sealPublicKey: string | undefined;
+  if (opts.sealPublicKey !== undefined) {
+    try {
+      sealPublicKey = readFileSync(opts.sealPublicKey, 'utf8');
+    } catch (error) {
+      throw usageError(`cannot read --seal-public-key ${opts.sealPublicKey}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  const options: RedactionOptions = {
     enabled: opts.redact,
     mode: opts.redactMode as RedactionMode,
+    sealPublicKey,
     headers: opts.redactHeaders,
     queryParams: opts.redactQuery,
     bodyPaths: opts.redactPaths,
   };
+  if (options.enabled) resolveRedaction(options);
+  return options;
 }
 
-interface CaptureFlags {
+interface CaptureFlags extends RedactionFlags {
   listen: string;
   upstream?: string;
   mirrorTarget?: boolean;
@@ -62,11 +89,6 @@ interface CaptureFlags {
   skipMethods?: string[];
   onlyPaths?: string[];
   skipPaths?: string[];
-  redact: boolean;
-  redactMode: string;
-  redactHeaders?: string[];
-  redactQuery?: string[];
-  redactPaths?: string[];
   queueBytes: number;
   spoolDir: string;
   spoolBytes: number;
@@ -100,6 +122,7 @@ async function runCapture(flags: CaptureFlags): Promise<number> {
   const upstream = flags.upstream ? parseUrl(flags.upstream, '--upstream').toString() : undefined;
   const metrics = flags.metricsListen ? parseListen(flags.metricsListen, '--metrics-listen') : undefined;
   const logger = createCaptureLogger(flags.logLevel);
+  const redaction = redactionFrom(flags);
   const log = await openLog(captureKind, logOptionsFrom(flags));
   const server = await startCaptureServer({
     host: listen.host,
@@ -112,7 +135,7 @@ async function runCapture(flags: CaptureFlags): Promise<number> {
     maxBodyBytes: flags.maxBody,
     requestIdHeader: flags.requestIdHeader,
     forwardRequestId: flags.forwardRequestId,
-    redaction: redactionFrom(flags),
+    redaction,
     sampling: {
       rate: flags.sampleRate,
       by: flags.sampleBy,

@@ -9,17 +9,12 @@ import { ShadowtapError } from '../../shared/errors.js';
 import { openLog } from '../../shared/log/open-log.js';
 import { captureKind } from '../../shared/log/record-log.js';
 import { action, addLogOptions, logOptionsFrom, parsePositiveInt } from '../common.js';
-import { addRedactionOptions, redactionFrom } from './capture.js';
+import { addRedactionOptions, redactionFrom, type RedactionFlags } from './capture.js';
 
-interface ImportFlags {
+interface ImportFlags extends RedactionFlags {
   service: string;
   agent?: string;
   maxBody: number;
-  redact: boolean;
-  redactMode: string;
-  redactHeaders?: string[];
-  redactQuery?: string[];
-  redactPaths?: string[];
   brokers?: string;
   store?: string;
   topicPrefix?: string;
@@ -43,9 +38,10 @@ async function runImport(format: Format, file: string, flags: ImportFlags): Prom
   const source: ImportSource = { agent: flags.agent ?? `import-${format}`, service: flags.service, maxBodyBytes: flags.maxBody };
   // Parse before opening the log, so a wrong file costs nothing.
   const items = [...readers[format](bytes, source, file)];
+  const redaction = redactionFrom(flags);
   const log = await openLog(captureKind, logOptionsFrom(flags));
   try {
-    const summary = await importCaptures(items, log, { redaction: redactionFrom(flags) });
+    const summary = await importCaptures(items, log, { redaction });
     const reasons = Object.entries(summary.reasons).map(([reason, n]) => `${n} ${reason}`);
     process.stdout.write(
       `imported ${summary.imported} captures from ${basename(file)} into ${log.name}` +

@@ -12,10 +12,15 @@ import { ShadowtapError, usageError } from '../../shared/errors.js';
 import { openLog } from '../../shared/log/open-log.js';
 import { captureKind, resultKind, type RecordLog } from '../../shared/log/record-log.js';
 import type { Capture, Header, Result } from '../../shared/records/types.js';
+import { readOpeningKey } from '../../shared/redaction/seal-key-files.js';
+import type { OpeningKey } from '../../shared/redaction/seal.js';
+import { addRedactionOptions, redactionFrom } from './capture.js';
 import { action, addLogOptions, logOptionsFrom, parseListen, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
 
 /** Flags of how requests are sent, shared by `replay` and `soak`. */
-export interface SendFlags {
+type RedactionFlags = Parameters<typeof redactionFrom>[0];
+
+export interface SendFlags extends RedactionFlags {
   target: URL;
   concurrency: number;
   allowMethods: string;
@@ -28,6 +33,8 @@ export interface SendFlags {
   breakerFailures: number;
   breakerProbeInterval: number;
   maxBody: number;
+  sealPrivateKey: OpeningKey[];
+  allowMasked?: boolean;
   drainTimeout: number;
   metricsListen?: { host: string; port: number };
   summaryJson?: string;
@@ -76,6 +83,13 @@ export function addSendOptions(command: Command): Command {
     .addOption(new Option('--breaker-probe-interval <ms>', 'while paused, one probe request this often').default(defaultCircuitBreaker.probeIntervalMs).argParser((v) => parsePositiveInt(v, '--breaker-probe-interval')))
     .addOption(new Option('--max-body <bytes>', 'shadow response bytes kept per Result').default(replayDefaults.maxBodyBytes).argParser((v) => parsePositiveInt(v, '--max-body')))
     .addOption(
+      new Option('--seal-private-key <file>', 'private key (from shadowtap keys generate) that opens sealed captures, so the shadow gets the originals; repeatable for rotation')
+        .env('SHADOWTAP_SEAL_PRIVATE_KEY')
+        .argParser(collect((v) => readOpeningKey(v, '--seal-private-key')))
+        .default([]),
+    )
+    .option('--allow-masked', 'send captures sealed to a key not given with their masked values (verdict altered) instead of stopping')
+    .addOption(
       new Option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT, how long requests in flight may finish')
         .default(replayDefaults.drainTimeoutMs / 1000)
         .argParser((v) => parsePositiveNumber(v, '--drain-timeout')),
@@ -83,7 +97,8 @@ export function addSendOptions(command: Command): Command {
     .addOption(new Option('--metrics-listen <[host]:port>', 'serve Prometheus metrics on /metrics').argParser((v) => parseListen(v, '--metrics-listen')))
     .addOption(new Option('--summary-json <file>', 'also write the summary as JSON'))
     .addOption(new Option('--no-progress', 'no progress line on stderr'));
-  return addLogOptions(command);
+  // The answers are redacted by the capture's policy: the same flags, defined once.
+  return addLogOptions(addRedactionOptions(command));
 }
 
 /** ReplayOptions fields that come from the sending flags. */
@@ -100,6 +115,9 @@ export function sendOptionsFrom(flags: SendFlags): Omit<ReplayOptions, 'source' 
     retries: flags.retries,
     circuitBreaker: { failureThreshold: flags.breakerFailures, probeIntervalMs: flags.breakerProbeInterval },
     maxBodyBytes: flags.maxBody,
+    redaction: redactionFrom(flags),
+    sealKeys: flags.sealPrivateKey,
+    allowMasked: flags.allowMasked,
     drainTimeoutMs: flags.drainTimeout * 1000,
   };
 }

@@ -12,11 +12,19 @@ export function latencyCell(route: RouteReport): string {
   return `${ms(stable.p99Ms)} → ${ms(shadow.p99Ms)} ms (${sign}${p99DeltaPct}%)${regression ? ' slower' : ''}`;
 }
 
+/** Per route, what redaction kept out of the comparison: fields without values, and pairs whose request it altered. */
+export function redactionCell(route: RouteReport): string {
+  const fields = route.redactedFields ?? 0;
+  const altered = route.counts.altered ?? 0;
+  if (fields === 0 && altered === 0) return '-';
+  return [fields > 0 && `${fields} fields`, altered > 0 && `${altered} altered`].filter(Boolean).join(', ');
+}
+
 export function isoTime(ms: number | null): string {
   return ms === null ? '-' : new Date(ms).toISOString();
 }
 
 export function headline(report: DiffReport): string {
   const t = report.totals;
-  return `${report.verdict === 'pass' ? 'PASS' : 'FAIL'}: ${t.compared} pairs compared, ${t.mismatch} mismatched, ${t['shadow-error']} shadow errors (${percent(t.mismatchRate)}), ${t.noise} noise only, ${t.accepted} accepted, ${t.missing} missing, ${t.skipped} skipped`;
+  return `${report.verdict === 'pass' ? 'PASS' : 'FAIL'}: ${t.compared} pairs compared, ${t.mismatch} mismatched, ${t['shadow-error']} shadow errors (${percent(t.mismatchRate)}), ${t.noise} noise only, ${t.accepted} accepted, ${t.missing} missing, ${t.skipped} skipped${t.altered ? `, ${t.altered} not compared (request altered by redaction)` : ''}`;
 }

@@ -1,7 +1,7 @@
 import type { Difference } from '../difference.js';
 import type { BucketReport, DiffReport, RouteReport } from '../report.js';
 import type { SamplePair, SideSample } from '../summary.js';
-import { headline, isoTime, latencyCell, ms, percent } from './format.js';
+import { headline, isoTime, latencyCell, ms, percent, redactionCell } from './format.js';
 
 /**
  * One self-contained HTML file: inline CSS and SVG, no script and no network. Every string
@@ -71,10 +71,10 @@ function routeTable(routes: RouteReport[]): string {
     const c = r.counts;
     const reqs = Object.values(c).reduce((a, b) => a + b, 0);
     const ci = r.latency.ci95Ms ? ` <span class="muted">CI ${ms(r.latency.ci95Ms[0])}..${ms(r.latency.ci95Ms[1])}</span>` : '';
-    return `<tr class="${r.breached ? 'breach' : ''}"><td>${esc(r.route)}</td><td>${reqs}</td><td>${c.match}</td><td>${c.mismatch}</td><td>${c.noise}</td><td>${c.accepted}</td><td>${c['shadow-error']}</td><td>${c.missing}</td><td>${c.skipped}</td><td>${esc(percent(r.mismatchRate))}</td><td class="l">${esc(latencyCell(r))}${ci}</td></tr>`;
+    return `<tr class="${r.breached ? 'breach' : ''}"><td>${esc(r.route)}</td><td>${reqs}</td><td>${c.match}</td><td>${c.mismatch}</td><td>${c.noise}</td><td>${c.accepted}</td><td>${c['shadow-error']}</td><td>${c.missing}</td><td>${c.skipped}</td><td>${esc(redactionCell(r))}</td><td>${esc(percent(r.mismatchRate))}</td><td class="l">${esc(latencyCell(r))}${ci}</td></tr>`;
   });
   const more = routes.length > maxRoutes ? `<p class="muted">${routes.length - maxRoutes} more routes in the JSON report.</p>` : '';
-  return `<table><tr><th>route</th><th>requests</th><th>match</th><th>mismatch</th><th>noise</th><th>accepted</th><th>errors</th><th>missing</th><th>skipped</th><th>mismatch rate</th><th class="l">p99 stable → shadow</th></tr>${rows.join('')}</table>${more}`;
+  return `<table><tr><th>route</th><th>requests</th><th>match</th><th>mismatch</th><th>noise</th><th>accepted</th><th>errors</th><th>missing</th><th>skipped</th><th title="fields not compared because redaction removed their values; altered: requests sent masked">not compared (redacted)</th><th>mismatch rate</th><th class="l">p99 stable → shadow</th></tr>${rows.join('')}</table>${more}`;
 }
 
 function latencyChart(routes: RouteReport[]): string {

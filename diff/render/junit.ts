@@ -1,5 +1,5 @@
 import type { DiffReport, RouteReport } from '../report.js';
-import { latencyCell, percent } from './format.js';
+import { latencyCell, percent, redactionCell } from './format.js';
 
 /** XML text escaping; characters XML 1.0 cannot carry at all are dropped. */
 export function escapeXml(text: string): string {
@@ -17,6 +17,7 @@ function details(route: RouteReport): string {
   const lines = [
     `compared ${route.compared}: ${c.match} match, ${c.mismatch} mismatch, ${c['shadow-error']} shadow errors, ${c.noise} noise, ${c.accepted} accepted`,
     `missing ${c.missing}, skipped ${c.skipped}, no baseline ${c['no-baseline']}`,
+    `not compared because of redaction: ${redactionCell(route)}`,
     `latency p99 ${latencyCell(route)}`,
     ...route.topFields.filter((f) => f.differs > 0).map((f) => `${f.field}: ${f.severity}, differs in ${f.differs} (${percent(f.differenceRate)})`),
   ];

@@ -1,5 +1,5 @@
 import type { DiffReport } from '../report.js';
-import { headline, latencyCell, percent } from './format.js';
+import { headline, latencyCell, percent, redactionCell } from './format.js';
 
 const maxRoutes = 30;
 const maxFields = 15;
@@ -18,13 +18,13 @@ export function renderMarkdown(report: DiffReport): string {
     for (const b of report.breaches) out.push(`- ${cell(b.message)}`);
     out.push('');
   }
-  out.push('| route | requests | match | mismatch | noise | accepted | errors | missing | skipped | p99 stable → shadow |');
-  out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|---|');
+  out.push('| route | requests | match | mismatch | noise | accepted | errors | missing | skipped | not compared (redacted) | p99 stable → shadow |');
+  out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
   for (const r of report.routes.slice(0, maxRoutes)) {
     const c = r.counts;
     const reqs = Object.values(c).reduce((a, b) => a + b, 0);
     const name = r.breached ? `**${cell(r.route)}**` : cell(r.route);
-    out.push(`| ${name} | ${reqs} | ${c.match} | ${c.mismatch} | ${c.noise} | ${c.accepted} | ${c['shadow-error']} | ${c.missing} | ${c.skipped} | ${cell(latencyCell(r))} |`);
+    out.push(`| ${name} | ${reqs} | ${c.match} | ${c.mismatch} | ${c.noise} | ${c.accepted} | ${c['shadow-error']} | ${c.missing} | ${c.skipped} | ${redactionCell(r)} | ${cell(latencyCell(r))} |`);
   }
   if (report.routes.length > maxRoutes) out.push('', `… and ${report.routes.length - maxRoutes} more routes.`);
   const fields = report.fields.filter((f) => f.differs + f.accepted > 0).slice(0, maxFields);

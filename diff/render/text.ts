@@ -1,5 +1,5 @@
 import type { DiffReport } from '../report.js';
-import { headline, isoTime, latencyCell, percent } from './format.js';
+import { headline, isoTime, latencyCell, percent, redactionCell } from './format.js';
 
 export interface TextOptions {
   /** ANSI colours; the CLI turns them on only for a TTY without NO_COLOR. */
@@ -28,11 +28,11 @@ export function renderText(report: DiffReport, options: TextOptions = {}): strin
   out.push(bold('shadowtap diff'));
   out.push(dim(`window ${isoTime(report.window.firstMs)} .. ${isoTime(report.window.lastMs)}; ${t.pairs} pairs`));
   out.push('');
-  const rows = [['ROUTE', 'REQS', 'MATCH', 'MISMATCH', 'NOISE', 'ACCEPTED', 'ERRORS', 'MISSING', 'SKIPPED', 'P99 STABLE → SHADOW']];
+  const rows = [['ROUTE', 'REQS', 'MATCH', 'MISMATCH', 'NOISE', 'ACCEPTED', 'ERRORS', 'MISSING', 'SKIPPED', 'REDACTED', 'P99 STABLE → SHADOW']];
   for (const r of report.routes.slice(0, maxRoutes)) {
     const c = r.counts;
     const reqs = Object.values(c).reduce((a, b) => a + b, 0);
-    rows.push([r.route, reqs, c.match, c.mismatch, c.noise, c.accepted, c['shadow-error'], c.missing, c.skipped].map(String).concat(latencyCell(r)));
+    rows.push([r.route, reqs, c.match, c.mismatch, c.noise, c.accepted, c['shadow-error'], c.missing, c.skipped].map(String).concat(redactionCell(r), latencyCell(r)));
   }
   const lines = table(rows);
   out.push(bold(lines[0]!));
@@ -64,6 +64,9 @@ export function renderText(report: DiffReport, options: TextOptions = {}): strin
     t.deadLetters > 0 && `${t.deadLetters} undecodable records sent to the dead-letter log`,
   ].filter(Boolean);
   if (extra.length > 0) out.push('', dim(extra.join('; ')));
+  if (report.routes.some((r) => redactionCell(r) !== '-')) {
+    out.push(dim('REDACTED: fields not compared because redaction removed their values; altered: pairs not compared because the request was sent masked'));
+  }
   if (report.breaches.length > 0) {
     out.push('', bold('Thresholds breached'));
     for (const b of report.breaches) out.push(red(`  ✗ ${b.message}`));
