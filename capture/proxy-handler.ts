@@ -10,6 +10,8 @@ import { endToEndFromRaw, flattenHeaders, hasBody } from './http-headers.js';
 export interface ProxyContext {
   recorder: CaptureRecorder;
   pool: Pool;
+  /** The Host stable is sent: the upstream URL's, as undici would set it. */
+  upstreamHost: string;
   /** Path prefix of the upstream URL, without a trailing slash. */
   basePath: string;
   forwardRequestId: boolean;
@@ -17,23 +19,28 @@ export interface ProxyContext {
 
 const clientClosed = 'client closed the connection';
 
-function forwardedHeaders(req: IncomingMessage, exchange: Exchange, ctx: ProxyContext): string[] {
-  const flat: string[] = [];
+/**
+ * The headers stable is sent, in order, which are also what the capture records (so a replay
+ * sends the shadow what stable got): the client's end-to-end headers with Host set to the
+ * upstream's, X-Forwarded-For/-Host/-Proto, and the generated request id when asked for.
+ */
+function forwardedHeaders(req: IncomingMessage, exchange: Exchange, ctx: ProxyContext): Header[] {
+  const headers: Header[] = [{ name: 'host', value: ctx.upstreamHost }];
   let forwardedFor = -1;
   for (const h of exchange.requestHeaders) {
     const lower = h.name.toLowerCase();
-    // undici sets Host from the upstream; node has already answered Expect: 100-continue itself.
+    // Node has already answered Expect: 100-continue itself.
     if (lower === 'host' || lower === 'expect') continue;
-    if (lower === 'x-forwarded-for') forwardedFor = flat.length + 1;
-    flat.push(h.name, h.value);
+    if (lower === 'x-forwarded-for') forwardedFor = headers.length;
+    headers.push(h);
   }
   const client = req.socket.remoteAddress ?? 'unknown';
-  if (forwardedFor >= 0) flat[forwardedFor] = `${flat[forwardedFor]}, ${client}`;
-  else flat.push('x-forwarded-for', client);
-  if (req.headers.host && !req.headers['x-forwarded-host']) flat.push('x-forwarded-host', req.headers.host);
-  if (!req.headers['x-forwarded-proto']) flat.push('x-forwarded-proto', 'http');
-  if (ctx.forwardRequestId && !exchange.idFromRequest) flat.push(ctx.recorder.options.requestIdHeader, exchange.id);
-  return flat;
+  if (forwardedFor >= 0) headers[forwardedFor] = { name: headers[forwardedFor].name, value: `${headers[forwardedFor].value}, ${client}` };
+  else headers.push({ name: 'x-forwarded-for', value: client });
+  if (req.headers.host && !req.headers['x-forwarded-host']) headers.push({ name: 'x-forwarded-host', value: req.headers.host });
+  if (!req.headers['x-forwarded-proto']) headers.push({ name: 'x-forwarded-proto', value: 'http' });
+  if (ctx.forwardRequestId && !exchange.clientRequestId) headers.push({ name: ctx.recorder.options.requestIdHeader, value: exchange.id });
+  return headers;
 }
 
 function describe(error: Error): string {
@@ -90,11 +97,14 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       pipeline(req, body, () => {});
     }
     const target = req.url?.startsWith('/') ? req.url : `${exchange.path}${exchange.query ? `?${exchange.query}` : ''}`;
+    // The capture records the request as stable receives it: upstream path prefix and headers included.
+    exchange.path = `${ctx.basePath}${exchange.path}`;
+    exchange.requestHeaders = forwardedHeaders(req, exchange, ctx);
     res.sendDate = false;
     this.dispatchedAt = performance.now();
     try {
       ctx.pool.dispatch(
-        { path: `${ctx.basePath}${target}`, method: (req.method ?? 'GET') as Dispatcher.HttpMethod, headers: forwardedHeaders(req, exchange, ctx), body },
+        { path: `${ctx.basePath}${target}`, method: (req.method ?? 'GET') as Dispatcher.HttpMethod, headers: flattenHeaders(exchange.requestHeaders), body },
         this,
       );
     } catch (error) {

@@ -31,7 +31,7 @@ function nodeHandler(req: IncomingMessage, res: ServerResponse): void {
 /** The parts of a capture that do not depend on the framework around the app. */
 function essence(capture: Capture) {
   return {
-    id: capture.id,
+    clientRequestId: capture.clientRequestId,
     method: capture.request.method,
     path: capture.request.path,
     query: capture.request.query,

@@ -108,7 +108,7 @@ describe('redaction', () => {
         assert.ok(!logLines.some((line) => line.includes(secret)), `${name} found in the pino log`);
       }
 
-      const byId = (id: string) => captures.find((c) => c.id === id)!;
+      const byId = (id: string) => captures.find((c) => c.clientRequestId === id)!;
       const query = byId('r-query');
       for (const entry of ['request.header:authorization', 'request.header:cookie', 'request.header:x-api-key', 'request.query:token']) {
         assert.ok(query.redactions.includes(entry), `${entry} listed`);
@@ -184,7 +184,7 @@ describe('redaction', () => {
     await post('text', { 'content-type': 'text/plain' }, 'plain text is not scanned');
     await proxy.close();
     await stable.close();
-    const byId = (id: string) => sink.records.find((c) => c.id === id)!;
+    const byId = (id: string) => sink.records.find((c) => c.clientRequestId === id)!;
     assert.equal(byId('long').request.body.length, 0);
     assert.equal(byId('long').request.size, long.length);
     assert.ok(byId('long').redactions.includes('request.body:unscanned-truncated'));
