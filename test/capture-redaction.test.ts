@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +127,10 @@ describe('redaction', () => {
       const body = JSON.parse(json.request.body.toString());
       assert.equal(body.user.name, 'ann', 'other fields are kept');
       assert.equal(body.user.password, '[redacted]');
+      // A hash of the original body would let a guessed secret be checked: a redacted body has none.
+      assert.equal(json.request.sha256, null);
+      assert.equal(json.response!.sha256, null);
+      assert.equal(query.request.sha256, createHash('sha256').digest('hex'), 'a body left as it was keeps its hash');
 
       const form = byId('r-form');
       assert.equal(form.request.body.toString(), 'name=ann&password=%5Bredacted%5D');
