@@ -43,6 +43,10 @@ function forwardedHeaders(req: IncomingMessage, exchange: Exchange, ctx: ProxyCo
   return headers;
 }
 
+async function* chunksOf(stream: Transform): AsyncIterable<Buffer> {
+  for await (const chunk of stream) yield chunk as Buffer;
+}
+
 function describe(error: Error): string {
   const code = (error as { code?: string }).code;
   return code && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
@@ -84,17 +88,21 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.clientGone = true;
       this.abortUpstream?.(new Error(clientClosed));
     });
-    let body: Transform | null = null;
+    let body: Transform | AsyncIterable<Buffer> | null = null;
     if (hasBody(req)) {
       const { recording, requestBody } = this;
-      body = new Transform({
+      const tap = new Transform({
         transform(chunk: Buffer, _encoding, callback) {
           if (recording) requestBody.add(chunk);
           callback(null, chunk);
         },
       });
-      // On a client abort pipeline destroys `body`, which makes undici abort the upstream request.
-      pipeline(req, body, () => {});
+      // On a client abort pipeline destroys `tap`, which makes undici abort the upstream request.
+      pipeline(req, tap, () => {});
+      // A body sent without a length goes to stable chunked, as it came: given the stream itself,
+      // undici would send a length whenever the body had all arrived before it wrote the head,
+      // which neither the capture nor a replay could know.
+      body = req.headers['content-length'] === undefined ? chunksOf(tap) : tap;
     }
     const target = req.url?.startsWith('/') ? req.url : `${exchange.path}${exchange.query ? `?${exchange.query}` : ''}`;
     // The capture records the request as stable receives it: upstream path prefix and headers included.
@@ -104,7 +112,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.dispatchedAt = performance.now();
     try {
       ctx.pool.dispatch(
-        { path: `${ctx.basePath}${target}`, method: (req.method ?? 'GET') as Dispatcher.HttpMethod, headers: flattenHeaders(exchange.requestHeaders), body },
+        // undici takes an async iterable body too, though its types list fewer.
+        { path: `${ctx.basePath}${target}`, method: (req.method ?? 'GET') as Dispatcher.HttpMethod, headers: flattenHeaders(exchange.requestHeaders), body: body as Transform | null },
         this,
       );
     } catch (error) {
