@@ -74,6 +74,7 @@ interface Part {
   headers: Header[];
   body: Buffer;
   truncated: boolean;
+  sha256: string | null;
 }
 
 /** A body being redacted: its decoded text while it is worked on. */
@@ -363,6 +364,7 @@ class ExchangeRedaction {
 
   private notScanned(part: Part, where: Where, why: string): undefined {
     part.body = Buffer.alloc(0);
+    part.sha256 = null;
     this.found.push(`${where}.body:not-scanned(${why})`);
     return undefined;
   }
@@ -489,6 +491,8 @@ class ExchangeRedaction {
   private writeBody(state: BodyState): void {
     const body = Buffer.from(state.text, state.kind === 'json' ? 'utf8' : 'latin1');
     state.part.body = body;
+    // A hash of the original would let a guess at a short secret be checked against the known rest of the body.
+    state.part.sha256 = null;
     state.part.headers = state.part.headers
       .filter((h) => !(state.compressed && h.name.toLowerCase() === 'content-encoding'))
       .map((h) => (h.name.toLowerCase() === 'content-length' ? { name: h.name, value: String(body.length) } : h));
