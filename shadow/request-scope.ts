@@ -13,8 +13,11 @@ export function enterScope(req: IncomingMessage, scope: OutboundScope | undefine
   if (scope) {
     scopes.set(req, scope);
     outboundScope.enterWith(scope);
-  } else if (outboundScope.getStore() !== undefined) {
-    outboundScope.enterWith(undefined as unknown as OutboundScope);
+  } else {
+    // Only a scope left over from an earlier request is dropped: another middleware (the capture
+    // middleware on stable) may have entered one for this very request.
+    const current = outboundScope.getStore();
+    if (current !== undefined && scopes.get(req) !== current) outboundScope.enterWith(undefined as unknown as OutboundScope);
   }
 }
 

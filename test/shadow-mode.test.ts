@@ -4,48 +4,12 @@ import http, { createServer, type IncomingMessage, type ServerResponse } from 'n
 import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import Fastify from 'fastify';
-import { Agent, request as undiciRequest } from 'undici';
-import { captureId, guard, isShadow, shadowInterceptor, shadowMode, type ShadowMode } from '../shadow/index.js';
+import { shadowMode, type ShadowMode } from '../shadow/index.js';
 import { decodeEffects, effectsHeader, guardMarkerHeader } from '../shared/records/side-effects.js';
 import { rawRequest } from './helpers/capture-helpers.js';
 import { listenLocal, type LocalServer } from './helpers/local-server.js';
+import { callOut, composed, published } from './helpers/outbound-calls.js';
 import { startOutboundReceiver, type OutboundReceiver } from './helpers/outbound-receiver.js';
-
-/** node:http request that resolves with status and body. */
-function httpCall(url: string, method: string, body?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-const composed = new Agent().compose(shadowInterceptor());
-let published = 0;
-
-/** What every app does for a request: every kind of outbound call, then answers with what it saw. */
-async function callOut(receiver: string) {
-  const statuses: Record<string, number> = {};
-  statuses.fetchGet = (await fetch(`${receiver}/items/42`)).status;
-  const mail = await fetch(`${receiver}/mail/send`, { method: 'POST', body: JSON.stringify({ to: 'a@example.test' }) });
-  statuses.fetchPost = mail.status;
-  statuses.standInHeader = mail.headers.get('x-shadowtap-stand-in') === '1' ? 1 : 0;
-  statuses.httpGet = (await httpCall(`${receiver}/stock/7`, 'GET')).status;
-  statuses.httpPost = (await httpCall(`${receiver}/orders`, 'POST', '{"qty":1}')).status;
-  const payment = await undiciRequest(`${receiver}/payments`, { method: 'POST', body: 'charge' });
-  await payment.body.dump();
-  statuses.undiciPost = payment.statusCode;
-  const audit = await composed.request({ origin: receiver, path: '/audit/9', method: 'PUT', body: 'x' });
-  await audit.body.dump();
-  statuses.composedPut = audit.statusCode;
-  statuses.guard = await guard('queue.publish', () => ++published, -1);
-  return { shadow: isShadow(), captureId: captureId(), statuses };
-}
 
 interface App {
   name: string;
