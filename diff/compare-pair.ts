@@ -5,6 +5,7 @@ import { bySeverity, excerpt, isReal, severityOf, type Change, type Difference, 
 import { diffHeaders } from './header-diff.js';
 import { parseArrayKeys, parseIgnoreRules, rulesForRoute, type ArrayKeyRule, type IgnoreRules, type RouteRules } from './ignore-rules.js';
 import { diffJson } from './json-diff.js';
+import { diffSideEffects, type SideEffectPair } from './side-effect-diff.js';
 import { fieldOf, formatPath, type PathSegment } from './json-path.js';
 import { maskVolatile, noiseReason } from './noise-heuristics.js';
 import { findReview, noReviewedDifferences, parseReviewedDifferences, type ReviewedDifferences } from './reviewed-differences.js';
@@ -81,9 +82,9 @@ const statusClass = (status: number) => Math.floor(status / 100);
 
 /**
  * Compares stable's and shadow's responses for one request. `route` (`GET /users/{id}`)
- * selects route-scoped rules and reviewed entries.
+ * selects route-scoped rules and reviewed entries; `effects`, when given, are compared too.
  */
-export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: CompareRules, route?: string): PairVerdict {
+export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: CompareRules, route?: string, effects?: SideEffectPair): PairVerdict {
   const differences: Difference[] = [];
   const notes: string[] = [];
   let textPatch: string | undefined;
@@ -137,6 +138,15 @@ export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: C
     const heuristic = rules.heuristics && h.stable !== undefined && h.shadow !== undefined ? noiseReason(h.stable, h.shadow) : undefined;
     const path = `header:${h.name}`;
     add('header', path, path, h.change, h.stable, h.shadow, rule ? `rule ${rule.source}` : heuristic);
+  }
+
+  if (effects) {
+    const compared = diffSideEffects(effects);
+    if (compared.note) notes.push(compared.note);
+    for (const d of compared.differences) {
+      const review = rules.reviewed.compiled.length > 0 ? findReview(rules.reviewed, route, d.kind, d.path, undefined) : undefined;
+      differences.push(review ? { ...d, review: { status: review.status, reason: review.reason } } : d);
+    }
   }
 
   differences.sort(bySeverity);

@@ -136,7 +136,7 @@ export function createPairJudge(rules: CompareRules, patterns: readonly RoutePat
       error = result.error ? `${result.error.kind}: ${result.error.message}` : 'no response recorded';
     } else if (!capture.response) verdict = 'no-baseline';
     else {
-      compared = comparePair(capture.response, result.response, rules, route);
+      compared = comparePair(capture.response, result.response, rules, route, { stable: capture.sideEffects, shadow: result.sideEffects, shadowGuarded: result.guarded });
       verdict = compared.verdict;
     }
     const differences: Difference[] = compared?.differences ?? [];
