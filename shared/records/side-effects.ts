@@ -27,10 +27,11 @@ export const observedKind = 'observed';
 /** Entries past a bound: `name` holds how many were left out; the lists are not compared past it. */
 export const omittedKind = 'omitted';
 
-const unsafeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** HTTP's safe methods (RFC 9110 §9.2.1); every other method, custom ones included, may write. */
+const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 export function isUnsafeMethod(method: string): boolean {
-  return unsafeMethods.has(method.toUpperCase());
+  return !safeMethods.has(method.toUpperCase());
 }
 
 /** A write: an http call with an unsafe method, or any guard() action. */
