@@ -35,7 +35,8 @@ export function shadowMode(options: ShadowModeOptions = {}): ShadowMode {
   const processMode = processShadowMode(options.env ?? process.env);
   installHttpGuard();
   installFetchGuard();
-  if (processMode === true) setProcessScope({ effects: new EffectLog(), policy, captureId: null });
+  // One process, one mode: the latest shadowMode() decides whether code outside requests is guarded.
+  setProcessScope(processMode === true ? { effects: new EffectLog(), policy, captureId: null } : undefined);
 
   const middleware = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => {
     const shadow = processMode ?? hasShadowMarkers(req.headers);
