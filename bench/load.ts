@@ -18,7 +18,7 @@ export interface LoadFigures {
 export async function load(
   name: string,
   url: string,
-  options: { seconds: number; connections?: number; overallRate?: number; path?: string },
+  options: { seconds: number; connections?: number; overallRate?: number; path?: string; headers?: Record<string, string> },
 ): Promise<LoadFigures> {
   const cpuBefore = process.cpuUsage();
   // autocannon's own histogram keeps whole milliseconds, too coarse for a p99 of a few ms: the
@@ -26,7 +26,7 @@ export async function load(
   const latencies = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const run = autocannon(
-      { url: url + (options.path ?? ''), connections: options.connections ?? 32, duration: options.seconds, overallRate: options.overallRate, pipelining: 1 },
+      { url: url + (options.path ?? ''), connections: options.connections ?? 32, duration: options.seconds, overallRate: options.overallRate, pipelining: 1, headers: options.headers },
       (error, done) => (error ? reject(error) : resolve(done)),
     );
     run.on('response', (_client, statusCode, _bytes, responseTimeMs) => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { captureCodec } from '../shared/records/codec.js';
-import type { Capture, Header } from '../shared/records/types.js';
+import type { Capture, Header, SideEffect } from '../shared/records/types.js';
 import { captureV2Defaults, nowMicros } from '../shared/records/types.js';
 import { BodyTap, ByteBudget } from './body-tap.js';
 import { resolveRecorderOptions, type RecorderOptions, type ResolvedRecorderOptions } from './capture-options.js';
@@ -36,6 +36,8 @@ export interface ExchangeOutcome {
   upstreamError: string | null;
   firstByte: number | null;
   end: number | null;
+  /** What the app called out to while answering (capture middleware only). */
+  sideEffects?: SideEffect[];
 }
 
 const DROP_LOG_INTERVAL_MS = 5000;
@@ -170,6 +172,7 @@ export class CaptureRecorder {
       sampling: { rate: exchange.sampling.rate, mode: exchange.sampling.mode },
       ...captureV2Defaults(),
       clientRequestId: exchange.clientRequestId,
+      sideEffects: outcome.sideEffects ?? [],
     };
     outcome.requestBody.release();
     outcome.response?.body.release();

@@ -2,6 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Header } from '../shared/records/types.js';
 import { nowMicros } from '../shared/records/types.js';
+import { controlEntry, observedKind } from '../shared/records/side-effects.js';
+import { EffectLog } from '../shadow/effect-log.js';
+import { installHttpGuard } from '../shadow/outbound-http.js';
+import { installFetchGuard } from '../shadow/outbound-undici.js';
+import { addResumeHook, beforeHead, enterScope } from '../shadow/request-scope.js';
 import { BodyTap } from './body-tap.js';
 import type { RecorderOptions } from './capture-options.js';
 import type { CaptureCounters } from './capture-metrics.js';
@@ -11,6 +16,12 @@ import { endToEndHeaders, hasBody } from './http-headers.js';
 export interface CaptureMiddlewareOptions extends RecorderOptions {
   /** How long close() waits for the queue to drain. */
   drainTimeoutMs?: number;
+  /**
+   * Record the outbound calls (fetch, undici, node:http/https) and guard() actions the app makes
+   * for each request before its response head, into Capture.sideEffects (default true). Observed
+   * only: nothing is blocked or changed.
+   */
+  sideEffects?: boolean;
 }
 
 export interface CaptureMiddleware {
@@ -87,9 +98,23 @@ function tapResponseBody(res: ServerResponse, tap: BodyTap, onFirstByte: () => v
 export function captureMiddleware(options: CaptureMiddlewareOptions): CaptureMiddleware {
   const recorder = new CaptureRecorder(options);
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+  const observeEffects = options.sideEffects ?? true;
+  if (observeEffects) {
+    installHttpGuard();
+    installFetchGuard();
+  }
   const observe = (req: IncomingMessage, res: ServerResponse) => {
     const exchange = recorder.begin('middleware', req.method ?? 'GET', req.url ?? '/', req.rawHeaders, req.headers);
-    if (!exchange.sampling.sampled) return;
+    if (!exchange.sampling.sampled) {
+      if (observeEffects) enterScope(req, undefined);
+      return;
+    }
+    // Frozen when the head is written, as the shadow's list is, so both cover the same span.
+    const effects = observeEffects ? new EffectLog() : undefined;
+    if (effects) {
+      beforeHead(res, () => effects.freeze());
+      enterScope(req, { effects, policy: null, captureId: null });
+    }
     const requestBody = recorder.bodyTap();
     const responseBody = recorder.bodyTap();
     let firstByte: number | null = null;
@@ -105,6 +130,7 @@ export function captureMiddleware(options: CaptureMiddlewareOptions): CaptureMid
         upstreamError,
         firstByte,
         end: nowMicros(),
+        sideEffects: effects ? [controlEntry(observedKind), ...effects.freeze()] : [],
       });
     };
     res.once('close', () => done(res.writableFinished ? null : 'client closed the connection'));
@@ -128,7 +154,7 @@ export function captureMiddleware(options: CaptureMiddlewareOptions): CaptureMid
 
 /** The parts of Fastify the plugin uses, so Fastify stays a dev dependency. */
 interface FastifyLike {
-  addHook(name: 'onRequest', hook: (request: { raw: IncomingMessage }, reply: { raw: ServerResponse }, done: () => void) => void): unknown;
+  addHook(name: 'onRequest' | 'preHandler', hook: (request: { raw: IncomingMessage }, reply: { raw: ServerResponse }, done: () => void) => void): unknown;
   addHook(name: 'onClose', hook: (instance: unknown, done: () => void) => void): unknown;
 }
 
@@ -139,6 +165,7 @@ interface FastifyLike {
 export function captureFastifyPlugin(fastify: FastifyLike, options: CaptureMiddlewareOptions, done: (error?: Error) => void): void {
   const middleware = captureMiddleware(options);
   fastify.addHook('onRequest', (request, reply, next) => middleware(request.raw, reply.raw, next));
+  addResumeHook(fastify);
   fastify.addHook('onClose', (_instance, next) => void middleware.close().then(() => next(), () => next()));
   done();
 }

@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import pino from 'pino';
 import { Pool } from 'undici';
-import { startCaptureServer } from '../capture/capture-server.js';
+import { captureMiddleware } from '../capture/middleware.js';
 import type { DiffReport } from '../diff/report.js';
 import { runDiff } from '../diff/run-diff.js';
 import { runReplay, type ReplaySummary } from '../replay/replay-worker.js';
 import { openLog, type LogOptions } from '../shared/log/open-log.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';
 import { generateSealKeys, openingKeyFromPem } from '../shared/redaction/seal.js';
+import { startFakeMailService } from './fake-mail-service.js';
 import { demoTraffic, startSampleApp } from './sample-app.js';
 
 export interface PipelineOptions {
@@ -28,39 +29,42 @@ export interface PipelineRun {
   ids: string[];
   replay: ReplaySummary;
   report: DiffReport;
+  /** Emails that reached the local fake mail service: stable's only, the shadow's are blocked. */
+  emailsReceived: number;
 }
 
 /**
- * The whole pipeline on the bundled sample apps: traffic through capture in front of stable,
- * a replay of everything captured to the shadow, and the diff. `shadowtap demo` and the
- * end-to-end tests both run it, on the file log or on Kafka.
+ * The whole pipeline on the bundled sample apps: traffic to stable, recorded by the capture
+ * middleware inside it (which also records the emails it sends), a replay of everything
+ * captured to the shadow (orders too: the shadow proves it runs shadowtap/shadow), and the
+ * diff. Both apps send email to a local fake mail service; nothing leaves the machine.
+ * `shadowtap demo` and the end-to-end tests both run it, on the file log or on Kafka.
  */
 export async function runPipeline(options: PipelineOptions = {}): Promise<PipelineRun> {
   const say = options.say ?? (() => undefined);
   const requests = options.requests ?? 300;
   const tempStore = options.log?.brokers || options.log?.store ? undefined : await mkdtemp(join(tmpdir(), 'shadowtap-demo-'));
   const logOptions: LogOptions = { ...options.log, ...(tempStore && { store: tempStore }) };
-  const stable = await startSampleApp('stable');
-  const shadow = await startSampleApp('shadow');
+  const mail = await startFakeMailService();
   const captures = await openLog(captureKind, logOptions);
   const results = await openLog(resultKind, logOptions);
-  const startMs = Date.now();
   // Seal mode with a key pair of this run: the log holds no secret, and the shadow still gets
   // the requests stable got (the demo's tokens and Authorization headers), so verdicts are real.
   const keys = generateSealKeys();
+  const capture = captureMiddleware({
+    sink: captures,
+    service: 'sample',
+    redaction: { mode: 'seal', sealPublicKey: keys.publicKeyPem },
+    logger: pino({ level: 'warn' }, pino.destination(2)),
+  });
+  const stable = await startSampleApp('stable', 0, '127.0.0.1', { mailUrl: mail.url, wrap: (handler) => (req, res) => capture(req, res, () => handler(req, res)) });
+  const shadow = await startSampleApp('shadow', 0, '127.0.0.1', { mailUrl: mail.url });
+  const startMs = Date.now();
   try {
-    say(`stable on ${stable.url}, shadow on ${shadow.url}, log: ${captures.name}`);
-    const capture = await startCaptureServer({
-      port: 0,
-      upstream: stable.url,
-      sink: captures,
-      service: 'sample',
-      redaction: { mode: 'seal', sealPublicKey: keys.publicKeyPem },
-      logger: pino({ level: 'warn' }, pino.destination(2)),
-    });
-    const ids = await sendTraffic(capture.url, requests);
+    say(`stable on ${stable.url}, shadow on ${shadow.url}, mail service on ${mail.url}, log: ${captures.name}`);
+    const ids = await sendTraffic(stable.url, requests);
     await capture.close();
-    say(`captured ${requests} requests through ${capture.url}`);
+    say(`captured ${requests} requests with the capture middleware inside stable`);
 
     const replay = await runReplay({
       source: captures,
@@ -74,13 +78,17 @@ export async function runPipeline(options: PipelineOptions = {}): Promise<Pipeli
     });
     say(`replayed ${replay.read} captures to the shadow: ${replay.responses} answered, ${Object.values(replay.skipped).reduce((a, b) => a + b, 0)} skipped`);
 
+    const emailsReceived = mail.received;
+    say(`the mail service received ${emailsReceived} emails, all from stable: the shadow's were blocked and reported`);
+
     const report = await runDiff({ captures, results, fromMs: startMs });
-    return { captured: requests, ids, replay, report };
+    return { captured: requests, ids, replay, report, emailsReceived };
   } finally {
     await captures.close();
     await results.close();
     await stable.close();
     await shadow.close();
+    await mail.close();
     if (tempStore) await rm(tempStore, { recursive: true, force: true });
   }
 }

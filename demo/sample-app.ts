@@ -1,21 +1,32 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { shadowMode } from '../shadow/index.js';
 
 export type SampleVariant = 'stable' | 'shadow';
 
+export interface SampleOptions {
+  /** Where POST /api/orders sends its confirmation email; none is sent without it. */
+  mailUrl?: string;
+}
+
 /**
  * The bundled sample service for `shadowtap demo` and docker-compose. The shadow variant differs
- * from stable on purpose, in exactly three ways:
+ * from stable on purpose, in exactly four ways:
  *   1. GET /api/products/{id}: the `price` field changed (tax now included);
  *   2. GET /api/search: answers 500 instead of 200;
- *   3. GET /api/orders/{id}: 60 ms slower.
+ *   3. GET /api/orders/{id}: 60 ms slower;
+ *   4. POST /api/orders: sends its confirmation email twice (a side effect, not in the answer).
  * Everything else is identical, apart from values that always differ between two runs
- * (`servedAt` timestamps, `traceId`s), which a good diff must call noise.
+ * (`servedAt` timestamps, `traceId`s), which a good diff must call noise. The shadow runs
+ * shadowtap/shadow, so in shadow context its emails are blocked and reported, never sent.
  */
-export function sampleHandler(variant: SampleVariant): (req: IncomingMessage, res: ServerResponse) => void {
+export function sampleHandler(variant: SampleVariant, options: SampleOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
   const shadow = variant === 'shadow';
+  // Both sample apps may share one process (the demo): shadow context comes from each request's markers.
+  const mode = shadow ? shadowMode({ env: {} }) : undefined;
   return (req, res) => {
+    mode?.middleware(req, res);
     void handle(req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500);
       res.end();
@@ -53,9 +64,27 @@ export function sampleHandler(variant: SampleVariant): (req: IncomingMessage, re
       return json(200, { id: Number(match[1]), status: 'shipped', items: [{ sku: 'SKU-1', qty: 2 }], ...noise });
     }
     if (url.pathname === '/api/orders' && req.method === 'POST') {
-      return json(201, { created: true, received: body.length });
+      const order = parseOrder(body);
+      if (!order) return json(400, { error: 'an order is {"sku": "...", "qty": n}' });
+      if (options.mailUrl) {
+        const email = JSON.stringify({ to: 'customer@example.test', template: 'order-confirmation', sku: order.sku, qty: order.qty });
+        for (let i = 0; i < (shadow ? 2 : 1); i++) {
+          const sent = await fetch(`${options.mailUrl}/send`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: email });
+          await sent.arrayBuffer();
+        }
+      }
+      return json(201, { created: true, sku: order.sku, qty: order.qty });
     }
     return json(404, { error: 'not found' });
+  }
+}
+
+function parseOrder(body: Buffer): { sku: string; qty: number } | undefined {
+  try {
+    const { sku, qty } = JSON.parse(body.toString('utf8')) as { sku?: unknown; qty?: unknown };
+    return typeof sku === 'string' && typeof qty === 'number' ? { sku, qty } : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -74,8 +103,14 @@ export interface SampleApp {
   close(): Promise<void>;
 }
 
-export async function startSampleApp(variant: SampleVariant, port = 0, host = '127.0.0.1'): Promise<SampleApp> {
-  const server = createServer(sampleHandler(variant));
+export async function startSampleApp(
+  variant: SampleVariant,
+  port = 0,
+  host = '127.0.0.1',
+  options: SampleOptions & { wrap?: (handler: RequestListener) => RequestListener } = {},
+): Promise<SampleApp> {
+  const handler = sampleHandler(variant, options);
+  const server = createServer(options.wrap ? options.wrap(handler) : handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);
@@ -92,7 +127,7 @@ export async function startSampleApp(variant: SampleVariant, port = 0, host = '1
   };
 }
 
-/** The traffic the demo sends: a mix of routes with realistic id spread, a few unsafe POSTs. */
+/** The traffic the demo sends: a mix of routes with realistic id spread, a few orders (POST). */
 export function* demoTraffic(count: number): Generator<{ method: string; path: string; body?: string; headers?: Record<string, string> }> {
   const skus = ['AB-1', 'CD-22', 'EF-333', 'GH-4444', 'IJ-55555'];
   for (let i = 0; i < count; i++) {

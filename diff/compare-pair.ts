@@ -5,6 +5,7 @@ import { bySeverity, excerpt, isReal, severityOf, type Change, type Difference, 
 import { diffHeaders } from './header-diff.js';
 import { parseArrayKeys, parseIgnoreRules, rulesForRoute, type ArrayKeyRule, type IgnoreRules, type RouteRules } from './ignore-rules.js';
 import { diffJson } from './json-diff.js';
+import { diffSideEffects, type SideEffectPair } from './side-effect-diff.js';
 import { fieldOf, formatPath, type PathSegment } from './json-path.js';
 import { maskVolatile, noiseReason } from './noise-heuristics.js';
 import { redactionEffect, type RedactedFields } from './redaction-view.js';
@@ -80,14 +81,24 @@ export interface PairVerdict {
 
 const statusClass = (status: number) => Math.floor(status / 100);
 
+/** What the comparison knows beyond the two answers. */
+export interface PairContext {
+  /** The fields redaction touched on either side. */
+  redacted?: RedactedFields;
+  /** Side effects of both sides. */
+  effects?: SideEffectPair;
+}
+
 /** What a difference at a redacted field shows instead of a value. */
 const hiddenValue = '(redacted)';
 
 /**
  * Compares stable's and shadow's responses for one request. `route` (`GET /users/{id}`)
- * selects route-scoped rules and reviewed entries; `redacted` the fields redaction touched.
+ * selects route-scoped rules and reviewed entries; `context` says which fields redaction touched
+ * and, when given, the side effects of both sides, which are compared too.
  */
-export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: CompareRules, route?: string, redacted?: RedactedFields): PairVerdict {
+export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: CompareRules, route?: string, context: PairContext = {}): PairVerdict {
+  const { redacted, effects } = context;
   const differences: Difference[] = [];
   const notes: string[] = [];
   let textPatch: string | undefined;
@@ -95,7 +106,7 @@ export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: C
 
   // The side a difference lacks follows from its change: nothing stable for `added`, nothing shadow for `removed`.
   const add: Add = (kind, path, field, change, stableValue, shadowValue, noise, segments) => {
-    const effect = redacted && redactionEffect(redacted, kind, path, segments, [stableValue, shadowValue]);
+    const effect = redacted && kind !== 'side-effect' && redactionEffect(redacted, kind, path, segments, [stableValue, shadowValue]);
     // A redacted field is never a value difference; in hash mode a different secret still differs, unseen.
     if (effect === 'not-compared' && (change === 'value-changed' || change === 'type-changed')) return;
     if (effect) [stableValue, shadowValue] = [hiddenValue, hiddenValue];
@@ -145,6 +156,15 @@ export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: C
     const heuristic = rules.heuristics && h.stable !== undefined && h.shadow !== undefined ? noiseReason(h.stable, h.shadow) : undefined;
     const path = `header:${h.name}`;
     add('header', path, path, h.change, h.stable, h.shadow, rule ? `rule ${rule.source}` : heuristic);
+  }
+
+  if (effects) {
+    const compared = diffSideEffects(effects);
+    if (compared.note) notes.push(compared.note);
+    for (const d of compared.differences) {
+      const review = rules.reviewed.compiled.length > 0 ? findReview(rules.reviewed, route, d.kind, d.path, undefined) : undefined;
+      differences.push(review ? { ...d, review: { status: review.status, reason: review.reason } } : d);
+    }
   }
 
   differences.sort(bySeverity);

@@ -3,7 +3,8 @@
  * follows what breaks clients first: a status class change, then a broken schema (a type
  * changed or a field disappeared), then a changed value, then an added field.
  */
-export type DifferenceKind = 'status' | 'header' | 'body';
+/** `side-effect`: an outbound call or guarded action made differently (side-effect-diff.ts). */
+export type DifferenceKind = 'status' | 'header' | 'body' | 'side-effect';
 export type Change = 'status-class-changed' | 'type-changed' | 'removed' | 'value-changed' | 'added';
 export type Severity = 'critical' | 'schema' | 'value' | 'addition';
 

@@ -50,7 +50,7 @@ export function parseReviewedDifferences(text: string, source = 'reviewed-differ
     if (typeof reason !== 'string' || reason.trim() === '') throw configError(`${where}: give a reason, so the next reader knows why`);
     if (path === undefined && kind === undefined) throw configError(`${where}: give a path ($.a.b, header:name, status) or a kind (status, header, body)`);
     if (path !== undefined && typeof path !== 'string') throw configError(`${where}: path must be a string`);
-    if (kind !== undefined && kind !== 'status' && kind !== 'header' && kind !== 'body') throw configError(`${where}: kind must be status, header or body`);
+    if (kind !== undefined && kind !== 'status' && kind !== 'header' && kind !== 'body' && kind !== 'side-effect') throw configError(`${where}: kind must be status, header, body or side-effect`);
     return { route, path, kind, status, reason };
   });
   const compiled = entries.map((entry) => ({

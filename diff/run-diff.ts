@@ -116,7 +116,7 @@ function originOf(target: string): string {
 function judgeBaseline(summary: DiffSummary, rules: CompareRules, patterns: readonly RoutePattern[], capture: Capture, result: Result): void {
   if (!capture.response || !result.response || result.outcome !== 'response') return;
   const route = routeKey(capture.request.method, routeTemplate(capture.request.path, patterns));
-  addBaselineOutcome(summary, { route, differences: comparePair(capture.response, result.response, rules, route, redactedFields(capture, result)).differences });
+  addBaselineOutcome(summary, { route, differences: comparePair(capture.response, result.response, rules, route, { redacted: redactedFields(capture, result) }).differences });
 }
 
 /** Decides the verdict of one capture and its result (or none), for the summary and for JSON Lines. */
@@ -146,7 +146,10 @@ export function createPairJudge(rules: CompareRules, patterns: readonly RoutePat
     } else if (!capture.response) verdict = 'no-baseline';
     else {
       const redacted = redactedFields(capture, result);
-      compared = comparePair(capture.response, result.response, rules, route, redacted);
+      compared = comparePair(capture.response, result.response, rules, route, {
+        redacted,
+        effects: { stable: capture.sideEffects, shadow: result.sideEffects, shadowGuarded: result.guarded },
+      });
       verdict = compared.verdict;
       redactedCount = redacted?.notCompared ?? 0;
     }

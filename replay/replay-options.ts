@@ -49,8 +49,13 @@ export interface ReplayOptions {
   /** Open model: requests per second at exact intervals; excludes pace 'recorded'. */
   rate?: number;
   concurrency?: number;
-  /** Methods sent; others are skipped as unsafe-method. */
+  /** Methods sent; others are skipped as unsafe-method, unless guardedWrites finds the shadow guarded. */
   allowMethods?: string[];
+  /**
+   * Send unsafe methods not in allowMethods to a shadow that proves it is guarded (its
+   * shadow-mode library marks every answer); default true. See guard-proof.ts.
+   */
+  guardedWrites?: boolean;
   /** Added or replacing headers; a value `env:NAME` is read from the environment. */
   setHeaders?: Header[];
   removeHeaders?: string[];
@@ -98,6 +103,7 @@ export const replayDefaults = {
   retries: 0,
   maxBodyBytes: 1024 * 1024,
   drainTimeoutMs: 10_000,
+  guardedWrites: true,
 };
 
 export type ReplayMode = 'follow' | 'window' | 'soak';
@@ -117,6 +123,7 @@ export interface ReplayConfig {
   pace: PaceConfig;
   concurrency: number;
   allowedMethods: ReadonlySet<string>;
+  guardedWrites: boolean;
   rules: RequestRules;
   timeoutMs: number;
   retries: number;
@@ -199,6 +206,7 @@ export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
     pace,
     concurrency: positive(options.concurrency, replayDefaults.concurrency, '--concurrency', true),
     allowedMethods,
+    guardedWrites: options.guardedWrites ?? replayDefaults.guardedWrites,
     rules: { target, hostRewrite: options.hostRewrite, pathPrefixRewrite: prefix, setHeaders, removeHeaders },
     timeoutMs: positive(options.timeoutMs, replayDefaults.timeoutMs, '--timeout'),
     retries,

@@ -3,9 +3,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ShadowtapError, usageError } from '../shared/errors.js';
 import type { LogEntry } from '../shared/log/record-log.js';
 import { nowMicros, resultV2Defaults, type Capture, type HttpRequest, type RequestChange, type Result, type ResultRole } from '../shared/records/types.js';
+import { captureIdHeader, takeShadowReport } from '../shared/records/side-effects.js';
 import { CircuitBreaker, type Admission } from './circuit-breaker.js';
 import { CommitTracker } from './commit-tracker.js';
 import { ConcurrencyLimit } from './concurrency-limit.js';
+import { GuardProof } from './guard-proof.js';
 import { isConnectionFailure } from './error-kind.js';
 import { asapPacer, type Pacer } from './pacer.js';
 import { sleepUntil } from './precise-timer.js';
@@ -82,6 +84,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
   });
   const resultBacklogLimit = 4 * config.concurrency + resultWriterDefaults.maxInFlight * resultWriterDefaults.maxBatch;
   const pacer = createPacer(config, options.follow ?? false);
+  const guardProof = config.guardedWrites ? new GuardProof(() => probeGuard(sender, config), (line) => options.onWarning?.(line)) : undefined;
   // Set when the drain deadline passes after a stop: sends still in flight are cut short and
   // write no Result, so their captures stay uncommitted and are replayed on restart.
   const hardStop = new AbortController();
@@ -130,6 +133,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
         }
         const result = await completed(sentResult(base, outcome, attempt, firstSentTime), entry.value, prepared.request, prepared.changes);
         if (hardStop.signal.aborted) return;
+        if (outcome.ok) guardProof?.answered(result.guarded, `the answer to capture ${base.captureId}`);
         record(result, entry);
         return;
       }
@@ -193,7 +197,10 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       replayMode: config.replayMode,
       requestChanges: [],
     };
-    const reason = skipReason(capture.request, config.allowedMethods);
+    let reason = skipReason(capture.request, config.allowedMethods);
+    // An unsafe method not allowed outright goes to a shadow proven guarded (guard-proof.ts).
+    const guardedWrite = reason === 'unsafe-method' && guardProof !== undefined;
+    if (guardedWrite) reason = (await guardProof.admitUnsafe()) ?? (capture.request.truncated ? 'truncated-body' : null);
     if (reason) {
       record(skipped({ ...base, scheduledTime: nowMicros() }, reason), entry);
       return;
@@ -206,6 +213,9 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     // A redaction policy the replay cannot apply to the answer stops it before anything is sent.
     redaction.redactorFor(capture.redactionMode);
     const request = buildRequest(prepared.request, config.rules);
+    // Lets the shadow's code name the capture it replays (shadowtap/shadow captureId()).
+    request.headers.push(captureIdHeader, capture.id);
+    request.changes.push({ kind: 'marker-added', name: captureIdHeader, from: null, to: capture.id });
     const referenceSend = reference && referenceSendOf(reference, prepared.request);
     const scheduledAt = pacer.scheduleFor(entry.timestampMs);
     await sleepUntil(scheduledAt, signal);
@@ -232,6 +242,13 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
         limit.release();
         return;
       }
+    }
+    if (guardedWrite && guardProof.lost) {
+      // An answer without the marker came while this write waited for its slot.
+      limit.release();
+      if (admission === 'probe') breaker.releaseProbe();
+      record(skipped({ ...base, scheduledTime }, 'unguarded-shadow'), entry);
+      return;
     }
     if (options.follow) {
       lagMs = Date.now() - entry.timestampMs;
@@ -311,7 +328,13 @@ function referenceSendOf(peer: ReferenceSend['peer'], request: HttpRequest): Ref
   return skip ? { peer, skip } : { peer, request: buildRequest(request, peer.rules) };
 }
 
+/**
+ * The Result of a send. A guarded shadow's library headers (guard marker, side effects) move
+ * into `guarded` and `sideEffects`, out of the stored headers, where they would be differences
+ * stable never had.
+ */
 function sentResult(base: ResultBase, outcome: SendOutcome, attempt: number, sentTime: number): Result {
+  const report = outcome.ok ? takeShadowReport(outcome.response.headers) : undefined;
   return {
     ...resultV2Defaults(),
     ...base,
@@ -320,9 +343,18 @@ function sentResult(base: ResultBase, outcome: SendOutcome, attempt: number, sen
     outcome: outcome.ok ? 'response' : 'error',
     error: outcome.ok ? null : { kind: outcome.kind, message: outcome.message },
     skipReason: null,
-    response: outcome.ok ? outcome.response : null,
+    response: outcome.ok ? { ...outcome.response, headers: report!.headers } : null,
     latencyMicros: outcome.ok ? outcome.latencyMicros : null,
+    sideEffects: report?.sideEffects ?? [],
+    guarded: report?.guarded ?? false,
   };
+}
+
+/** The guard probe: a safe request with the replay markers; whether its answer carried the guard marker. */
+async function probeGuard(sender: ShadowSender, config: ReplayConfig): Promise<boolean | null> {
+  const probe = { method: 'HEAD', path: '/', query: '', headers: [], body: Buffer.alloc(0), size: 0, truncated: false, sha256: null };
+  const outcome = await sender.send(buildRequest(probe, config.rules));
+  return outcome.ok ? takeShadowReport(outcome.response.headers).guarded : null;
 }
 
 /** A Result for a capture that was not sent; attempt 0 says no request left. */

@@ -13,7 +13,7 @@ export function registerDemo(program: Command): void {
     .action(
       action(async (flags: { requests: number; store?: string }) => {
         const say = (line: string) => process.stderr.write(`demo: ${line}\n`);
-        say('the shadow differs from stable on purpose: /api/products/{id} price, /api/search status 500, /api/orders/{id} +60 ms');
+        say('the shadow differs from stable on purpose: /api/products/{id} price, /api/search status 500, /api/orders/{id} +60 ms, POST /api/orders emails twice');
         const run = await runPipeline({ requests: flags.requests, log: flags.store ? { store: flags.store } : undefined, say });
         const color = process.stdout.isTTY && !process.env.NO_COLOR;
         process.stdout.write(`${renderText(run.report, { color })}\n`);

@@ -4,24 +4,30 @@ import { openLog, type LogOptions } from '../../shared/log/open-log.js';
 import { captureKind, resultKind } from '../../shared/log/record-log.js';
 
 /**
- * The sample shadow differs from stable in exactly three ways (demo/sample-app.ts). A report
- * must find those three and nothing else: noise (timestamps, trace ids) is not a mismatch.
+ * The sample shadow differs from stable in exactly four ways (demo/sample-app.ts). A report
+ * must find those four and nothing else: noise (timestamps, trace ids) is not a mismatch.
  */
 export function assertSeededDifferencesOnly(run: PipelineRun): void {
   const { report } = run;
   const mismatchedRoutes = report.routes.filter((r) => r.counts.mismatch + r.counts['shadow-error'] > 0).map((r) => r.route);
   assert.deepEqual(
     [...new Set(mismatchedRoutes.map((r) => r.replace(/\/api\/products\/.*/, '/api/products/*')))].sort(),
-    ['GET /api/products/*', 'GET /api/search'],
+    ['GET /api/products/*', 'GET /api/search', 'POST /api/orders'],
     `mismatched routes: ${mismatchedRoutes.join(', ')}`,
   );
   const realFields = report.fields.filter((f) => f.differs - f.noise - f.accepted > 0);
   const fieldsByRoute = new Set(realFields.map((f) => `${f.route.startsWith('GET /api/products/') ? 'products' : f.route} ${f.field}`));
   assert.ok(fieldsByRoute.has('products $.price'), `price difference found: ${[...fieldsByRoute].join(', ')}`);
   assert.ok(fieldsByRoute.has('GET /api/search status'), `status difference found: ${[...fieldsByRoute].join(', ')}`);
+  // The shadow's second confirmation email: a side effect repeated, critical because it writes.
+  const email = realFields.find((f) => f.route === 'POST /api/orders');
+  assert.ok(email, `side-effect difference found: ${[...fieldsByRoute].join(', ')}`);
+  assert.match(email.field, /^side-effect:POST http:\/\/127\.0\.0\.1:\d+\/send$/);
+  assert.equal(email.severity, 'critical');
+  assert.equal(email.differs, run.captured / 10, 'every order');
   for (const field of fieldsByRoute) {
     assert.ok(
-      field === 'products $.price' || field.startsWith('GET /api/search '),
+      field === 'products $.price' || field.startsWith('GET /api/search ') || field === `POST /api/orders ${email.field}`,
       `unexpected differing field ${field}`,
     );
   }
@@ -35,7 +41,8 @@ export function assertSeededDifferencesOnly(run: PipelineRun): void {
   assert.equal(report.totals.missing, 0);
   assert.equal(report.totals.duplicates, 0);
   assert.equal(report.totals.pairs, run.captured, 'one pair per request');
-  assert.ok(report.totals.skipped > 0, 'unsafe POSTs are skipped, not sent');
+  assert.equal(report.totals.skipped, 0, 'orders are replayed: the shadow proved it is guarded');
+  assert.equal(run.emailsReceived, run.captured / 10, "stable's emails only: none of the shadow's left");
 }
 
 /** Every client request is in the captures log once, under an id of its own with exactly one shadow Result (and at most one reference Result). */
