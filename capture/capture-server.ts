@@ -1,9 +1,10 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { Pool } from 'undici';
 import { configError } from '../shared/errors.js';
 import type { RecorderOptions } from './capture-options.js';
+import { listenOn } from '../shared/listen.js';
 import { serveMetrics } from '../shared/metrics-server.js';
 import type { CaptureCounters } from './capture-metrics.js';
 import { CaptureRecorder } from './capture-recorder.js';
@@ -48,16 +49,6 @@ export const captureServerDefaults = {
   forwardRequestId: false,
 };
 
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as { port: number }).port);
-    });
-  });
-}
-
 function upstreamUrl(value: string): URL {
   try {
     const url = new URL(value);
@@ -99,11 +90,21 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
   });
 
-  const port = await listen(server, options.port, host);
+  // The admin port first: when it is taken, nothing was started that would keep the process alive.
   const metricsServer =
     options.metricsPort === undefined
       ? null
-      : await serveMetrics(recorder.metrics.registry, { host: options.metricsHost ?? host, port: options.metricsPort });
+      : await serveMetrics(recorder.metrics.registry, { host: options.metricsHost ?? host, port: options.metricsPort }).catch(async (error: unknown) => {
+          await recorder.close(0);
+          await pool?.close();
+          throw error;
+        });
+  const port = await listenOn(server, { host, port: options.port }, '--listen').catch(async (error: unknown) => {
+    await metricsServer?.close();
+    await recorder.close(0);
+    await pool?.close();
+    throw error;
+  });
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   recorder.logger.info({ url, upstream: upstream?.origin, mirrorTarget: !upstream, metrics: metricsServer?.url }, 'capture agent listening');
 

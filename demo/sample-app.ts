@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOn } from '../shared/listen.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { shadowMode } from '../shadow/index.js';
 
@@ -111,13 +111,9 @@ export async function startSampleApp(
 ): Promise<SampleApp> {
   const handler = sampleHandler(variant, options);
   const server = createServer(options.wrap ? options.wrap(handler) : handler);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
-  const address = server.address() as AddressInfo;
+  const bound = await listenOn(server, { host, port }, '--listen');
   return {
-    url: `http://${host}:${address.port}`,
+    url: `http://${host}:${bound}`,
     server,
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { usageError } from './errors.js';
+import { listenOn } from './listen.js';
 
 export interface MetricsServer {
   server: Server;
@@ -23,15 +22,9 @@ export async function serveMetrics(registry: Registry, listen: { host: string; p
       (error: Error) => res.writeHead(500).end(`${error.message}\n`),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) =>
-      reject(usageError(`cannot serve metrics on ${listen.host}:${listen.port} (${error.message}); choose a free port with --metrics-listen`)),
-    );
-    server.listen(listen.port, listen.host, resolve);
-  });
+  const port = await listenOn(server, listen, '--metrics-listen');
   // A scrape must never keep a finished process alive.
   server.unref();
-  const port = (server.address() as AddressInfo).port;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   return {
     server,

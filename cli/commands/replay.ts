@@ -15,7 +15,7 @@ import type { Capture, Header, Result } from '../../shared/records/types.js';
 import { readOpeningKey } from '../../shared/redaction/seal-key-files.js';
 import type { OpeningKey } from '../../shared/redaction/seal.js';
 import { addRedactionOptions, redactionFrom } from './capture.js';
-import { action, addLogOptions, logOptionsFrom, parseListen, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
+import { action, addLogOptions, checkWritable, logOptionsFrom, parseListen, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
 
 /** Flags of how requests are sent, shared by `replay` and `soak`. */
 type RedactionFlags = Parameters<typeof redactionFrom>[0];
@@ -141,6 +141,7 @@ export async function runReplayCommand<S extends object>(
   run: (context: { source: RecordLog<Capture>; results: RecordLog<Result>; signal: AbortSignal; extra: Pick<ReplayOptions, 'observers' | 'onProgress' | 'onWarning'> }) => Promise<S>,
   format: (summary: S) => string,
 ): Promise<number> {
+  if (flags.summaryJson) await checkWritable(flags.summaryJson, '--summary-json');
   const source = await openLog(captureKind, { ...logOptionsFrom(flags), existing: !flags.follow });
   let results: RecordLog<Result> | undefined;
   const stop = new AbortController();
