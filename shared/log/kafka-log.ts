@@ -3,7 +3,10 @@ import { ShadowtapError, logUnreachable, usageError } from '../errors.js';
 import { isTransient, reasonOf } from './kafka-errors.js';
 import type { KafkaCompression } from './kafka-produce-protocol.js';
 import { ProducerThread, type RecordWriter } from './kafka-producer-thread.js';
-import { readKafka, schemaHeader, schemaVersionHeader, wireFormatHeader } from './kafka-read.js';
+import { readKafka } from './kafka-read.js';
+import { kafkaReadLimits, type KafkaReadLimits } from './kafka-read-limits.js';
+import { schemaHeader, schemaVersionHeader, wireFormatHeader } from './kafka-record-decoder.js';
+import { createCluster, type Cluster } from './kafkajs-cluster.js';
 import { encodeFramedInto, RegistryCodec, SchemaRegistryClient, valueSubject } from '../records/schema-registry.js';
 import type { Position, RecordKind, RecordLog } from './record-log.js';
 
@@ -18,6 +21,8 @@ export interface KafkaLogOptions {
   compression?: KafkaCompression;
   /** Confluent Schema Registry URL: records are written in its wire format under the topic's `-value` subject. */
   schemaRegistry?: string;
+  /** What a read may hold in memory (default kafkaReadLimits). */
+  readLimits?: Partial<KafkaReadLimits>;
 }
 
 /** Opening gives up after this long, so a wrong address fails fast instead of hanging. */
@@ -32,6 +37,7 @@ const rebalanceErrors = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 
  */
 export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOptions): Promise<RecordLog<T>> {
   const { brokers, topicPrefix, partitions, clientId, compression = 'auto', schemaRegistry } = options;
+  const readLimits = { ...kafkaReadLimits, ...options.readLimits };
   const topic = `${topicPrefix}${kind.name}`;
   const deadLetterTopic = `${topic}.dlq`;
   const where = brokers.join(',');
@@ -155,6 +161,29 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
     }
   };
 
+  // Bounded reads fetch and commit through a cluster of their own, connected on first use.
+  let cluster: Promise<Cluster> | undefined;
+  const connectedCluster = (): Promise<Cluster> => {
+    cluster ??= (async () => {
+      const created = createCluster(kafka);
+      await created.connect();
+      await created.addTargetTopic(topic);
+      return created;
+    })().catch((error) => {
+      cluster = undefined;
+      throw error;
+    });
+    return cluster;
+  };
+  /**
+   * Commits as a consumer outside the group (generation -1, no member id), as Kafka allows while
+   * the group has no members: one request to the coordinator, no join.
+   */
+  const commitFromOutside = async (group: string, offsets: Array<{ partition: number; offset: string }>) => {
+    const coordinator = await (await connectedCluster()).findGroupCoordinator({ groupId: group });
+    await coordinator.offsetCommit({ groupId: group, groupGenerationId: -1, memberId: '', retentionTime: -1, topics: [{ topic, partitions: offsets }] });
+  };
+
   const consumersByGroup = new Map<string, Set<Consumer>>();
   const endReads = new Set<() => void>();
   // Reads whose consumer is leaving its group: a commit right after a read ends must wait for
@@ -197,24 +226,25 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
     },
 
     read: (readOptions) =>
-      readKafka({ kafka, admin, topic, kind, deadLetter, track, failure, registry: registry?.codec }, readOptions),
+      readKafka({ kafka, admin, topic, kind, deadLetter, track, failure, registry: registry?.codec, cluster: connectedCluster, limits: readLimits }, readOptions),
 
     async commit(group: string, positions: Position[]): Promise<void> {
       // Kafka's committed offset is the next one to read.
       const next = new Map<number, number>();
       for (const { partition, offset } of positions) next.set(partition, Math.max(next.get(partition) ?? -1, offset + 1));
       if (next.size === 0) return;
-      const offsets = [...next].map(([partition, offset]) => ({ topic, partition, offset: String(offset) }));
+      const offsets = [...next].map(([partition, offset]) => ({ partition, offset: String(offset) }));
       const [member] = consumersByGroup.get(group) ?? [];
       try {
-        if (member) await member.commitOffsets(offsets);
+        if (member) await member.commitOffsets(offsets.map((offset) => ({ topic, ...offset })));
         else {
           await Promise.all(leaving.get(group) ?? []);
-          await admin.setOffsets({ groupId: group, topic, partitions: offsets });
+          await commitFromOutside(group, offsets);
         }
       } catch (error) {
         const kafkaError = error as { type?: string; cause?: { type?: string } };
-        if (rebalanceErrors.has(kafkaError.type ?? kafkaError.cause?.type ?? '')) return;
+        // A member's commit refused by a rebalance: the partition's new owner reads those records again.
+        if (member && rebalanceErrors.has(kafkaError.type ?? kafkaError.cause?.type ?? '')) return;
         throw failure(`commit offsets of group ${group}`, error);
       }
     },
@@ -226,6 +256,7 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
       await appender.close();
       if (producer) await (await producer.catch(() => undefined))?.disconnect().catch(() => undefined);
       await admin.disconnect().catch(() => undefined);
+      if (cluster) await (await cluster.catch(() => undefined))?.disconnect().catch(() => undefined);
     },
   };
 }

@@ -1,25 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { PartitionAssigners, type Admin, type Consumer, type IHeaders, type Kafka, type KafkaMessage } from 'kafkajs';
+import { PartitionAssigners, type Admin, type Consumer, type Kafka, type KafkaMessage } from 'kafkajs';
 import { ShadowtapError } from '../errors.js';
-import { decodeFramed, type RegistryCodec } from '../records/schema-registry.js';
+import type { RegistryCodec } from '../records/schema-registry.js';
+import { EntryQueue } from './entry-queue.js';
 import { subscribedRoundRobin } from './kafka-assigner.js';
-import type { LogEntry, Position, ReadOptions, RecordKind } from './record-log.js';
-
-export const schemaHeader = 'shadowtap-schema';
-export const schemaVersionHeader = 'shadowtap-schema-version';
-/** `confluent` when the value is in the Schema Registry wire format: magic byte 0, schema id, Avro body. */
-export const wireFormatHeader = 'shadowtap-wire-format';
-
-/**
- * How much a read hands over before the consumer stops fetching for a slow caller: encoded bytes,
- * and a count for small records (a decoded entry weighs several times its encoded bytes). Large
- * enough to hold a whole fetch, so the caller works on one while the next is on the wire.
- */
-const queueLimits = { bytes: 16 * 1024 * 1024, entries: 10_000 };
-/** A fetch loop blocked on a full queue resumes once it has drained to this share. */
-const resumeShare = 0.5;
-/** How often a fetch loop blocked on a slow caller still heartbeats, so the group keeps it. */
-const heartbeatWhileWaitingMs = 1000;
+import type { KafkaReadLimits } from './kafka-read-limits.js';
+import { readPartitions } from './kafka-read-partitions.js';
+import { recordDecoder } from './kafka-record-decoder.js';
+import type { Cluster } from './kafkajs-cluster.js';
+import type { LogEntry, ReadOptions, RecordKind } from './record-log.js';
 
 export interface KafkaReadContext<T> {
   kafka: Kafka;
@@ -34,143 +23,18 @@ export interface KafkaReadContext<T> {
   failure(action: string, error: unknown): ShadowtapError;
   /** Reads framed records written by other producers, with their registered schema. */
   registry?: RegistryCodec<T>;
+  /** The cluster that bounded reads fetch from, connected. */
+  cluster(): Promise<Cluster>;
+  limits: KafkaReadLimits;
 }
 
 /**
- * Decoded entries handed from the consumer's fetch loop to the iterator. Bounded by bytes and
- * count: while it is full, the fetch loop waits, so a slow caller pauses fetching instead of
- * filling memory. A blocked fetch loop is woken only once the queue has drained to half, not
- * after every entry taken, so a full queue costs no wake-up per entry.
- */
-class EntryQueue<E> {
-  private items: Array<E | undefined> = [];
-  private sizes: number[] = [];
-  private head = 0;
-  private bytes = 0;
-  private ended = false;
-  private error: Error | undefined;
-  private takers: Array<() => void> = [];
-  private putters: Array<() => void> = [];
-
-  constructor(private readonly limits: { bytes: number; entries: number }) {}
-
-  get closed(): boolean {
-    return this.ended;
-  }
-
-  private get length(): number {
-    return this.items.length - this.head;
-  }
-
-  /** One entry always fits, however large. */
-  private get full(): boolean {
-    return this.length > 0 && (this.bytes >= this.limits.bytes || this.length >= this.limits.entries);
-  }
-
-  /** Adds an entry when there is room now; false (nothing added) when full or closed. */
-  offer(entry: E, size: number): boolean {
-    if (this.ended || this.full) return false;
-    this.items.push(entry);
-    this.sizes.push(size);
-    this.bytes += size;
-    if (this.takers.length > 0) wakeAll(this.takers.splice(0));
-    return true;
-  }
-
-  /**
-   * Adds an entry, waiting while full; `whileWaiting` runs every second of waiting. False, and
-   * nothing added, once the queue is closed or `stillWanted` says the entry is outdated.
-   */
-  async put(entry: E, size: number, whileWaiting: () => Promise<void>, stillWanted: () => boolean): Promise<boolean> {
-    while (!this.ended && stillWanted() && this.full) {
-      await this.changed(this.putters, heartbeatWhileWaitingMs);
-      if (!this.ended && stillWanted() && this.full) await whileWaiting();
-    }
-    if (!stillWanted()) return false;
-    return this.offer(entry, size);
-  }
-
-  /** The next entry if one is queued. */
-  poll(): E | undefined {
-    if (this.length === 0) return undefined;
-    const entry = this.items[this.head];
-    this.items[this.head] = undefined;
-    this.bytes -= this.sizes[this.head]!;
-    this.head++;
-    if (this.length === 0) {
-      this.items = [];
-      this.sizes = [];
-      this.head = 0;
-    } else if (this.head >= 4096 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.sizes = this.sizes.slice(this.head);
-      this.head = 0;
-    }
-    if (this.putters.length > 0 && this.length <= this.limits.entries * resumeShare && this.bytes <= this.limits.bytes * resumeShare) {
-      wakeAll(this.putters.splice(0));
-    }
-    return entry;
-  }
-
-  /** The next entry, waiting for one; undefined once the queue is closed and drained. */
-  async take(): Promise<E | undefined> {
-    for (;;) {
-      const entry = this.poll();
-      if (entry !== undefined) return entry;
-      if (this.error) throw this.error;
-      if (this.ended) return undefined;
-      await this.changed(this.takers);
-    }
-  }
-
-  /** Drops the entries not taken yet. */
-  clear(): void {
-    this.items = [];
-    this.sizes = [];
-    this.head = 0;
-    this.bytes = 0;
-    wakeAll(this.putters.splice(0));
-  }
-
-  /** No more entries will be added; the ones queued are still taken. */
-  close(): void {
-    this.ended = true;
-    wakeAll(this.putters.splice(0));
-    wakeAll(this.takers.splice(0));
-  }
-
-  fail(error: Error): void {
-    this.error ??= error;
-    this.close();
-  }
-
-  private changed(waiters: Array<() => void>, timeoutMs?: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = timeoutMs === undefined ? undefined : setTimeout(resolve, timeoutMs);
-      waiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-}
-
-function wakeAll(waiters: Array<() => void>): void {
-  for (const wake of waiters) wake();
-}
-
-function headerText(headers: IHeaders | undefined, name: string): string | undefined {
-  const value = headers?.[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  return first === undefined ? undefined : first.toString();
-}
-
-/**
- * One read of a topic as a consumer group member (a throwaway group when none is given).
- * Start per partition: the group's committed offset, else the offset for `fromMs`, else the
- * beginning. Without `follow`, each partition ends at the high watermark seen when the read
- * began; with `toMs`, at its first record at or past it. The read ends when every partition
- * assigned to this member has ended.
+ * One read of a topic. Start per partition: the group's committed offset, else the offset for
+ * `fromMs`, else the beginning. Without `follow`, a bounded read of every partition, fetched
+ * directly (no group session: its commits go to the group from outside); each partition ends at
+ * the high watermark seen when the read began, or with `toMs` at its first record at or past
+ * it. With `follow`, a consumer group member (a throwaway group when none is given) that reads
+ * the partitions the group assigns it; with `toMs`, it ends once each of them reached it.
  */
 export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadOptions = {}): AsyncGenerator<LogEntry<T>> {
   const { kafka, admin, topic, kind } = context;
@@ -180,32 +44,61 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
 
   let watermarks: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
   let fromOffsets: Map<number, number> | undefined;
+  let windowCommitted: Map<number, number> | undefined;
   try {
-    watermarks = await admin.fetchTopicOffsets(topic);
-    if (fromMs !== undefined) {
-      const byTime = await admin.fetchTopicOffsetsByTimestamp(topic, fromMs);
-      fromOffsets = new Map(byTime.map(({ partition, offset }) => [partition, Number(offset)]));
-    }
+    // One round trip each, side by side: they are all of a bounded read's start.
+    const [offsets, byTime, committed] = await Promise.all([
+      admin.fetchTopicOffsets(topic),
+      fromMs === undefined ? undefined : admin.fetchTopicOffsetsByTimestamp(topic, fromMs),
+      follow || !group ? undefined : committedOffsets(admin, group, topic),
+    ]);
+    watermarks = offsets;
+    fromOffsets = byTime && new Map(byTime.map(({ partition, offset }) => [partition, Number(offset)]));
+    windowCommitted = committed;
   } catch (error) {
     throw context.failure(`read topic ${topic}`, error);
   }
   const lows = new Map(watermarks.map(({ partition, low }) => [partition, Number(low)]));
-  const ends = follow ? undefined : new Map(watermarks.map(({ partition, high }) => [partition, Number(high)]));
-  // Nothing to read and no group to ask: skip joining a group at all.
-  if (ends && !group && [...ends].every(([partition, end]) => (fromOffsets?.get(partition) ?? lows.get(partition)!) >= end)) {
+  const decode = recordDecoder(topic, kind, context.registry);
+  if (!follow) {
+    const ranges = new Map(
+      watermarks.map(({ partition, low, high }) => {
+        const start = windowCommitted?.get(partition) ?? fromOffsets?.get(partition) ?? Number(low);
+        return [partition, { start: Math.max(start, Number(low)), end: Number(high) }];
+      }),
+    );
+    if ([...ranges.values()].every(({ start, end }) => start >= end)) return;
+    let cluster: Cluster;
+    try {
+      cluster = await context.cluster();
+    } catch (error) {
+      throw context.failure(`read topic ${topic}`, error);
+    }
+    yield* readPartitions(
+      {
+        cluster,
+        topic,
+        decode,
+        deadLetter: context.deadLetter,
+        ranges,
+        limits: context.limits,
+        earliest: async (partition) => Number((await admin.fetchTopicOffsets(topic)).find((p) => p.partition === partition)?.low ?? 0),
+        failure: (error) => context.failure(`read topic ${topic}`, error),
+      },
+      { fromMs, toMs, signal, onDeadLetter },
+    );
     return;
   }
 
-  const queue = new EntryQueue<LogEntry<T>>(queueLimits);
+  const queue = new EntryQueue<LogEntry<T>>({ bytes: context.limits.queueBytes, entries: context.limits.queueEntries });
   const consumer = kafka.consumer({
     groupId,
     // kafkajs's round robin second: a group that still has members of an older shadowtap keeps working while they are replaced.
     partitionAssigners: [subscribedRoundRobin, PartitionAssigners.roundRobin],
     allowAutoTopicCreation: false,
     maxWaitTimeInMs: 1000,
-    // A fetch of up to the queue's size: the caller works through one while the next arrives.
-    maxBytesPerPartition: 4 * 1024 * 1024,
-    maxBytes: queueLimits.bytes,
+    maxBytesPerPartition: context.limits.partitionFetchBytes,
+    maxBytes: context.limits.groupFetchBytes,
     // A member that vanished (killed worker, broker restart) holds its partitions until its
     // session expires; keep that short. Fetching heartbeats even while the caller is slow.
     sessionTimeout: 10_000,
@@ -213,7 +106,7 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
     heartbeatInterval: 1000,
   });
   const untrack = context.track(groupId, consumer, () => queue.close());
-  const canEnd = ends !== undefined || toMs !== undefined;
+  const canEnd = toMs !== undefined;
   const done = new Set<number>();
   let assigned: number[] | undefined;
   let starts = new Map<number, number>();
@@ -225,8 +118,7 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   let ready: Promise<void> = Promise.resolve();
 
   const endIfDone = () => {
-    if (!canEnd || !assigned) return;
-    if (follow && assigned.length === 0) return;
+    if (!canEnd || !assigned || assigned.length === 0) return;
     if (assigned.every((partition) => done.has(partition))) queue.close();
   };
   const markDone = (partition: number) => {
@@ -235,13 +127,7 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   };
 
   const prepareAssignment = async (partitions: number[]) => {
-    const committed = new Map<number, number>();
-    if (group) {
-      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      for (const { partition, offset } of offsets?.partitions ?? []) {
-        if (Number(offset) >= 0) committed.set(partition, Number(offset));
-      }
-    }
+    const committed = group ? await committedOffsets(admin, groupId, topic) : new Map<number, number>();
     starts = new Map();
     // Queued entries were dropped at the join, so every partition is judged again from its start.
     done.clear();
@@ -253,39 +139,10 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
       );
       starts.set(partition, start);
       consumer.seek({ topic, partition, offset: String(start) });
-      const end = ends?.get(partition);
-      if (end !== undefined && start >= end) markDone(partition);
-      else consumer.resume([{ topic, partitions: [partition] }]);
+      consumer.resume([{ topic, partitions: [partition] }]);
     }
     assigned = partitions;
     endIfDone();
-  };
-
-  const badRecord = (position: Position, error: unknown) =>
-    new ShadowtapError(
-      'ST_BAD_RECORD',
-      `cannot decode the record at ${topic} partition ${position.partition} offset ${position.offset}: ${(error as Error).message}`,
-      { cause: error },
-    );
-  const decode = (message: KafkaMessage, position: Position): T | ShadowtapError | Promise<T | ShadowtapError> => {
-    const schema = headerText(message.headers, schemaHeader);
-    const version = headerText(message.headers, schemaVersionHeader);
-    try {
-      if (!message.value) throw new Error('the record has no value');
-      if (schema !== undefined && schema !== kind.codec.name) throw new Error(`it is a ${schema} record, not a ${kind.codec.name}`);
-      let bytes = message.value;
-      if (headerText(message.headers, wireFormatHeader) === 'confluent' || (version === undefined && context.registry && bytes[0] === 0)) {
-        // shadowtap's own framed records name their schema version in a header, so no registry round trip is needed.
-        if (version === undefined) {
-          if (!context.registry) throw new Error('it is in the Schema Registry wire format without a shadowtap schema version; give --schema-registry to read it');
-          return context.registry.decode(bytes).catch((error) => badRecord(position, error));
-        }
-        bytes = decodeFramed(bytes).body;
-      }
-      return kind.codec.decode(bytes, version === undefined ? undefined : Number(version));
-    } catch (error) {
-      return badRecord(position, error);
-    }
   };
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -315,7 +172,6 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
           // A pending seek means this batch was fetched from an outdated position. Seeks happen
           // only in a new assignment, which bumps the generation, so once per batch is enough.
           if (isStale()) return;
-          const end = ends?.get(partition);
           const current = () => generation === batchGeneration && isRunning() && !done.has(partition);
           // Offsets are resolved once, when the batch is left (kafkajs fetches on from there), not per message.
           let resolved: string | undefined;
@@ -325,7 +181,7 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
               const offset = Number(message.offset);
               const timestampMs = Number(message.timestamp);
               if (offset < (starts.get(partition) ?? 0)) continue;
-              if ((end !== undefined && offset >= end) || (toMs !== undefined && timestampMs >= toMs)) {
+              if (toMs !== undefined && timestampMs >= toMs) {
                 markDone(partition);
                 break;
               }
@@ -343,10 +199,6 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
                 }
               }
               resolved = message.offset;
-              if (end !== undefined && offset + 1 >= end) {
-                markDone(partition);
-                break;
-              }
             }
           } finally {
             if (resolved !== undefined) resolveOffset(resolved);
@@ -368,4 +220,14 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
     queue.close();
     await untrack(consumer.disconnect().catch(() => undefined));
   }
+}
+
+/** The offsets `group` committed on `topic`, by partition (none for a partition it never committed). */
+async function committedOffsets(admin: Admin, group: string, topic: string): Promise<Map<number, number>> {
+  const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  const committed = new Map<number, number>();
+  for (const { partition, offset } of offsets?.partitions ?? []) {
+    if (Number(offset) >= 0) committed.set(partition, Number(offset));
+  }
+  return committed;
 }

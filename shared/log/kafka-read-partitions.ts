@@ -1,0 +1,144 @@
+import type { KafkaMessage } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ShadowtapError } from '../errors.js';
+import { EntryQueue } from './entry-queue.js';
+import { isTransient } from './kafka-errors.js';
+import type { KafkaReadLimits } from './kafka-read-limits.js';
+import type { RecordDecoder } from './kafka-record-decoder.js';
+import { fetchedBatch, readCommitted, type Cluster, type ClusterBroker, type FetchedBatch, type FetchedPartition } from './kafkajs-cluster.js';
+import type { LogEntry, ReadOptions } from './record-log.js';
+
+/** A fetch for a partition whose records are all there already returns at once; this only bounds a wait on an open transaction. */
+const fetchWaitMs = 500;
+/** Attempts of one fetch through a leader change or a lost connection before the read fails. */
+const fetchAttempts = 6;
+const retryBackoffMs = (attempt: number) => Math.min(2000, 250 * 2 ** (attempt - 1));
+
+export interface PartitionRead<T> {
+  cluster: Cluster;
+  topic: string;
+  decode: RecordDecoder<T>;
+  deadLetter(message: KafkaMessage, partition: number, error: Error): Promise<void>;
+  /** The partition's earliest offset now, after records before `offset` were deleted. */
+  earliest(partition: number): Promise<number>;
+  /** Per partition: the first offset to read and the end, exclusive. */
+  ranges: Map<number, { start: number; end: number }>;
+  limits: KafkaReadLimits;
+  failure(error: unknown): Error;
+}
+
+/**
+ * A bounded read of given partitions, fetched straight from their leaders: no consumer group,
+ * so nothing waits for a join or a rebalance, and a read ends as soon as its last record is
+ * handed over. Each partition keeps one fetch on the wire while the previous one is handed
+ * over; the hand-over queue bounds the rest. A partition stops at its end offset or at its
+ * first record at or past `toMs`.
+ */
+export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<ReadOptions, 'fromMs' | 'toMs' | 'signal' | 'onDeadLetter'>): AsyncGenerator<LogEntry<T>> {
+  const { cluster, topic, decode, limits } = read;
+  const { fromMs, toMs, signal, onDeadLetter } = options;
+  const queue = new EntryQueue<LogEntry<T>>({ bytes: limits.queueBytes, entries: limits.queueEntries });
+  // kafkajs opens a broker's fetch connection on the first fetch; two first fetches at once open
+  // two sockets and close only one, which keeps the process alive. The first fetch goes alone.
+  const firstFetch = new WeakMap<ClusterBroker, Promise<unknown>>();
+
+  const fetchFrom = async (partition: number, offset: number): Promise<FetchedPartition> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const leader = cluster.findTopicPartitionMetadata(topic).find(({ partitionId }) => partitionId === partition)?.leader;
+        if (leader === undefined || leader < 0) throw Object.assign(new Error(`partition ${partition} has no leader`), { retriable: true });
+        const broker = await cluster.findBroker({ nodeId: String(leader) });
+        const first = firstFetch.get(broker);
+        if (first) await first.catch(() => undefined);
+        const request = broker.fetch({
+          replicaId: -1,
+          isolationLevel: readCommitted,
+          maxWaitTime: fetchWaitMs,
+          minBytes: 1,
+          maxBytes: limits.partitionFetchBytes,
+          topics: [{ topic, partitions: [{ partition, fetchOffset: String(offset), maxBytes: limits.partitionFetchBytes }] }],
+        });
+        if (!first) firstFetch.set(broker, request);
+        const { responses } = await request;
+        const fetched = responses.flatMap(({ partitions }) => partitions).find((data) => data.partition === partition);
+        return fetched ?? { partition, highWatermark: '-1', messages: [] };
+      } catch (error) {
+        if ((error as Error).name === 'KafkaJSOffsetOutOfRange' || attempt >= fetchAttempts || !isTransient(error)) throw error;
+        await sleep(retryBackoffMs(attempt));
+        await cluster.refreshMetadata().catch(() => undefined);
+      }
+    }
+  };
+
+  /** Hands the records of one fetch over; false once the partition or the read has ended. */
+  const handOver = async (partition: number, batch: FetchedBatch, end: number): Promise<boolean> => {
+    for (const message of batch.messages) {
+      if (queue.closed) return false;
+      const offset = Number(message.offset);
+      const timestampMs = Number(message.timestamp);
+      if (offset >= end || (toMs !== undefined && timestampMs >= toMs)) return false;
+      if (fromMs !== undefined && timestampMs < fromMs) continue;
+      const position = { partition, offset };
+      const decoded = decode(message, position);
+      const value = decoded instanceof Promise ? await decoded : decoded;
+      if (value instanceof ShadowtapError) {
+        await read.deadLetter(message as unknown as KafkaMessage, partition, value);
+        onDeadLetter?.(position, value);
+        continue;
+      }
+      const entry = { value, position, timestampMs };
+      const size = message.value?.length ?? 0;
+      if (!queue.offer(entry, size) && !(await queue.put(entry, size, async () => undefined, () => true))) return false;
+    }
+    return true;
+  };
+
+  const readPartition = async (partition: number, start: number, end: number) => {
+    let offset = start;
+    let fetching: Promise<FetchedPartition> | undefined;
+    while (offset < end && !queue.closed) {
+      let fetched: FetchedPartition;
+      try {
+        fetched = await (fetching ?? fetchFrom(partition, offset));
+      } catch (error) {
+        if ((error as Error).name !== 'KafkaJSOffsetOutOfRange') throw error;
+        // Retention deleted the records from here on: go on from the oldest one left.
+        fetching = undefined;
+        offset = Math.max(offset, await read.earliest(partition));
+        continue;
+      }
+      const batch = fetchedBatch(topic, offset, fetched);
+      const within = batch.messagesWithinOffset;
+      let next = within.length > 0 ? Number(within[within.length - 1]!.offset) + 1 : offset;
+      const lastBatch = fetched.messages[fetched.messages.length - 1]?.batchContext;
+      // Only records before `offset` came back (the rest of their batch was compacted away): go past that batch.
+      if (within.length === 0 && lastBatch) next = Math.max(next, Number(lastBatch.firstOffset) + lastBatch.lastOffsetDelta + 1);
+      // Nothing at or past `offset`, and the partition ends there: records were removed since the read began.
+      if (fetched.messages.length === 0 && Number(fetched.highWatermark) >= 0 && Number(fetched.highWatermark) <= offset) return;
+      fetching = next < end ? fetchFrom(partition, next) : undefined;
+      // A prefetch that fails while this one is handed over is seen when it is awaited.
+      fetching?.catch(() => undefined);
+      if (!(await handOver(partition, batch, end))) return;
+      offset = next;
+    }
+  };
+
+  const onAbort = () => queue.close();
+  signal?.addEventListener('abort', onAbort);
+  const loops = [...read.ranges]
+    .filter(([, { start, end }]) => start < end)
+    .map(([partition, { start, end }]) => readPartition(partition, start, end).catch((error: unknown) => queue.fail(read.failure(error))));
+  void Promise.all(loops).then(() => queue.close());
+  try {
+    for (;;) {
+      const entry = queue.poll() ?? (await queue.take());
+      if (!entry) return;
+      yield entry;
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    queue.close();
+    // A fetch still on the wire ends within fetchWaitMs; nothing of this read outlives it.
+    await Promise.all(loops);
+  }
+}
