@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../../shared/package-root.js';
+import type { PairRecord } from '../../diff/pair-record.js';
+import type { DiffReport } from '../../diff/report.js';
+import { runCli } from '../helpers/run-cli.js';
+import { waitFor } from '../helpers/wait-for.js';
+import type { RealCase } from './real-case.js';
+import { send } from './send-request.js';
+
+/** A recorded exchange as `shadowtap inspect` prints it (the parts the scoring reads). */
+export interface InspectedCapture {
+  id: string;
+  captureTime: number;
+  request: { method: string; path: string; query: string };
+  redactions: string[];
+}
+
+export interface InspectedResult {
+  captureId: string;
+  requestChanges?: Array<{ kind: string; name: string; from: string | null; to: string | null }>;
+}
+
+/** What the tool said about a case: captures in the order they were sent, and its verdicts. */
+export interface ToolRun {
+  captures: InspectedCapture[];
+  results: InspectedResult[];
+  pairs: PairRecord[];
+  report: DiffReport;
+  diffExitCode: number | null;
+}
+
+function jsonLines<T>(text: string): T[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as T);
+}
+
+async function cli(args: string[]): Promise<{ code: number | null; stdout: string }> {
+  const run = await runCli(args);
+  if (run.code !== 0 && run.code !== 1) throw new Error(`shadowtap ${args[0]} exited ${run.code}: ${run.stderr.trim()}`);
+  return run;
+}
+
+/**
+ * The user's path with default settings: `shadowtap capture` in front of a fresh stable, the
+ * case's traffic through it, `shadowtap replay` of the whole log to a fresh shadow, then
+ * `shadowtap diff` (JSON Lines for per-pair verdicts, JSON for the report with its samples).
+ */
+export async function runTool(realCase: RealCase): Promise<ToolRun> {
+  const dir = await mkdtemp(join(tmpdir(), 'verdict-case-'));
+  const store = ['--store', join(dir, 'store')];
+  const [stable, shadow] = await Promise.all([realCase.start('stable'), realCase.start('shadow')]);
+  try {
+    const agent = spawn(
+      process.execPath,
+      [join(packageRoot(), 'dist', 'cli', 'main.js'), 'capture', '--listen', '127.0.0.1:0', '--upstream', stable.url, ...store, '--spool-dir', join(dir, 'spool')],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    agent.stderr.on('data', (c) => (stderr += c));
+    const exited = new Promise<number | null>((resolve) => agent.on('exit', (code) => resolve(code)));
+    let proxyUrl = '';
+    try {
+      await waitFor(() => {
+        if (agent.exitCode !== null) throw new Error(`shadowtap capture exited early: ${stderr.trim()}`);
+        const line = stderr.split('\n').find((l) => l.includes('capture agent listening'));
+        if (line) proxyUrl = (JSON.parse(line) as { url: string }).url;
+        return proxyUrl !== '';
+      }, 'shadowtap capture to listen', 20_000);
+      for (const request of realCase.requests) await send(proxyUrl, realCase, request);
+    } finally {
+      agent.kill('SIGTERM');
+    }
+    const code = await exited;
+    if (code !== 0) throw new Error(`shadowtap capture exited ${code}: ${stderr.trim()}`);
+
+    await cli(['replay', '--target', shadow.url, ...store, '--no-progress']);
+    const pairsFile = join(dir, 'pairs.jsonl');
+    const reportFile = join(dir, 'report.json');
+    await cli(['diff', ...store, '--format', 'jsonl', '--out', pairsFile]);
+    const diff = await cli(['diff', ...store, '--format', 'json', '--out', reportFile]);
+    const captures = jsonLines<InspectedCapture>((await cli(['inspect', ...store])).stdout).sort((a, b) => a.captureTime - b.captureTime);
+    const results = jsonLines<InspectedResult>((await cli(['inspect', '--kind', 'results', ...store])).stdout);
+    return {
+      captures,
+      results,
+      pairs: jsonLines<PairRecord>(await readFile(pairsFile, 'utf8')),
+      report: JSON.parse(await readFile(reportFile, 'utf8')) as DiffReport,
+      diffExitCode: diff.code,
+    };
+  } finally {
+    await Promise.all([stable.close(), shadow.close()]);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
