@@ -1,5 +1,5 @@
 import { realCases } from '../test/real-programs/cases/index.js';
-import { measureCase } from '../test/real-programs/measure.js';
+import { measureCases } from '../test/real-programs/measure.js';
 import { describeScore } from '../test/real-programs/scoring.js';
 
 /**
@@ -13,8 +13,8 @@ const cases = realCases.filter((c) => filters.length === 0 || filters.some((f) =
 let tp = 0;
 let fp = 0;
 let fn = 0;
-for (const realCase of cases) {
-  const score = await measureCase(realCase);
+for (const measured of measureCases(cases)) {
+  const score = await measured;
   tp += score.tp;
   fp += score.fp;
   fn += score.fn;

@@ -66,7 +66,7 @@ export function scoreCase(realCase: RealCase, truth: TruthEntry[], run: ToolRun)
   const idCount = new Map<string, number>();
   for (const c of run.captures) idCount.set(c.id, (idCount.get(c.id) ?? 0) + 1);
   const pairByCapture = new Map(run.pairs.map((p) => [p.captureId, p]));
-  const changesByCapture = new Map(run.results.map((r) => [r.captureId, (r.requestChanges ?? []).map((c) => `${c.kind} ${c.name}: ${c.from ?? '—'} → ${c.to ?? '—'}`)]));
+  const changesByCapture = new Map(run.results.map((r) => [r.captureId, r.requestChanges.map((c) => `${c.kind} ${c.name}: ${c.from ?? '—'} → ${c.to ?? '—'}`)]));
 
   const scored = truth.map((entry, i): ScoredRequest => {
     const capture = run.captures[i];

@@ -7,26 +7,17 @@ import type { PairRecord } from '../../diff/pair-record.js';
 import type { DiffReport } from '../../diff/report.js';
 import { runCli } from '../helpers/run-cli.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { openFileLog } from '../../shared/log/file-log.js';
+import { captureKind, resultKind, type RecordKind } from '../../shared/log/record-log.js';
+import type { Capture, Result } from '../../shared/records/types.js';
+import { readAll } from '../helpers/local-server.js';
 import type { RealCase } from './real-case.js';
 import { send } from './send-request.js';
 
-/** A recorded exchange as `shadowtap inspect` prints it (the parts the scoring reads). */
-export interface InspectedCapture {
-  id: string;
-  captureTime: number;
-  request: { method: string; path: string; query: string };
-  redactions: string[];
-}
-
-export interface InspectedResult {
-  captureId: string;
-  requestChanges?: Array<{ kind: string; name: string; from: string | null; to: string | null }>;
-}
-
 /** What the tool said about a case: captures in the order they were sent, and its verdicts. */
 export interface ToolRun {
-  captures: InspectedCapture[];
-  results: InspectedResult[];
+  captures: Capture[];
+  results: Result[];
   pairs: PairRecord[];
   report: DiffReport;
   diffExitCode: number | null;
@@ -37,6 +28,15 @@ function jsonLines<T>(text: string): T[] {
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as T);
+}
+
+async function records<T>(kind: RecordKind<T>, dir: string): Promise<T[]> {
+  const log = await openFileLog(kind, { dir });
+  try {
+    return await readAll(log);
+  } finally {
+    await log.close();
+  }
 }
 
 async function cli(args: string[]): Promise<{ code: number | null; stdout: string }> {
@@ -52,7 +52,8 @@ async function cli(args: string[]): Promise<{ code: number | null; stdout: strin
  */
 export async function runTool(realCase: RealCase): Promise<ToolRun> {
   const dir = await mkdtemp(join(tmpdir(), 'verdict-case-'));
-  const store = ['--store', join(dir, 'store')];
+  const storeDir = join(dir, 'store');
+  const store = ['--store', storeDir];
   const [stable, shadow] = await Promise.all([realCase.start('stable'), realCase.start('shadow')]);
   try {
     const agent = spawn(
@@ -83,11 +84,10 @@ export async function runTool(realCase: RealCase): Promise<ToolRun> {
     const reportFile = join(dir, 'report.json');
     await cli(['diff', ...store, '--format', 'jsonl', '--out', pairsFile]);
     const diff = await cli(['diff', ...store, '--format', 'json', '--out', reportFile]);
-    const captures = jsonLines<InspectedCapture>((await cli(['inspect', ...store])).stdout).sort((a, b) => a.captureTime - b.captureTime);
-    const results = jsonLines<InspectedResult>((await cli(['inspect', '--kind', 'results', ...store])).stdout);
     return {
-      captures,
-      results,
+      // Sent one after the other, so capture times give the order of the case's requests.
+      captures: (await records(captureKind, storeDir)).sort((a, b) => a.captureTime - b.captureTime),
+      results: await records(resultKind, storeDir),
       pairs: jsonLines<PairRecord>(await readFile(pairsFile, 'utf8')),
       report: JSON.parse(await readFile(reportFile, 'utf8')) as DiffReport,
       diffExitCode: diff.code,

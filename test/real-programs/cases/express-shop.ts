@@ -21,6 +21,7 @@ const products = [
  */
 function shopApp(framework: typeof express) {
   const app = framework();
+  app.set('env', 'test'); // error pages as in development, without logging every error to stderr
   app.get('/api/products', (req, res) => {
     const limit = Number(req.query.limit ?? products.length);
     res.json({ items: products.slice(0, limit), total: products.length });
