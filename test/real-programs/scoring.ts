@@ -1,4 +1,6 @@
 import type { PairRecord } from '../../diff/pair-record.js';
+import { excerpt } from '../../diff/difference.js';
+import type { Capture, HttpResponse, Result } from '../../shared/records/types.js';
 import type { RealCase } from './real-case.js';
 import type { ToolRun } from './tool-path.js';
 import type { TruthEntry } from './truth.js';
@@ -23,6 +25,8 @@ export interface ScoredRequest {
   /** Why not compared, or the real status/body differences the tool named. */
   reason: string;
   toolDifferences: string[];
+  /** For a pair called different: which of the tool's own changes the differences show. */
+  causes: string[];
   headerOnly: boolean;
   redactions: string[];
   requestChanges: string[];
@@ -53,10 +57,39 @@ function realStatusBody(pair: PairRecord): PairRecord['differences'] {
   return pair.differences.filter((d) => (d.kind === 'status' || d.kind === 'body') && d.noise === undefined && d.review !== 'accepted');
 }
 
-function excerpts(run: ToolRun, id: string, path: string): string {
-  const sample = run.report.samples.find((s) => s.id === id);
-  const d = sample?.differences.find((x) => x.path === path);
-  return d ? ` (stable ${d.stable ?? '—'}, shadow ${d.shadow ?? '—'})` : '';
+/** The value at a difference path (`$.a.b[0]`, `status`) in a recorded answer, for reports. */
+function valueAt(response: HttpResponse | null | undefined, path: string): string {
+  if (!response) return '—';
+  if (path === 'status') return String(response.status);
+  if (!path.startsWith('$')) return '…';
+  let value: unknown;
+  try {
+    value = JSON.parse(response.body.toString('utf8'));
+  } catch {
+    return '…';
+  }
+  for (const [, key, index] of path.slice(1).matchAll(/\.([^.[\]]+)|\[(\d+)\]/g)) {
+    if (value === null || typeof value !== 'object') return '—';
+    value = (value as Record<string, unknown>)[key ?? Number(index)];
+  }
+  return value === undefined ? '—' : excerpt(value);
+}
+
+/** The tool's differences with both values, for the lines that explain a false difference. */
+function describeDifferences(differences: PairRecord['differences'], capture: Capture, result: Result | undefined): string[] {
+  return differences.map((d) => `${d.path} ${d.change} (stable ${valueAt(capture.response, d.path)}, shadow ${valueAt(result?.response, d.path)})`);
+}
+
+/** Which of the tool's own doings a false difference shows (a hint read off the differences and the records). */
+function likelyCauses(described: string[], scored: Pick<ScoredRequest, 'redactions' | 'requestChanges'>): string[] {
+  const text = described.join(' ').toLowerCase();
+  const causes: string[] = [];
+  if (text.includes('redacted')) causes.push('redaction');
+  else if (scored.redactions.some((r) => r.startsWith('request.'))) causes.push('redaction (the request was replayed with masked parts)');
+  if (/x-shadowtap-replay|x-mirrored-request/.test(text)) causes.push('replay markers');
+  if (text.includes('x-forwarded-')) causes.push('x-forwarded-* of the capture proxy');
+  if (/host\b|127\.0\.0\.1/.test(text)) causes.push('Host');
+  return causes.length ? causes : ['none of the tool\'s own changes: see the values'];
 }
 
 export function scoreCase(realCase: RealCase, truth: TruthEntry[], run: ToolRun): CaseScore {
@@ -66,6 +99,7 @@ export function scoreCase(realCase: RealCase, truth: TruthEntry[], run: ToolRun)
   const idCount = new Map<string, number>();
   for (const c of run.captures) idCount.set(c.id, (idCount.get(c.id) ?? 0) + 1);
   const pairByCapture = new Map(run.pairs.map((p) => [p.captureId, p]));
+  const shadowResults = new Map(run.results.filter((r) => r.role !== 'baseline' && r.role !== 'reference').map((r) => [r.captureId, r]));
   const changesByCapture = new Map(run.results.map((r) => [r.captureId, r.requestChanges.map((c) => `${c.kind} ${c.name}: ${c.from ?? '—'} → ${c.to ?? '—'}`)]));
 
   const scored = truth.map((entry, i): ScoredRequest => {
@@ -77,17 +111,18 @@ export function scoreCase(realCase: RealCase, truth: TruthEntry[], run: ToolRun)
     const base = { truth: entry, captureId: capture.id, redactions: capture.redactions, requestChanges: changesByCapture.get(capture.id) ?? [] };
     const pair = pairByCapture.get(capture.id);
     if ((idCount.get(capture.id) ?? 0) > 1) {
-      return { ...base, verdict: pair?.verdict ?? 'none', call: 'not compared', reason: `capture id ${capture.id} shared by ${idCount.get(capture.id)} captures`, toolDifferences: [], headerOnly: false };
+      return { ...base, verdict: pair?.verdict ?? 'none', call: 'not compared', reason: `capture id ${capture.id} shared by ${idCount.get(capture.id)} captures`, toolDifferences: [], causes: [], headerOnly: false };
     }
-    if (!pair) return { ...base, verdict: 'none', call: 'not compared', reason: 'no verdict in the diff output', toolDifferences: [], headerOnly: false };
+    if (!pair) return { ...base, verdict: 'none', call: 'not compared', reason: 'no verdict in the diff output', toolDifferences: [], causes: [], headerOnly: false };
     if (!comparedVerdicts.has(pair.verdict)) {
       const why = pair.skipReason ?? pair.error ?? '';
-      return { ...base, verdict: pair.verdict, call: 'not compared', reason: why ? `${pair.verdict}: ${why}` : pair.verdict, toolDifferences: [], headerOnly: false };
+      return { ...base, verdict: pair.verdict, call: 'not compared', reason: why ? `${pair.verdict}: ${why}` : pair.verdict, toolDifferences: [], causes: [], headerOnly: false };
     }
     const real = realStatusBody(pair);
-    const toolDifferences = real.map((d) => `${d.path} ${d.change}${excerpts(run, pair.id, d.path)}`);
+    const toolDifferences = describeDifferences(real, capture, shadowResults.get(capture.id));
     const headerOnly = pair.verdict === 'mismatch' && real.length === 0;
-    return { ...base, verdict: pair.verdict, call: real.length > 0 ? 'different' : 'same', reason: toolDifferences.join('; '), toolDifferences, headerOnly };
+    const causes = real.length > 0 ? likelyCauses(toolDifferences, base) : [];
+    return { ...base, verdict: pair.verdict, call: real.length > 0 ? 'different' : 'same', reason: toolDifferences.join('; '), toolDifferences, causes, headerOnly };
   });
 
   const count = (f: (s: ScoredRequest) => boolean) => scored.filter(f).length;
@@ -132,7 +167,7 @@ export function describeScore(score: CaseScore, verbose = false): string {
       .filter(Boolean)
       .join(' | ');
   for (const s of score.scored.filter((x) => x.call === 'different' && !x.truth.different)) {
-    lines.push(`  FP ${request(s)} [${s.verdict}] tool: ${list(s.toolDifferences)}${context(s) ? ` | ${context(s)}` : ''}`);
+    lines.push(`  FP ${request(s)} [${s.verdict}] likely cause: ${s.causes.join(' + ')}; tool: ${list(s.toolDifferences)}${context(s) ? ` | ${context(s)}` : ''}`);
   }
   for (const s of score.scored.filter((x) => x.call === 'same' && x.truth.different)) {
     lines.push(`  FN ${request(s)} [${s.verdict}] truth: ${list(s.truth.differences)}${context(s) ? ` | ${context(s)}` : ''}`);

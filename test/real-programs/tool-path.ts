@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../shared/package-root.js';
 import type { PairRecord } from '../../diff/pair-record.js';
-import type { DiffReport } from '../../diff/report.js';
 import { runCli } from '../helpers/run-cli.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { openFileLog } from '../../shared/log/file-log.js';
@@ -19,7 +18,6 @@ export interface ToolRun {
   captures: Capture[];
   results: Result[];
   pairs: PairRecord[];
-  report: DiffReport;
   diffExitCode: number | null;
 }
 
@@ -48,7 +46,8 @@ async function cli(args: string[]): Promise<{ code: number | null; stdout: strin
 /**
  * The user's path with default settings: `shadowtap capture` in front of a fresh stable, the
  * case's traffic through it, `shadowtap replay` of the whole log to a fresh shadow, then
- * `shadowtap diff` (JSON Lines for per-pair verdicts, JSON for the report with its samples).
+ * `shadowtap diff --format jsonl`: the JSON report's per-pair form (the JSON report itself keeps
+ * only samples), one verdict per request id.
  */
 export async function runTool(realCase: RealCase): Promise<ToolRun> {
   const dir = await mkdtemp(join(tmpdir(), 'verdict-case-'));
@@ -81,15 +80,12 @@ export async function runTool(realCase: RealCase): Promise<ToolRun> {
 
     await cli(['replay', '--target', shadow.url, ...store, '--no-progress']);
     const pairsFile = join(dir, 'pairs.jsonl');
-    const reportFile = join(dir, 'report.json');
-    await cli(['diff', ...store, '--format', 'jsonl', '--out', pairsFile]);
-    const diff = await cli(['diff', ...store, '--format', 'json', '--out', reportFile]);
+    const diff = await cli(['diff', ...store, '--format', 'jsonl', '--out', pairsFile]);
     return {
       // Sent one after the other, so capture times give the order of the case's requests.
       captures: (await records(captureKind, storeDir)).sort((a, b) => a.captureTime - b.captureTime),
       results: await records(resultKind, storeDir),
       pairs: jsonLines<PairRecord>(await readFile(pairsFile, 'utf8')),
-      report: JSON.parse(await readFile(reportFile, 'utf8')) as DiffReport,
       diffExitCode: diff.code,
     };
   } finally {
