@@ -70,6 +70,7 @@ export const expressShop: RealCase = {
     { method: 'GET', path: '/api/search?q=lamp&color=red&color=blue', note: 'repeated parameter' },
     { method: 'GET', path: '/api/search?filter[color]=red&filter[size]=m', note: 'qs nesting (extended parser in 4, simple in 5)' },
     { method: 'GET', path: '/api/search?tags[]=a&tags[]=b', note: 'qs brackets' },
+    { method: 'GET', path: '/api/search?filter[color]=red', headers: { cookie: 'session=s%3A9f8e7d6c5b4a; theme=dark' }, note: 'a real difference on a request with credentials' },
     { method: 'GET', path: '/api/search?author=ada&tokens_used=3&passwordless=true', note: 'ordinary names that look like secrets' },
     { method: 'GET', path: '/api/search?q=lamp&token=tok_live_4eC39HqLyjWDarjtT1zdp7dc', note: 'secret in the query, echoed' },
     { method: 'GET', path: '/api/search?sort=price&api_key=AKIAIOSFODNN7EXAMPLE', note: 'key in the query, echoed' },

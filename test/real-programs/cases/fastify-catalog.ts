@@ -90,6 +90,7 @@ export const fastifyCatalog: RealCase = {
     { method: 'GET', path: '/api/items/9' },
     { method: 'GET', path: '/api/items/abc', note: 'params validation error' },
     { method: 'GET', path: '/api/whoami', note: 'request.hostname, with the port in 4, without in 5' },
+    { method: 'GET', path: '/api/route?token=tok_live_4eC39HqLyjWDarjtT1zdp7dc', note: 'a real difference on a request with credentials' },
     { method: 'GET', path: '/api/echo?q=lamp', note: 'echoes every request header' },
     { method: 'GET', path: '/api/echo?author=ada&tokens_used=3', note: 'ordinary names that look like secrets' },
     { method: 'GET', path: '/api/echo?access_token=ya29.a0AfH6SMBx3Jq8', headers: { authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJl' }, note: 'secrets echoed' },

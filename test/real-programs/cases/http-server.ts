@@ -31,6 +31,7 @@ export const httpServer: RealCase = {
     { method: 'GET', path: '/docs', note: 'directory without a trailing slash' },
     { method: 'GET', path: '/docs/', note: 'directory listing' },
     { method: 'GET', path: '/docs/?sort=name', note: 'directory listing with a query' },
+    { method: 'GET', path: '/docs/', headers: { authorization: 'Basic YWRhOmxvdmVsYWNl' }, note: 'a real difference on a request with credentials' },
     { method: 'GET', path: '/docs/guide.html' },
     { method: 'GET', path: '/docs/CHANGES.md' },
     { method: 'GET', path: '/missing.html', note: '404 page' },

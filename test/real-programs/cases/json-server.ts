@@ -66,6 +66,7 @@ export const jsonServer: RealCase = {
     { method: 'GET', path: '/posts?views:gte=100', note: 'operator syntax of 1.0' },
     { method: 'GET', path: '/posts?_sort=views&_order=desc', note: 'sort syntax of 0.17' },
     { method: 'GET', path: '/posts?_sort=-views', note: 'sort syntax of 1.0' },
+    { method: 'GET', path: '/posts?_sort=views&_order=desc', headers: { authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI3In0.c2lnbmF0dXJl' }, note: 'a real difference on a request with credentials' },
     { method: 'GET', path: '/posts?_page=1&_limit=2', note: 'pagination of 0.17' },
     { method: 'GET', path: '/posts?_page=1&_per_page=2', note: 'pagination of 1.0' },
     { method: 'GET', path: '/posts?_start=1&_end=3' },
