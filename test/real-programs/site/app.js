@@ -1,0 +1,2 @@
+// A static script served by the verdict cases.
+export const shop = { name: 'verdict cases', currency: 'EUR' };
