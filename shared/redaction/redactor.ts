@@ -128,13 +128,14 @@ export class Redactor {
   }
 
   /** Whether a name is secret by default; remembered, since the same names recur in every request. */
-  sensitiveName(name: string): boolean {
+  sensitiveName(name: string, json = false): boolean {
     if (!this.options.defaultNames) return false;
-    let verdict = this.nameVerdicts.get(name);
+    const key = json ? `\u0000${name}` : name;
+    let verdict = this.nameVerdicts.get(key);
     if (verdict === undefined) {
-      verdict = isSensitiveName(name);
+      verdict = isSensitiveName(name, { json });
       if (this.nameVerdicts.size >= NAME_CACHE_SIZE) this.nameVerdicts.clear();
-      this.nameVerdicts.set(name, verdict);
+      this.nameVerdicts.set(key, verdict);
     }
     return verdict;
   }
@@ -656,7 +657,7 @@ class JsonWalk {
       return;
     }
     const secretName =
-      parent.all || (typeof key === 'string' && this.redactor.sensitiveName(key) && !(key.toLowerCase() === 'key' && isKeyValuePair(container)));
+      parent.all || (typeof key === 'string' && this.redactor.sensitiveName(key, true));
     if (typeof value === 'string') {
       if (secretName) {
         this.addSecret(value);
@@ -718,11 +719,6 @@ function pathOf(parent: Node, last: PathSegment | null): PathSegment[] {
   const path: PathSegment[] = last === null ? [] : [last];
   for (let node: Node | null = parent; node && node.segment !== null; node = node.parent) path.unshift(node.segment);
   return path;
-}
-
-/** `{"key": "env", "value": "prod"}` is a tag, not an API key. */
-function isKeyValuePair(container: Container): boolean {
-  return !Array.isArray(container) && Object.keys(container).some((k) => k.toLowerCase() === 'value');
 }
 
 function decodeFormComponent(raw: string): string {

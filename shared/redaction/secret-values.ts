@@ -30,7 +30,7 @@ const rules: Rule[] = [
   { name: 'jwt', pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g },
   { name: 'aws-access-key-id', pattern: /\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}\b/g },
   { name: 'github-token', pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b/g },
-  { name: 'slack-token', pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}|\bxapp-\d-[A-Za-z0-9-]{10,}|hooks\.slack\.com\/(?:services|workflows)\/[A-Za-z0-9+/]{20,}/g },
+  { name: 'slack-token', pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}|\bxapp-\d-[A-Za-z0-9-]{10,}|hooks\.slack\.com\/(?:services|workflows)\/T[A-Z0-9]+\/[A-Z0-9]+\/[A-Za-z0-9]{20,}/g },
   { name: 'stripe-key', pattern: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|\bwhsec_[A-Za-z0-9+/=]{20,}/g },
   { name: 'google-api-key', pattern: /\bAIza[0-9A-Za-z_-]{35}/g },
   { name: 'gitlab-token', pattern: /\bgl(?:pat|dt|rt|ptt|oas|cbt|ft|imt|soat)-[A-Za-z0-9_-]{20,}/g },
@@ -65,7 +65,7 @@ export function findSecretValues(text: string): ValueMatch[] {
   for (const rule of rules) {
     rule.pattern.lastIndex = 0;
     for (let m = rule.pattern.exec(text); m; m = rule.pattern.exec(text)) {
-      const length = rule.check ? rule.check(m[0]) : m[0].length;
+      const length = rule.check ? rule.check(m[0]) : placeholder(m[0]) ? 0 : m[0].length;
       if (length > 0) found.push({ start: m.index, end: m.index + length, rule: rule.name });
     }
   }
@@ -77,6 +77,11 @@ export function findSecretValues(text: string): ValueMatch[] {
     else merged.push({ ...match });
   }
   return merged;
+}
+
+/** Documentation placeholders (`…/XXXXXXXXXXXXXXXXXXXXXXXX`, `ghp_000…`) end in a run of few distinct characters. */
+function placeholder(match: string): boolean {
+  return match.length >= 16 && new Set(match.slice(-16)).size < 5;
 }
 
 /** Basic credentials decode to `user:password` in printable text. */

@@ -14,8 +14,7 @@ const heads = new Set([
   'password', 'passwd', 'passphrase', 'pwd', 'passcode', 'passwords',
   'secret', 'token', 'credential', 'credentials', 'cookie', 'cookies',
   'signature', 'sig', 'iban', 'pan', 'ssn', 'cvv', 'cvc', 'csc', 'cvv2', 'cvc2',
-  'otp', 'totp', 'hotp', 'pin', 'jwt', 'apikey', 'authorization', 'auth', 'bearer',
-  'session', 'sessid', 'sessionid',
+  'otp', 'totp', 'hotp', 'pin', 'jwt', 'apikey', 'bearer', 'sessid', 'sessionid', 'assertion', 'authcode', 'smscode',
 ]);
 
 /** Heads that are secret only after a word saying which secret: `api_key`, `recovery_codes`, `card_number`. */
@@ -24,17 +23,24 @@ const qualifiedHeads: Record<string, ReadonlySet<string>> = (() => {
     'api', 'access', 'secret', 'private', 'client', 'app', 'application', 'auth', 'authentication', 'session',
     'signing', 'sign', 'encryption', 'master', 'subscription', 'consumer', 'developer', 'dev', 'user', 'partner',
     'account', 'storage', 'shared', 'hmac', 'webhook', 'admin', 'service', 'server', 'primary', 'secondary', 'license',
-    'write', 'ingest', 'ingestion', 'sdk', 'integration', 'merchant', 'aws', 'gpg', 'ssh', 'x', 'rest', 'management',
+    'write', 'ingest', 'ingestion', 'sdk', 'integration', 'merchant', 'aws', 'x', 'rest', 'management',
+    'host', 'stream',
   ];
-  const tokenQualifiers = ['access', 'refresh', 'api', 'auth', 'id', 'bearer', 'session', 'personal', 'oauth', 'app', 'device', 'security', 'csrf', 'xsrf', 'user', 'bot'];
+  const tokenQualifiers = ['access', 'refresh', 'api', 'auth', 'id', 'bearer', 'session', 'personal', 'oauth', 'app', 'device', 'security', 'csrf', 'xsrf', 'user', 'bot', 'report'];
   const codeQualifiers = [
     'auth', 'authorization', 'verification', 'verify', 'otp', 'totp', 'mfa', 'sms', 'recovery', 'backup', 'access',
-    'device', 'security', 'twofactor', 'factor', 'login', 'pin', 'one', 'reset',
+    'device', 'security', 'twofactor', 'factor', 'login', 'pin', 'one', 'reset', 'authentication', 'token',
+    'activation', 'confirmation', 'secret', 'user', 'blik', 'validation',
   ];
   const numberQualifiers = ['card', 'cc', 'credit', 'account', 'pan'];
   return {
     key: new Set(keyQualifiers),
-    keys: new Set(keyQualifiers),
+    // Lists of keys are mostly public ones (SSH, GPG, signing keys); only these name secret ones.
+    keys: new Set(['api', 'access', 'secret', 'private', 'application', 'client']),
+    // A lone `auth`, `authorization` or `session` is a credential; qualified, mostly a resource or a setting (`instant_auth`, `checkout_session`).
+    auth: new Set(['basic', 'http', 'proxy', 'api', 'bearer', 'digest', 'x', 'user']),
+    authorization: new Set(['proxy', 'x', 'forwarded', 'upstream']),
+    session: new Set(['user', 'web', 'login', 'browser', 'http', 'x']),
     tokens: new Set(tokenQualifiers),
     secrets: new Set(['client', 'api', 'app', 'webhook', 'shared']),
     code: new Set(codeQualifiers),
@@ -47,11 +53,14 @@ const qualifiedHeads: Record<string, ReadonlySet<string>> = (() => {
   };
 })();
 
+const loneHeads = new Set(['key', 'auth', 'authorization', 'session']);
+const jsonOrdinary = new Set(['key', 'auth']);
+
 /** Words that may follow the head when the name still holds the secret itself: `password_hash`, `api_key_value`. */
 const valueTails = new Set([
   'value', 'hash', 'hashed', 'digest', 'str', 'string', 'b64', 'base64', 'hex', 'raw', 'plain', 'plaintext',
   'encrypted', 'enc', 'cipher', 'ciphertext', 'data', 'text', 'header', 'param', 'field', 'input', 'confirmation',
-  'confirm', 'again', 'repeat', 'new', 'old', 'current', 'md5', 'sha1', 'sha256', 'sha512', 'pem',
+  'confirm', 'again', 'repeat', 'new', 'old', 'current', 'pem', 'answer', 'verifier',
 ]);
 
 /** Tails allowed after one head only: a session id is the session, an access key id is AWS's secret key name. */
@@ -65,13 +74,21 @@ const flagWords = new Set([
   'has', 'is', 'was', 'are', 'use', 'uses', 'using', 'require', 'requires', 'required', 'enable', 'enabled', 'disable',
   'disabled', 'allow', 'allows', 'allowed', 'can', 'should', 'need', 'needs', 'show', 'include', 'includes', 'support',
   'supports', 'force', 'must', 'min', 'max', 'minimum', 'maximum', 'num', 'total', 'count', 'no', 'without', 'expose',
+  'generate', 'expire', 'revoke', 'skip', 'close', 'automount', 'from',
 ]);
 
 /** Words right before `token` that make it a cursor or an idempotency marker, not a credential. */
 const cursorWords = new Set([
   'page', 'next', 'prev', 'previous', 'continuation', 'pagination', 'sync', 'cursor', 'idempotency', 'resume',
-  'marker', 'start', 'end', 'continue', 'skip', 'change', 'client', 'request', 'notification', 'cancellation', 'paging',
+  'marker', 'start', 'end', 'continue', 'skip', 'change', 'notification', 'cancellation', 'paging',
+  'batch', 'version',
 ]);
+
+/** Words right before `signature` that make it a person's signature or a musical one, not a request's. */
+const personWords = new Set(['time', 'customer', 'author', 'evidence', 'of', 'email', 'handwritten', 'forward', 'existing']);
+
+/** Plural heads after these words are permission scopes or collections (`organization_personal_access_tokens: "read"`). */
+const scopeWords = new Set(['organization', 'repository', 'enterprise', 'org', 'repo']);
 
 /** Whole names (separators removed) that are secret although their words say little: session cookies, CSRF fields. */
 const secretCompounds = new Set([
@@ -79,7 +96,9 @@ const secretCompounds = new Set([
   'awsaccesskeyid', 'awssecretaccesskey', 'privatetoken', 'authtoken', 'accesstoken', 'refreshtoken', 'idtoken',
   'clientsecret', 'secretkey', 'privatekey', 'accesskey', 'apitoken', 'sessiontoken', 'sessionkey', 'setcookie',
   'securitytoken', 'authkey', 'appkey', 'appsecret', 'apisecret', 'consumersecret', 'tokensecret', 'oauthtoken',
-  'mysqlpwd', 'cardnumber', 'creditcard', 'ccnumber', 'cardno', 'securitycode', 'bankaccountnumber',
+  'mysqlpwd', 'cardnumber', 'creditcard', 'ccnumber', 'cardno', 'securitycode', 'bankaccountnumber', 'cvnumber', 'samlresponse',
+  // Secret headers of well-known services whose words do not say so.
+  'xamzserversideencryptioncustomerkey', 'xamzcopysourceserversideencryptioncustomerkey', 'boxapi',
 ]);
 
 /** Whole names that are never secret although a word in them would be: CORS and authentication challenges. */
@@ -95,6 +114,12 @@ export function nameWords(name: string): string[] {
 export interface NameContext {
   /** The request is an OAuth callback or token request, where a lone `code` is the authorization code. */
   oauth?: boolean;
+  /**
+   * A field of a JSON document, where a lone `key` is a map key, an object key or a public SSH key
+   * (`{"key": "env", "value": "prod"}`, S3's `Key`), not Google's `?key=` API key, and a lone
+   * `auth` mostly an object of settings whose credential fields have names of their own.
+   */
+  json?: boolean;
 }
 
 /** Whether the value of a header, parameter or field of this name is a secret. */
@@ -102,10 +127,11 @@ export function isSensitiveName(name: string, context: NameContext = {}): boolea
   const words = nameWords(name);
   if (words.length === 0) return false;
   const joined = words.join('');
-  if (secretCompounds.has(joined)) return true;
+  if (secretCompounds.has(joined) || heads.has(joined)) return true;
   if (ordinaryPrefixes.some((prefix) => prefix.every((w, i) => words[i] === w))) return false;
   if (context.oauth && joined === 'code') return true;
   // The head is the last secret word; only value words may follow it.
+  if (context.json && jsonOrdinary.has(joined)) return false;
   for (let i = words.length - 1; i >= 0; i--) {
     if (!isHead(words, i)) {
       if (valueTails.has(words[i]) || /^\d+$/.test(words[i])) continue;
@@ -121,11 +147,13 @@ function isHead(words: string[], i: number): boolean {
   const word = words[i];
   const before = words[i - 1];
   if (word === 'token' && before !== undefined && cursorWords.has(before)) return false;
+  if (word === 'signature' && before !== undefined && personWords.has(before)) return false;
+  if (word.endsWith('s') && words.slice(0, i).some((w) => scopeWords.has(w))) return false;
   if (heads.has(word)) return true;
   const qualifiers = qualifiedHeads[word];
   if (!qualifiers) return false;
-  // A lone `key` is an API key (Google's `?key=`); other qualified heads need their qualifier.
-  if (word === 'key' && words.length === 1) return true;
+  // A lone `key` (Google's `?key=`), `auth`, `authorization` or `session` is secret; other qualified heads need their qualifier.
+  if (before === undefined && loneHeads.has(word)) return true;
   return before !== undefined && qualifiers.has(before);
 }
 
