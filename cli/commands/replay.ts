@@ -28,6 +28,8 @@ export interface SendFlags extends RedactionFlags {
   removeHeader: string[];
   pathPrefixRewrite?: { from: string; to: string };
   hostRewrite?: string;
+  /** A URL, false for --no-reference, undefined when neither was given. */
+  reference?: URL | false;
   timeout: number;
   retries: number;
   breakerFailures: number;
@@ -76,7 +78,13 @@ export function addSendOptions(command: Command): Command {
     .addOption(new Option('--set-header <name:value>', 'add or replace a header (repeatable); value env:NAME reads the environment').argParser(collect(parseHeader)).default([]))
     .addOption(new Option('--remove-header <name>', 'drop a recorded header (repeatable)').argParser(collect((v) => v)).default([]))
     .addOption(new Option('--path-prefix-rewrite </from=/to>', 'replace a path prefix').argParser(parsePrefixRewrite))
-    .addOption(new Option('--host-rewrite <host>', "Host header to send (default: the target's host)"))
+    .addOption(new Option('--host-rewrite <host>', 'Host header to send instead of the recorded one (connections go to --target only)'))
+    .addOption(
+      new Option('--reference <url>', 'a stable instance sent each safe request at the same moment as the target; the diff compares the shadow with its answers (needed for request-only captures)')
+        .env('SHADOWTAP_REFERENCE')
+        .argParser((v) => parseUrl(v, '--reference')),
+    )
+    .addOption(new Option('--no-reference', 'replay request-only captures (capture --mirror-target) without a reference: load and error checks only'))
     .addOption(new Option('--timeout <ms>', 'per-request timeout').default(replayDefaults.timeoutMs).argParser((v) => parsePositiveInt(v, '--timeout')))
     .addOption(new Option('--retries <n>', 'extra attempts after a connection failure (refused/reset) only').default(replayDefaults.retries).argParser((v) => parseNonNegativeInt(v, '--retries')))
     .addOption(new Option('--breaker-failures <n>', 'consecutive connection failures that pause sending').default(defaultCircuitBreaker.failureThreshold).argParser((v) => parsePositiveInt(v, '--breaker-failures')))
@@ -111,6 +119,7 @@ export function sendOptionsFrom(flags: SendFlags): Omit<ReplayOptions, 'source' 
     removeHeaders: flags.removeHeader,
     pathPrefixRewrite: flags.pathPrefixRewrite,
     hostRewrite: flags.hostRewrite,
+    reference: flags.reference && String(flags.reference),
     timeoutMs: flags.timeout,
     retries: flags.retries,
     circuitBreaker: { failureThreshold: flags.breakerFailures, probeIntervalMs: flags.breakerProbeInterval },
@@ -213,6 +222,7 @@ export function registerReplay(program: Command): void {
         '  shadowtap replay --target http://shadow:8080 --from 2026-11-26T10:00:00Z --to 2026-11-26T11:00:00Z --pace recorded --speed 4',
         '  shadowtap replay --target http://shadow:8080 --rate 500 --set-header authorization:env:SHADOW_TOKEN',
         '  shadowtap replay --target http://shadow:8080 --baseline http://stable-2:8080   (then: shadowtap diff --baseline-target http://stable-2:8080)',
+        '  shadowtap replay --target http://shadow:8080 --reference http://stable:8080 --follow   (request-only captures: the diff compares the shadow with stable)',
         '',
         'Exit codes: 0 done (also after SIGTERM, once requests in flight are recorded), 2 bad usage, 3 runtime failure.',
       ].join('\n'),
