@@ -12,7 +12,7 @@ import { sleepUntil } from './precise-timer.js';
 import type { ReplayProgress } from './progress.js';
 import { ratePacer } from './rate-pacer.js';
 import { recordedPacer } from './recorded-pacer.js';
-import { prepareRequest } from './redacted-request.js';
+import { concealSecrets, prepareRequest } from './redacted-request.js';
 import type { ReplayObserver } from './replay-observer.js';
 import { resolveReplayOptions, type PeerConfig, type ReplayConfig, type ReplayOptions } from './replay-options.js';
 import { ReplayStats, type ReplaySummary } from './replay-stats.js';
@@ -132,7 +132,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
 
   /** The reference's copy of a send: one attempt, or a skipped Result when its method is not safe to repeat on a stable instance. */
   const sendReference = async ({ peer, request, skip }: ReferenceSend, base: ResultBase, sent: Prepared): Promise<Result> => {
-    const peerBase = { ...base, target: peer.target.origin, role: 'reference', requestChanges: [...(request?.changes ?? []), ...sent.changes] };
+    const peerBase = { ...base, target: peer.target.origin, role: 'reference', requestChanges: [...concealSecrets(request?.changes ?? [], sent.capture), ...sent.changes] };
     if (!request) return skipped(peerBase, skip!);
     const outcome = await peer.sender.send(request);
     return sentResult(peerBase, outcome, 1, outcome.sentTime);
@@ -159,7 +159,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       const request = buildRequest(sent.request, baseline.rules);
       const outcome = await baseline.sender.send(request);
       if (hardStop.signal.aborted) return;
-      const requestChanges = [...request.changes, ...sent.changes];
+      const requestChanges = [...concealSecrets(request.changes, entry.value), ...sent.changes];
       const result = await redacted(sentResult({ ...base, target: baseline.target.origin, role: 'baseline', requestChanges }, outcome, 1, outcome.sentTime), entry.value, sent.request);
       if (hardStop.signal.aborted) return;
       stats.baselineResult(result);
@@ -230,12 +230,12 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       const lag = lagMs;
       observe((o) => o.lag(lag));
     }
-    execute(entry, { ...base, scheduledTime, requestChanges: [...request.changes, ...prepared.changes] }, prepared, request, admission, referenceSend)
+    execute(entry, { ...base, scheduledTime, requestChanges: [...concealSecrets(request.changes, capture), ...prepared.changes] }, { ...prepared, capture }, request, admission, referenceSend)
       .catch((error: unknown) => {
         failure ??= error;
       })
       .finally(() => limit.release());
-    sendBaseline(entry, { ...base, scheduledTime, requestChanges: [] }, prepared).catch((error: unknown) => {
+    sendBaseline(entry, { ...base, scheduledTime, requestChanges: [] }, { ...prepared, capture }).catch((error: unknown) => {
       failure ??= error;
     });
   };
@@ -293,7 +293,7 @@ interface ReferenceSend {
 }
 
 /** The request to send, as redaction left it or with its sealed originals, and what that changed. */
-type Prepared = { request: HttpRequest; changes: RequestChange[] };
+type Prepared = { request: HttpRequest; changes: RequestChange[]; capture: Capture };
 
 function referenceSendOf(peer: ReferenceSend['peer'], request: HttpRequest): ReferenceSend {
   const skip = skipReason(request, peer.allowedMethods);
