@@ -12,8 +12,6 @@ export interface PairRecord {
   verdict: VerdictKind;
   differences: Array<{ kind: DifferenceKind; path: string; change: Change; severity: Severity; noise?: string; review?: 'accepted' | 'must-fix' }>;
   error?: string;
-  /** Why the answers were not compared (verdicts altered and not-compared). */
-  notCompared?: string;
   /** Fields of the answers not compared because redaction removed their values. */
   redactedFields?: number;
   skipReason?: string;
@@ -21,6 +19,8 @@ export interface PairRecord {
   shadowStatus?: number;
   /** Set when stable's side is the reference's answer (a request-only capture replayed with --reference). */
   baseline?: 'reference';
+  /** Why the answers were not compared, for a not-compared or altered verdict. */
+  notCompared?: string;
   /** Both timings when both exist; only bases 'reference' and 'live' are comparable (latency-stats.ts). */
   latency?: { basis: LatencyBasis; stableMs: number; shadowMs: number };
 }

@@ -1,4 +1,4 @@
-import type { Capture, Result } from '../shared/records/types.js';
+import type { HttpResponse } from '../shared/records/types.js';
 import { isBodyField, isBodyNotKept, redactionEntries, type RedactionEntry } from '../shared/redaction/redaction-entry.js';
 import { MASK } from '../shared/redaction/redactor.js';
 import type { PathSegment } from './json-path.js';
@@ -23,10 +23,19 @@ export interface RedactedFields {
 
 export type RedactionEffect = 'not-compared' | 'hidden';
 
-/** What both records list as redacted in the answers; undefined when neither redacted anything. */
-export function redactedFields(capture: Capture, result: Result): RedactedFields | undefined {
-  const stable = redactionEntries(capture.redactions, 'response');
-  const shadow = redactionEntries(result.redactions, 'response');
+/** An answer with what its record lists as redacted: a capture's (stable), or a Result's. */
+interface RedactedAnswer {
+  redactions: readonly string[];
+  response: HttpResponse | null;
+}
+
+/**
+ * What both records list as redacted in the answers, under the capture's redaction mode;
+ * undefined when neither redacted anything.
+ */
+export function redactedFields(stableSide: RedactedAnswer, shadowSide: RedactedAnswer, mode: string | null): RedactedFields | undefined {
+  const stable = redactionEntries(stableSide.redactions, 'response');
+  const shadow = redactionEntries(shadowSide.redactions, 'response');
   if (stable.length === 0 && shadow.length === 0) return undefined;
   const headers = new Set<string>();
   const bodyPaths = new Map<string, string[]>();
@@ -40,8 +49,8 @@ export function redactedFields(capture: Capture, result: Result): RedactedFields
       if (segments) bodyPaths.set(segments.join('\u0000'), segments);
     }
   }
-  const bodyNotKept = notKept(stable, capture.response?.body) ? 'stable' : notKept(shadow, result.response?.body) ? 'shadow' : undefined;
-  const byHash = capture.redactionMode === 'hash';
+  const bodyNotKept = notKept(stable, stableSide.response?.body) ? 'stable' : notKept(shadow, shadowSide.response?.body) ? 'shadow' : undefined;
+  const byHash = mode === 'hash';
   return {
     byHash,
     headers,

@@ -123,7 +123,7 @@ function originOf(target: string): string {
 function judgeBaseline(summary: DiffSummary, rules: CompareRules, patterns: readonly RoutePattern[], capture: Capture, result: Result): void {
   if (!capture.response || !result.response || result.outcome !== 'response') return;
   const route = routeKey(capture.request.method, routeTemplate(capture.request.path, patterns));
-  addBaselineOutcome(summary, { route, differences: comparePair(capture.response, result.response, rules, route, { redacted: redactedFields(capture, result) }).differences });
+  addBaselineOutcome(summary, { route, differences: comparePair(capture.response, result.response, rules, route, { redacted: redactedFields(capture, result, capture.redactionMode) }).differences });
 }
 
 /**
@@ -161,7 +161,7 @@ export function createPairJudge(rules: CompareRules, patterns: readonly RoutePat
     let verdict: VerdictKind;
     let compared: PairVerdict | undefined;
     let error: string | undefined;
-    let notComparedReason: string | undefined;
+    let alteredReason: string | undefined;
     let redactedCount = 0;
     const masked = result ? maskedParts(result.requestChanges) : [];
     if (!result) verdict = 'missing';
@@ -172,25 +172,23 @@ export function createPairJudge(rules: CompareRules, patterns: readonly RoutePat
     } else if (masked.length > 0) {
       // The shadow answered another request than stable did: a difference would prove nothing.
       verdict = 'altered';
-      notComparedReason = `not compared: request altered by redaction (${masked.join(', ')})`;
+      alteredReason = `request altered by redaction (${masked.join(', ')})`;
     } else if (!stableResponse) verdict = 'no-baseline';
     else {
-      // The stable side's redactions are the reference's when its answer stands in for stable's.
-      const stableSide = capture.response ? capture : { ...capture, response: stableResponse, redactions: answered!.redactions };
-      const redacted = redactedFields(stableSide, result);
+      // Stable's side is the recorded answer, or the reference's for a request-only capture.
+      const redacted = redactedFields(capture.response ? capture : answered!, result, capture.redactionMode);
       compared = comparePair(stableResponse, result.response, rules, route, {
         requestChanges: result.requestChanges,
         redacted,
         effects: { stable: capture.sideEffects, shadow: result.sideEffects, shadowGuarded: result.guarded },
       });
-      verdict = compared.verdict;
       redactedCount = redacted?.notCompared ?? 0;
+      verdict = compared.verdict;
     }
     const differences: Difference[] = compared?.differences ?? [];
     const id = result?.id ?? capture.id;
     const timeMs = Math.floor((result?.sentTime ?? result?.scheduledTime ?? capture.captureTime) / 1000);
     // Built only when asked for (JSON Lines output): most runs only summarise.
-    const whyNotCompared = notComparedReason ?? compared?.notCompared;
     const record = (): PairRecord => ({
       id,
       captureId: capture.id,
@@ -200,7 +198,7 @@ export function createPairJudge(rules: CompareRules, patterns: readonly RoutePat
       verdict,
       differences: differences.map(compactDifference),
       ...(error !== undefined && { error }),
-      ...(whyNotCompared !== undefined && { notCompared: whyNotCompared }),
+      ...((alteredReason ?? compared?.notCompared) !== undefined && { notCompared: alteredReason ?? compared?.notCompared }),
       ...(redactedCount > 0 && { redactedFields: redactedCount }),
       ...(result?.skipReason ? { skipReason: result.skipReason } : {}),
       ...(!stableResponse && result?.response ? { shadowStatus: result.response.status } : {}),
@@ -221,10 +219,7 @@ export function createPairJudge(rules: CompareRules, patterns: readonly RoutePat
       ...(error !== undefined && { error }),
     });
     const notCompared = compared?.notCompared;
-    return {
-      record,
-      outcome: { id, route, verdict, timeMs, differences, stableMicros, shadowMicros, latencyBasis, redactedFields: redactedCount, ...(notCompared !== undefined && { notCompared }), sample },
-    };
+    return { record, outcome: { id, route, verdict, timeMs, differences, stableMicros, shadowMicros, latencyBasis, redactedFields: redactedCount, ...(notCompared !== undefined && { notCompared }), sample } };
   };
 }
 

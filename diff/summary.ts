@@ -185,12 +185,12 @@ export interface PairOutcome {
   differences: readonly Difference[];
   stableMicros: number | null;
   shadowMicros: number | null;
-  /** Fields not compared because of redaction. */
-  redactedFields?: number;
   /** How the two timings were taken; only 'reference' and 'live' are compared (latency-stats.ts). */
   latencyBasis: LatencyBasis;
   /** Why the bodies were not compared, for a not-compared verdict. */
   notCompared?: string;
+  /** Fields not compared because of redaction. */
+  redactedFields?: number;
   /** Built only when the pair enters a sample. */
   sample?: () => SamplePair;
 }

@@ -14,7 +14,7 @@ import { sleepUntil } from './precise-timer.js';
 import type { ReplayProgress } from './progress.js';
 import { ratePacer } from './rate-pacer.js';
 import { recordedPacer } from './recorded-pacer.js';
-import { prepareRequest } from './redacted-request.js';
+import { concealSecrets, prepareRequest } from './redacted-request.js';
 import type { ReplayObserver } from './replay-observer.js';
 import { resolveReplayOptions, type PeerConfig, type ReplayConfig, type ReplayOptions } from './replay-options.js';
 import { ReplayStats, type ReplaySummary } from './replay-stats.js';
@@ -59,9 +59,8 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
   if (reference) stats.enableReference();
   const senders = [sender, baseline?.sender, reference?.sender];
   const redaction = new ShadowRedaction(config.redaction);
-  /** What the replay changed in the request, and the answer redacted by the capture's policy, before the Result is written. */
-  const completed = async (result: Result, capture: Capture, sent: HttpRequest, changes: RequestChange[]): Promise<Result> => {
-    if (changes.length > 0) result.requestChanges = [...result.requestChanges, ...changes];
+  /** An answer redacted by the capture's policy before its Result is written, given the request as it was sent. */
+  const redacted = async (result: Result, capture: Capture, sent: HttpRequest): Promise<Result> => {
     if (result.response) ({ response: result.response, redactions: result.redactions } = await redaction.redact(result.response, sent, capture.redactionMode));
     return result;
   };
@@ -104,20 +103,13 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
    * attempt, to the reference; the reference's Result is written just before the target's, so a
    * diff reading in order meets it first.
    */
-  const execute = async (
-    entry: LogEntry<Capture>,
-    base: ResultBase,
-    prepared: Prepared,
-    request: OutgoingRequest,
-    admission: Admission,
-    referenceSend: ReferenceSend | undefined,
-  ) => {
+  const execute = async (entry: LogEntry<Capture>, base: ResultBase, sent: Prepared, request: OutgoingRequest, admission: Admission, referenceSend: ReferenceSend | undefined) => {
     let attempt = 0;
     let firstSentTime: number | undefined;
     let referenceResult: Promise<Result> | undefined;
     for (;;) {
       attempt++;
-      if (attempt === 1 && referenceSend) referenceResult = sendReference(referenceSend, base, entry.value, prepared);
+      if (attempt === 1 && referenceSend) referenceResult = sendReference(referenceSend, base, sent).then((r) => redacted(r, entry.value, sent.request));
       const outcome = await sender.send(request);
       if (hardStop.signal.aborted) return;
       firstSentTime ??= outcome.sentTime;
@@ -131,7 +123,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
           stats.referenceResult(answered);
           writer.add(answered);
         }
-        const result = await completed(sentResult(base, outcome, attempt, firstSentTime), entry.value, prepared.request, prepared.changes);
+        const result = await redacted(sentResult(base, outcome, attempt, firstSentTime), entry.value, sent.request);
         if (hardStop.signal.aborted) return;
         if (outcome.ok) guardProof?.answered(result.guarded, `the answer to capture ${base.captureId}`);
         record(result, entry);
@@ -143,11 +135,11 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
   };
 
   /** The reference's copy of a send: one attempt, or a skipped Result when its method is not safe to repeat on a stable instance. */
-  const sendReference = async ({ peer, request, skip }: ReferenceSend, base: ResultBase, capture: Capture, prepared: Prepared): Promise<Result> => {
-    const peerBase = { ...base, target: peer.target.origin, role: 'reference', requestChanges: request?.changes ?? [] };
+  const sendReference = async ({ peer, request, skip }: ReferenceSend, base: ResultBase, sent: Prepared): Promise<Result> => {
+    const peerBase = { ...base, target: peer.target.origin, role: 'reference', requestChanges: [...concealSecrets(request?.changes ?? [], sent.capture), ...sent.changes] };
     if (!request) return skipped(peerBase, skip!);
     const outcome = await peer.sender.send(request);
-    return completed(sentResult(peerBase, outcome, 1, outcome.sentTime), capture, prepared.request, prepared.changes);
+    return sentResult(peerBase, outcome, 1, outcome.sentTime);
   };
 
   let baselineWaiting = 0;
@@ -156,7 +148,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
    * shadow). It waits for a slot of its own without holding up the target's sends; past a
    * backlog of a few rounds of the cap it is skipped instead. Its Result is due before the capture commits.
    */
-  const sendBaseline = async (entry: LogEntry<Capture>, base: ResultBase, prepared: Prepared) => {
+  const sendBaseline = async (entry: LogEntry<Capture>, base: ResultBase, sent: Prepared) => {
     if (!baseline || skipReason(entry.value.request, baseline.allowedMethods)) return;
     if (baselineWaiting >= baselineBacklogRounds * baseline.limit.max) {
       stats.baselineDropped();
@@ -168,11 +160,11 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     baselineWaiting--;
     if (!started) return;
     try {
-      const request = buildRequest(prepared.request, baseline.rules);
+      const request = buildRequest(sent.request, baseline.rules);
       const outcome = await baseline.sender.send(request);
       if (hardStop.signal.aborted) return;
-      const peerBase = { ...base, target: baseline.target.origin, role: 'baseline', requestChanges: request.changes };
-      const result = await completed(sentResult(peerBase, outcome, 1, outcome.sentTime), entry.value, prepared.request, prepared.changes);
+      const requestChanges = [...concealSecrets(request.changes, entry.value), ...sent.changes];
+      const result = await redacted(sentResult({ ...base, target: baseline.target.origin, role: 'baseline', requestChanges }, outcome, 1, outcome.sentTime), entry.value, sent.request);
       if (hardStop.signal.aborted) return;
       stats.baselineResult(result);
       writer.add(result);
@@ -255,12 +247,12 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       const lag = lagMs;
       observe((o) => o.lag(lag));
     }
-    execute(entry, { ...base, scheduledTime, requestChanges: request.changes }, prepared, request, admission, referenceSend)
+    execute(entry, { ...base, scheduledTime, requestChanges: [...concealSecrets(request.changes, capture), ...prepared.changes] }, { ...prepared, capture }, request, admission, referenceSend)
       .catch((error: unknown) => {
         failure ??= error;
       })
       .finally(() => limit.release());
-    sendBaseline(entry, { ...base, scheduledTime, requestChanges: [] }, prepared).catch((error: unknown) => {
+    sendBaseline(entry, { ...base, scheduledTime, requestChanges: [] }, { ...prepared, capture }).catch((error: unknown) => {
       failure ??= error;
     });
   };
@@ -317,11 +309,8 @@ interface ReferenceSend {
   skip?: string;
 }
 
-/** The request as the replay sends it (originals restored where it can), and what restoring changed. */
-interface Prepared {
-  request: HttpRequest;
-  changes: RequestChange[];
-}
+/** The request to send, as redaction left it or with its sealed originals, and what that changed. */
+type Prepared = { request: HttpRequest; changes: RequestChange[]; capture: Capture };
 
 function referenceSendOf(peer: ReferenceSend['peer'], request: HttpRequest): ReferenceSend {
   const skip = skipReason(request, peer.allowedMethods);

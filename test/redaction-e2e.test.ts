@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { openFileLog } from '../shared/log/file-log.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';
 import type { Result } from '../shared/records/types.js';
 import { listenLocal, readAll, type LocalServer } from './helpers/local-server.js';
+import { filesUnder } from './helpers/files-under.js';
 import { runCli, type CliRun } from './helpers/run-cli.js';
 
 /** Every secret of the exchange: the client's, stable's and the shadow's own. */
@@ -51,16 +52,6 @@ function echoApp(side: 'stable' | 'shadow') {
 }
 
 const formats = ['text', 'json', 'jsonl', 'html', 'junit', 'md'] as const;
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(path)));
-    else out.push(path);
-  }
-  return out;
-}
 
 /** Every byte of every file under `dir` and of every CLI output: no secret in any of them. */
 async function assertNoSecret(dir: string, runs: CliRun[]): Promise<number> {
@@ -153,7 +144,8 @@ describe('seal end to end: capture → file log → replay with the private key 
     const me = written.filter((r) => r.response && r.requestChanges.some((c) => c.name === 'header:authorization'));
     assert.equal(me.length, 4);
     for (const r of me) {
-      assert.ok(r.requestChanges.every((c) => c.kind !== 'secret-masked' && c.from === null && c.to === null));
+      const secretChanges = r.requestChanges.filter((c) => c.kind.startsWith('secret-'));
+      assert.ok(secretChanges.every((c) => c.kind === 'secret-restored' && c.from === null && c.to === null), JSON.stringify(secretChanges));
       assert.ok(r.redactions.includes('response.header:set-cookie'), r.redactions.join());
     }
 
@@ -196,5 +188,31 @@ describe('seal end to end: capture → file log → replay with the private key 
     assert.match(verdicts.find((v) => v.verdict === 'altered')!.notCompared!, /request altered by redaction \(header:authorization/);
     assert.match(await readFile(join(store, 'report.text'), 'utf8'), /4 not compared \(request altered by redaction\)/);
     await assertNoSecret(root, cliRuns);
+  });
+});
+
+describe('seal key flags', () => {
+  test('an unreadable or wrong key is one line and exit 2, before anything is read or sent', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shadowtap-seal-flags-'));
+    try {
+      const generated = await runCli(['keys', 'generate', '--out', dir]);
+      const id = /^key id ([0-9a-f]{16})$/m.exec(generated.stdout)![1]!;
+      const publicKey = join(dir, `shadowtap-seal-${id}.public.pem`);
+      for (const [args, message] of [
+        [['--seal-private-key', join(dir, 'missing.pem')], /--seal-private-key .*missing\.pem: no such file/],
+        [['--seal-private-key', publicKey], /is not an X25519 private key/],
+      ] as const) {
+        const run = await runCli(['replay', '--store', dir, '--target', 'http://127.0.0.1:9', ...args]);
+        assert.equal(run.code, 2, run.stderr);
+        assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+        assert.match(run.stderr, message);
+      }
+      // The same key id twice is never overwritten: a second pair lands beside the first.
+      const again = await runCli(['keys', 'generate', '--out', dir]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal((await filesUnder(dir)).filter((f) => f.endsWith('.pem')).length, 4);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -13,7 +13,7 @@ const secret = { auth: 'Bearer SEKRIT-REPLAY-AUTH', token: 'SEKRIT-REPLAY-QUERY'
 const keys = generateSealKeys();
 
 /** A capture as the capture agent records it: redacted in `mode`, sealed to `keys` in seal mode. */
-async function redactedCapture(id: string, mode: 'mask' | 'hash' | 'seal', request: Partial<HttpRequest> = {}): Promise<Capture> {
+async function redactedCapture(id: string, mode: 'mask' | 'hash' | 'seal', request: Partial<HttpRequest> = {}, headers: string[] = []): Promise<Capture> {
   const capture = makeCapture(id, t0, {
     path: '/echo',
     query: `token=${secret.token}&page=2`,
@@ -24,7 +24,7 @@ async function redactedCapture(id: string, mode: 'mask' | 'hash' | 'seal', reque
     ],
     ...request,
   });
-  const redactor = new Redactor(resolveRedaction({ mode, hashKey: 'test-hash-key', ...(mode === 'seal' && { sealPublicKey: keys.publicKeyPem }) }));
+  const redactor = new Redactor(resolveRedaction({ mode, headers, hashKey: 'test-hash-key', ...(mode === 'seal' && { sealPublicKey: keys.publicKeyPem }) }));
   return redactor.redact(capture);
 }
 
@@ -74,6 +74,21 @@ describe('replay of redacted captures', () => {
     for (const value of Object.values(secret)) assert.equal(stored.includes(value.split('=').at(-1)!), false, `${value} reached the Result`);
   });
 
+  it('a restored secret the replay then removes or replaces is named without its value', async () => {
+    const capture = await redactedCapture(
+      'sealed-4',
+      'seal',
+      { headers: [{ name: 'host', value: 'stable.local' }, { name: 'X-Internal', value: 'SEKRIT-INTERNAL-1' }, { name: 'X-Other', value: 'SEKRIT-INTERNAL-2' }] },
+      ['x-internal', 'x-other'],
+    );
+    await store.captures.append([capture]);
+    await replay({ sealKeys: [openingKeyFromPem(keys.privateKeyPem)], removeHeaders: ['x-internal'], setHeaders: [{ name: 'x-other', value: 'replacement' }] });
+    const [result] = await readAll(store.results);
+    const removed = result!.requestChanges.find((c) => c.kind === 'header-removed');
+    assert.deepEqual([removed?.name.toLowerCase(), removed?.from], ['x-internal', null]);
+    assert.equal(JSON.stringify(result!.requestChanges).includes('SEKRIT-INTERNAL'), false, JSON.stringify(result!.requestChanges));
+  });
+
   it('refuses to send a sealed capture without its key, naming the key id, and sends nothing', async () => {
     await store.captures.append([await redactedCapture('sealed-2', 'seal')]);
     const other = generateSealKeys();
@@ -94,7 +109,7 @@ describe('replay of redacted captures', () => {
     assert.equal(shadow.seen[0]!.headers.authorization, 'Bearer [redacted]');
     const [result] = await readAll(store.results);
     assert.deepEqual(
-      result!.requestChanges.map((c) => `${c.kind} ${c.name}`),
+      result!.requestChanges.filter((c) => c.kind.startsWith('secret-')).map((c) => `${c.kind} ${c.name}`),
       ['secret-masked header:authorization', 'secret-masked query:token'],
     );
   });

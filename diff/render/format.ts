@@ -15,14 +15,6 @@ export function latencyCell(route: RouteReport): string {
   return `${ms(stable.p99Ms)} → ${ms(shadow.p99Ms)} ms (${sign}${p99DeltaPct}%)${regression ? ' slower' : ''}`;
 }
 
-/** Per route, what redaction kept out of the comparison: fields without values, and pairs whose request it altered. */
-export function redactionCell(route: RouteReport): string {
-  const fields = route.redactedFields ?? 0;
-  const altered = route.counts.altered ?? 0;
-  if (fields === 0 && altered === 0) return '-';
-  return [fields > 0 && `${fields} fields`, altered > 0 && `${altered} altered`].filter(Boolean).join(', ');
-}
-
 /** Why some routes have no latency verdict, each reason once with its route count. */
 export function latencyNotes(report: DiffReport): string[] {
   const reasons = new Map<string, number>();
@@ -42,6 +34,14 @@ export function notComparedReasons(report: DiffReport): string {
   return [...reasons].map(([reason, n]) => `${n} ${reason}`).join(', ');
 }
 
+/** Per route, what redaction kept out of the comparison: fields without values, and pairs whose request it altered. */
+export function redactionCell(route: RouteReport): string {
+  const fields = route.redactedFields ?? 0;
+  const altered = route.counts.altered ?? 0;
+  if (fields === 0 && altered === 0) return '-';
+  return [fields > 0 && `${fields} fields`, altered > 0 && `${altered} altered`].filter(Boolean).join(', ');
+}
+
 export function isoTime(ms: number | null): string {
   return ms === null ? '-' : new Date(ms).toISOString();
 }
@@ -51,6 +51,5 @@ export function headline(report: DiffReport): string {
   const groups = report.groups?.length ?? 0;
   const systemic = groups > 0 ? ` (${groups} systemic difference${groups === 1 ? '' : 's'} shown once)` : '';
   const notCompared = t['not-compared'] > 0 ? `, ${t['not-compared']} not compared` : '';
-  const altered = t.altered ? `, ${t.altered} not compared (request altered by redaction)` : '';
-  return `${report.verdict === 'pass' ? 'PASS' : 'FAIL'}: ${t.compared} pairs compared, ${t.mismatch} mismatched${systemic}, ${t['shadow-error']} shadow errors (${percent(t.mismatchRate)}), ${t.noise} noise only, ${t.accepted} accepted${notCompared}${altered}, ${t.missing} missing, ${t.skipped} skipped`;
+  return `${report.verdict === 'pass' ? 'PASS' : 'FAIL'}: ${t.compared} pairs compared, ${t.mismatch} mismatched${systemic}, ${t['shadow-error']} shadow errors (${percent(t.mismatchRate)}), ${t.noise} noise only, ${t.accepted} accepted${notCompared}, ${t.missing} missing, ${t.skipped} skipped${t.altered ? `, ${t.altered} not compared (request altered by redaction)` : ''}`;
 }

@@ -34,7 +34,7 @@ export function renderMarkdown(report: DiffReport): string {
     out.push('');
   }
   out.push('| route | requests | match | mismatch | noise | accepted | errors | not compared | missing | skipped | not compared (redacted) | p99 stable → shadow |');
-  out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
+  out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
   for (const r of report.routes.slice(0, maxRoutes)) {
     const c = r.counts;
     const reqs = Object.values(c).reduce((a, b) => a + b, 0);

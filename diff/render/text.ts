@@ -55,13 +55,14 @@ export function renderText(report: DiffReport, options: TextOptions = {}): strin
 
   out.push('');
   const withNotCompared = t['not-compared'] > 0;
-  const header = ['ROUTE', 'REQS', 'MATCH', 'MISMATCH', 'NOISE', 'ACCEPTED', 'ERRORS', 'MISSING', 'SKIPPED', ...(withNotCompared ? ['NOT CMP'] : []), 'REDACTED', 'P99 STABLE → SHADOW'];
+  const withRedacted = report.routes.some((r) => redactionCell(r) !== '-');
+  const header = ['ROUTE', 'REQS', 'MATCH', 'MISMATCH', 'NOISE', 'ACCEPTED', 'ERRORS', 'MISSING', 'SKIPPED', ...(withNotCompared ? ['NOT CMP'] : []), ...(withRedacted ? ['REDACTED'] : []), 'P99 STABLE → SHADOW'];
   const rows = [header];
   for (const r of report.routes.slice(0, maxRoutes)) {
     const c = r.counts;
     const reqs = Object.values(c).reduce((a, b) => a + b, 0);
     const cells = [r.route, reqs, c.match, c.mismatch, c.noise, c.accepted, c['shadow-error'], c.missing, c.skipped, ...(withNotCompared ? [c['not-compared']] : [])];
-    rows.push(cells.map(String).concat(redactionCell(r), latencyCell(r)));
+    rows.push(cells.map(String).concat(withRedacted ? [redactionCell(r)] : [], latencyCell(r)));
   }
   const lines = table(rows);
   out.push(bold(lines[0]!));
