@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -11,7 +11,7 @@ import { openFileLog } from '../shared/log/file-log.js';
 import { captureKind } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
 import { headerValue } from '../shared/records/types.js';
-import { MemorySink, rawRequest, readAll, startHttpServer } from './helpers/capture-helpers.js';
+import { filesUnder, MemorySink, rawRequest, readAll, startHttpServer } from './helpers/capture-helpers.js';
 
 const secrets = {
   authorization: 'Bearer SEKRIT-AUTH-91f3',
@@ -26,16 +26,6 @@ const secrets = {
   setCookie: 'SEKRIT-SETCOOKIE-3e2f',
   responseToken: 'SEKRIT-RESPTOKEN-1a0b',
 };
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(path)));
-    else out.push(path);
-  }
-  return out;
-}
 
 /** Stable answers with a session cookie and a token, and echoes nothing of the request. */
 async function startStable() {

@@ -1,3 +1,5 @@
+import { ahoCorasick } from './aho-corasick.js';
+
 /**
  * Secrets recognised by their value wherever they appear, whatever the name around them: the
  * formats secret scanners (gitleaks, detect-secrets) and Sentry's `@creditcard`, `@iban` and
@@ -79,42 +81,13 @@ const charKinds = new Uint8Array(ASCII).map((_, c) => {
   if (c === 47 || c === 63 || c === 35 || c === 34 || c === 39 || c === 60 || c === 62 || c < 32) return URL_END;
   return PUNCTUATION;
 });
-/** An Aho–Corasick automaton over the triggers, as one table indexed by state * 128 + char: the next state, or -1 once a trigger is complete. */
+/** The trigger automaton as one table indexed by state * 128 + char: the next state, or -1 once a trigger is complete. */
 const triggerTable = (() => {
-  const maxStates = triggers.reduce((n, t) => n + t.length, 1);
-  const next = new Int16Array(maxStates * ASCII).fill(-1);
-  const accepting = new Uint8Array(maxStates);
-  let states = 1;
-  for (const trigger of triggers) {
-    let state = 0;
-    for (let i = 0; i < trigger.length; i++) {
-      const c = trigger.charCodeAt(i);
-      if (next[state * ASCII + c] === -1) next[state * ASCII + c] = states++;
-      state = next[state * ASCII + c];
-    }
-    accepting[state] = 1;
-  }
-  const fail = new Int16Array(states);
-  const queue: number[] = [];
-  for (let c = 0; c < ASCII; c++) {
-    if (next[c] === -1) next[c] = 0;
-    else queue.push(next[c]);
-  }
-  while (queue.length > 0) {
-    const state = queue.shift()!;
-    if (accepting[fail[state]]) accepting[state] = 1;
-    for (let c = 0; c < ASCII; c++) {
-      const child = next[state * ASCII + c];
-      if (child === -1) next[state * ASCII + c] = next[fail[state] * ASCII + c];
-      else {
-        fail[child] = next[fail[state] * ASCII + c];
-        queue.push(child);
-      }
-    }
-  }
-  const table = new Int16Array(states * ASCII);
-  for (let i = 0; i < table.length; i++) table[i] = accepting[next[i]] ? -1 : next[i];
-  return table;
+  const { next, accepting } = ahoCorasick(
+    triggers.map((t) => [...t].map((c) => c.charCodeAt(0))),
+    ASCII,
+  );
+  return next.map((to) => (accepting[to] ? -1 : to));
 })();
 
 /**
