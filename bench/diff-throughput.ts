@@ -142,6 +142,7 @@ const feed = (from: number, to: number) => {
       route,
       verdict: i % 20 === 0 ? 'mismatch' : 'match',
       timeMs: 1_767_000_000_000 + Math.floor(i / 100) * 1000, // 100 pairs/s: 1M pairs span ~3 hours of buckets
+      latencyBasis: 'live',
       differences: i % 20 === 0 ? differences : [],
       stableMicros: 1000 + (i % 977),
       shadowMicros: 1100 + (i % 991),

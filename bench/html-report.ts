@@ -23,6 +23,7 @@ for (let i = 0; i < pairs; i++) {
     id: `p${i}`,
     route,
     verdict,
+    latencyBasis: 'live',
     timeMs: 1_764_000_000_000 + i * 80,
     differences:
       verdict === 'mismatch'

@@ -1,5 +1,5 @@
 import { configError } from '../shared/errors.js';
-import { headerValue, type HttpResponse } from '../shared/records/types.js';
+import { headerValue, type HttpResponse, type RequestChange } from '../shared/records/types.js';
 import { decodeBody, type DecodedBody } from './body-decode.js';
 import { bySeverity, excerpt, isReal, severityOf, type Change, type Difference, type DifferenceKind } from './difference.js';
 import { diffHeaders } from './header-diff.js';
@@ -7,8 +7,11 @@ import { parseArrayKeys, parseIgnoreRules, rulesForRoute, type ArrayKeyRule, typ
 import { diffJson } from './json-diff.js';
 import { fieldOf, formatPath, type PathSegment } from './json-path.js';
 import { maskVolatile, noiseReason } from './noise-heuristics.js';
+import { redactionEffect, type RedactedFields } from './redaction-view.js';
+import { replayInduced } from './replay-induced.js';
 import { findReview, noReviewedDifferences, parseReviewedDifferences, type ReviewedDifferences } from './reviewed-differences.js';
 import { diffText } from './text-diff.js';
+import { compareTruncatedBodies } from './truncated-bodies.js';
 
 /** Everything that decides how two responses compare; built once by compileRules. */
 export interface CompareRules {
@@ -63,7 +66,15 @@ export function compileRules(options: RuleOptions = {}): CompareRules {
   };
 }
 
-export type CompareVerdict = 'match' | 'mismatch' | 'noise' | 'accepted';
+export type CompareVerdict = 'match' | 'mismatch' | 'noise' | 'accepted' | 'not-compared';
+
+/** What is known about the pair besides both responses; each field explains differences the tool itself caused. */
+export interface PairContext {
+  /** What the replay changed in the request (Result.requestChanges): differences they explain are replay-induced noise. */
+  requestChanges?: readonly RequestChange[];
+  /** The fields redaction touched on either side: never a value difference (redaction-view.ts). */
+  redacted?: RedactedFields;
+}
 
 export interface PairVerdict {
   verdict: CompareVerdict;
@@ -75,22 +86,34 @@ export interface PairVerdict {
   notes: string[];
   /** Unified diff of text bodies, only when they differ. */
   textPatch?: string;
+  /** Why the bodies could not be compared (a short fixed phrase; the notes say more); the verdict is then `not-compared` unless a real difference exists. */
+  notCompared?: string;
 }
 
 const statusClass = (status: number) => Math.floor(status / 100);
+
+/** What a difference at a redacted field shows instead of a value. */
+const hiddenValue = '(redacted)';
 
 /**
  * Compares stable's and shadow's responses for one request. `route` (`GET /users/{id}`)
  * selects route-scoped rules and reviewed entries.
  */
-export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: CompareRules, route?: string): PairVerdict {
+export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: CompareRules, route?: string, context: PairContext = {}): PairVerdict {
   const differences: Difference[] = [];
   const notes: string[] = [];
   let textPatch: string | undefined;
   let truncated = false;
+  let notCompared: string | undefined;
+  const changes = context.requestChanges !== undefined && context.requestChanges.length > 0 ? context.requestChanges : undefined;
 
   // The side a difference lacks follows from its change: nothing stable for `added`, nothing shadow for `removed`.
   const add: Add = (kind, path, field, change, stableValue, shadowValue, noise, segments) => {
+    const effect = context.redacted && redactionEffect(context.redacted, kind, path, segments, [stableValue, shadowValue]);
+    // A redacted field is never a value difference; in hash mode a different secret still differs, unseen.
+    if (effect === 'not-compared' && (change === 'value-changed' || change === 'type-changed')) return;
+    if (effect) [stableValue, shadowValue] = [hiddenValue, hiddenValue];
+    if (changes) noise = replayInduced(changes, nameOf(kind, path, segments), change, stableValue, shadowValue) ?? noise;
     const review = rules.reviewed.compiled.length > 0 ? findReview(rules.reviewed, route, kind, path, segments) : undefined;
     const elementChange = segments !== undefined && typeof segments.at(-1) !== 'string' && (change === 'removed' || change === 'added');
     // An array element coming or going changes a value, not the schema.
@@ -114,7 +137,15 @@ export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: C
     // A 200 body and a 500 body are different documents; listing every field of both would bury the status change.
     notes.push(`status class changed (${stable.status} → ${shadow.status}); bodies not compared field by field`);
   } else if (stable.truncated || shadow.truncated) {
-    notes.push(`body truncated at capture on the ${stable.truncated ? 'stable' : 'shadow'} side; bodies not compared`);
+    const large = compareTruncatedBodies(stable, shadow, headerValue(stable.headers, 'content-encoding'), headerValue(shadow.headers, 'content-encoding'));
+    if (large.outcome === 'equal') bodiesDecoded = true;
+    else if (large.outcome === 'not-compared') {
+      notCompared = large.reason;
+      notes.push(large.detail);
+    } else {
+      notes.push(large.note);
+      add('body', '$', '$', 'value-changed', large.stable, large.shadow, undefined, []);
+    }
   } else if (sameBytes(stable, shadow)) {
     // The common case costs a memcmp: equal bytes under equal type and encoding are equal content.
     bodiesDecoded = true;
@@ -140,7 +171,15 @@ export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: C
   }
 
   differences.sort(bySeverity);
-  return { verdict: verdictOf(differences), differences, truncated, notes, ...(textPatch !== undefined && { textPatch }) };
+  const verdict = notCompared !== undefined && !differences.some(isReal) ? 'not-compared' : verdictOf(differences);
+  return { verdict, differences, truncated, notes, ...(textPatch !== undefined && { textPatch }), ...(notCompared !== undefined && { notCompared }) };
+}
+
+/** The header or JSON member name a difference is about, for matching it to a request change. */
+function nameOf(kind: DifferenceKind, path: string, segments: PathSegment[] | undefined): string | undefined {
+  if (kind === 'header') return path.slice('header:'.length);
+  const last = segments?.at(-1);
+  return typeof last === 'string' ? last : undefined;
 }
 
 function sameBytes(a: HttpResponse, b: HttpResponse): boolean {

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { comparableBases } from './latency-stats.js';
 import type { PairRecord } from './pair-record.js';
 import { mismatchRateOf, type RollingSummary } from './rolling-summary.js';
 
@@ -11,8 +12,16 @@ export class DiffMetrics {
   readonly registry = new Registry();
   private readonly pairs = new Counter({
     name: 'shadowtap_diff_pairs_total',
-    help: 'Pairs judged, by route template and verdict (match, mismatch, noise, accepted, shadow-error, missing, skipped, no-baseline).',
+    help: 'Pairs judged, by route template and verdict (match, mismatch, noise, accepted, shadow-error, missing, skipped, no-baseline, not-compared).',
     labelNames: ['route', 'verdict'],
+    registers: [this.registry],
+  });
+  /** Only timings taken alike (a reference at the same moment, or live mirroring), so stable and shadow quantiles can be set against each other. */
+  private readonly latency = new Histogram({
+    name: 'shadowtap_diff_latency_seconds',
+    help: "Latency of pairs timed alike, by side (stable, shadow) and basis (reference: stable asked at the same moment; live: live mirroring against capture's timing).",
+    labelNames: ['side', 'basis'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
 
@@ -36,5 +45,9 @@ export class DiffMetrics {
   observe(record: PairRecord, nowMs = Date.now()): void {
     this.rolling.add(record.route, record.verdict, nowMs);
     this.pairs.inc({ route: this.rolling.label(record.route), verdict: record.verdict });
+    if (record.latency && comparableBases.has(record.latency.basis)) {
+      this.latency.observe({ side: 'stable', basis: record.latency.basis }, record.latency.stableMs / 1000);
+      this.latency.observe({ side: 'shadow', basis: record.latency.basis }, record.latency.shadowMs / 1000);
+    }
   }
 }

@@ -34,8 +34,13 @@ export interface Difference {
   review?: { status: 'accepted' | 'must-fix'; reason: string };
 }
 
-/** Pair verdicts; the first four come from comparing two responses, the rest from pairing. */
-export const verdictKinds = ['match', 'mismatch', 'noise', 'accepted', 'shadow-error', 'missing', 'skipped', 'no-baseline'] as const;
+/**
+ * Pair verdicts; match, mismatch, noise, accepted and not-compared come from comparing two
+ * responses (not-compared: a body that could not be decided, e.g. truncated without a hash),
+ * the rest from pairing. `altered`: the shadow was sent a request redaction had changed (masked
+ * secrets), so its answer is not compared.
+ */
+export const verdictKinds = ['match', 'mismatch', 'noise', 'accepted', 'shadow-error', 'missing', 'skipped', 'no-baseline', 'not-compared', 'altered'] as const;
 export type VerdictKind = (typeof verdictKinds)[number];
 
 const excerptLength = 120;

@@ -1,5 +1,6 @@
 import type { Header } from '../shared/records/types.js';
 import type { Change } from './difference.js';
+import { sameHeaderMeaning } from './header-meaning.js';
 
 export interface HeaderDifference {
   name: string;
@@ -19,7 +20,7 @@ function byName(headers: readonly Header[]): Map<string, string> {
   return map;
 }
 
-/** Differences in headers not listed in `silent`, in stable's header order then shadow's additions. */
+/** Differences in headers not listed in `silent`, in stable's header order then shadow's additions; values compare by meaning. */
 export function diffHeaders(stable: readonly Header[], shadow: readonly Header[], silent: ReadonlySet<string>): HeaderDifference[] {
   const a = byName(stable);
   const b = byName(shadow);
@@ -28,7 +29,7 @@ export function diffHeaders(stable: readonly Header[], shadow: readonly Header[]
     if (silent.has(name)) continue;
     const other = b.get(name);
     if (other === undefined) out.push({ name, change: 'removed', stable: value });
-    else if (other !== value) out.push({ name, change: 'value-changed', stable: value, shadow: other });
+    else if (!sameHeaderMeaning(name, value, other)) out.push({ name, change: 'value-changed', stable: value, shadow: other });
   }
   for (const [name, value] of b) if (!silent.has(name) && !a.has(name)) out.push({ name, change: 'added', shadow: value });
   return out;

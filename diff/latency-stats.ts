@@ -6,11 +6,32 @@ import { bottomK, hashId, mergeBottomK, offer, type BottomK } from './bottom-k.j
  * requests and add up across workers; a bounded sample of (stable, shadow) pairs feeds a
  * bootstrap, so a regression is only called when its confidence interval excludes zero.
  * All values are microseconds.
+ *
+ * Only timings taken alike are compared: the shadow's against a reference stable asked at the
+ * same moment by the same replay, or, in live mirroring, against capture's timing of the same
+ * request moments earlier under the same live load. A window or a soak replays at its own pace
+ * from elsewhere: its timings are kept apart (`apart`), shown, and never judged.
  */
+export type LatencyBasis = 'reference' | 'live' | 'window' | 'soak' | 'unknown';
+
+export const comparableBases: ReadonlySet<LatencyBasis> = new Set(['reference', 'live']);
+
+/** Why timings of a basis are not compared, for the report. */
+export const apartReasons: Record<Exclude<LatencyBasis, 'reference' | 'live'>, string> = {
+  window:
+    "stable was timed at capture under live load, the shadow by a window replay at the replay's own pace; replay with --reference (stable asked at the same moment) or mirror live (--follow) for a latency verdict",
+  soak: 'stable was timed at capture under live load, the shadow under the soak\'s compressed and amplified load; replay with --reference for a latency verdict',
+  unknown: 'the results do not say how the replay was paced (written before schema v2), so the two timings may come from different loads',
+};
+
 export interface LatencyAccumulator {
   stable: Histogram;
   shadow: Histogram;
   pairs: BottomK<[number, number]>;
+  /** Timings that cannot be compared with each other, shown side by side only. */
+  apart: { stable: Histogram; shadow: Histogram };
+  /** Pairs timed per basis. */
+  bases: Partial<Record<LatencyBasis, number>>;
 }
 
 export interface Percentiles {
@@ -30,6 +51,10 @@ export interface LatencyComparison {
   /** 95% bootstrap interval of the p99 delta, from the sampled pairs; null below minBootstrapPairs. */
   ci95Ms: [number, number] | null;
   regression: boolean;
+  /** What the stable timings are: 'reference' (asked at the same moment), 'live' (live mirroring against capture); null when no verdict. */
+  basis?: 'reference' | 'live' | null;
+  /** Why there is no latency verdict, when stable and shadow were timed under different loads. */
+  noVerdict?: string;
 }
 
 export const minBootstrapPairs = 20;
@@ -40,13 +65,17 @@ export function newHistogram(): Histogram {
 }
 
 export function newLatency(reservoir: number): LatencyAccumulator {
-  return { stable: newHistogram(), shadow: newHistogram(), pairs: bottomK(reservoir) };
+  return { stable: newHistogram(), shadow: newHistogram(), pairs: bottomK(reservoir), apart: { stable: newHistogram(), shadow: newHistogram() }, bases: {} };
 }
 
-export function recordLatency(acc: LatencyAccumulator, id: string, stableMicros: number | null, shadowMicros: number | null): void {
-  if (stableMicros !== null && stableMicros >= 0) acc.stable.recordValue(Math.max(1, Math.round(stableMicros)));
-  if (shadowMicros !== null && shadowMicros >= 0) acc.shadow.recordValue(Math.max(1, Math.round(shadowMicros)));
-  if (stableMicros !== null && shadowMicros !== null && stableMicros >= 0 && shadowMicros >= 0) offer(acc.pairs, id, [stableMicros, shadowMicros]);
+export function recordLatency(acc: LatencyAccumulator, id: string, stableMicros: number | null, shadowMicros: number | null, basis: LatencyBasis): void {
+  const comparable = comparableBases.has(basis);
+  const into = comparable ? acc : acc.apart;
+  if (stableMicros !== null && stableMicros >= 0) into.stable.recordValue(Math.max(1, Math.round(stableMicros)));
+  if (shadowMicros !== null && shadowMicros >= 0) into.shadow.recordValue(Math.max(1, Math.round(shadowMicros)));
+  if (stableMicros === null || shadowMicros === null || stableMicros < 0 || shadowMicros < 0) return;
+  acc.bases[basis] = (acc.bases[basis] ?? 0) + 1;
+  if (comparable) offer(acc.pairs, id, [stableMicros, shadowMicros]);
 }
 
 export function mergeHistograms(a: Histogram, b: Histogram): Histogram {
@@ -57,7 +86,15 @@ export function mergeHistograms(a: Histogram, b: Histogram): Histogram {
 }
 
 export function mergeLatency(a: LatencyAccumulator, b: LatencyAccumulator): LatencyAccumulator {
-  return { stable: mergeHistograms(a.stable, b.stable), shadow: mergeHistograms(a.shadow, b.shadow), pairs: mergeBottomK(a.pairs, b.pairs) };
+  const bases = { ...a.bases };
+  for (const [basis, n] of Object.entries(b.bases) as Array<[LatencyBasis, number]>) bases[basis] = (bases[basis] ?? 0) + n;
+  return {
+    stable: mergeHistograms(a.stable, b.stable),
+    shadow: mergeHistograms(a.shadow, b.shadow),
+    pairs: mergeBottomK(a.pairs, b.pairs),
+    apart: { stable: mergeHistograms(a.apart.stable, b.apart.stable), shadow: mergeHistograms(a.apart.shadow, b.apart.shadow) },
+    bases,
+  };
 }
 
 const ms = (micros: number) => Math.round(micros) / 1000;
@@ -108,11 +145,18 @@ export function bootstrapP99Delta(pairs: ReadonlyArray<[number, number]>, seed: 
  * to have grown by more than `thresholdPct` percent.
  */
 export function compareLatency(acc: LatencyAccumulator, seed: string, thresholdPct: number, minDeltaMs = 0, bootstrap = true): LatencyComparison {
-  const stable = percentiles(acc.stable);
-  const shadow = percentiles(acc.shadow);
+  const comparable = acc.pairs.items.length > 0 || acc.stable.totalCount > 0;
+  const stable = percentiles(comparable ? acc.stable : acc.apart.stable);
+  const shadow = percentiles(comparable ? acc.shadow : acc.apart.shadow);
   const p99DeltaMs = Math.round((shadow.p99Ms - stable.p99Ms) * 1000) / 1000;
   const p99DeltaPct = stable.p99Ms > 0 ? Math.round((p99DeltaMs / stable.p99Ms) * 1000) / 10 : 0;
+  if (!comparable) {
+    const why = (['window', 'soak', 'unknown'] as const).filter((b) => (acc.bases[b] ?? 0) > 0).map((b) => apartReasons[b]);
+    const noVerdict = stable.count === 0 && shadow.count === 0 ? undefined : (why[0] ?? 'no pair has both timings');
+    return { stable, shadow, p99DeltaMs, p99DeltaPct, ci95Ms: null, regression: false, basis: null, ...(noVerdict !== undefined && { noVerdict }) };
+  }
   const ci95Ms = bootstrap ? bootstrapP99Delta(acc.pairs.items.map((i) => i.value), seed) : null;
   const regression = ci95Ms !== null && ci95Ms[0] > 0 && p99DeltaPct > thresholdPct && p99DeltaMs >= minDeltaMs;
-  return { stable, shadow, p99DeltaMs, p99DeltaPct, ci95Ms, regression };
+  const basis = (acc.bases.reference ?? 0) >= (acc.bases.live ?? 0) ? 'reference' : 'live';
+  return { stable, shadow, p99DeltaMs, p99DeltaPct, ci95Ms, regression, basis };
 }

@@ -1,5 +1,5 @@
 import type { LogEntry } from '../shared/log/record-log.js';
-import type { Capture, Result } from '../shared/records/types.js';
+import type { Capture, Result, ResultRole } from '../shared/records/types.js';
 
 /**
  * Streaming join of captures and results by request id, in memory bounded by `joinWindow`.
@@ -14,23 +14,30 @@ import type { Capture, Result } from '../shared/records/types.js';
  * evicted, so the user can raise --join-window), a waiting result is reported unpaired.
  * Result ids already seen are remembered in a bounded set, so a result written twice (a
  * worker restarted before committing) is counted once: the first one wins.
- * Baseline results (A/A: the same captures replayed to a second stable instance) pair with
- * their capture like any other, but are told apart by `baseline`, have ids of their own, and
- * never make a capture count as answered.
+ * Baseline results (A/A: the same captures replayed to a second stable instance) and reference
+ * results (stable asked at the same moment as the shadow) pair with their capture like any
+ * other, but are told apart by `role`, have ids of their own, and never make a capture count
+ * as answered.
  */
 export type JoinEvent =
-  | { type: 'pair'; capture: Capture; result: Result; baseline: boolean }
+  | { type: 'pair'; capture: Capture; result: Result; role: ResultRole }
   | { type: 'missing'; capture: Capture; evicted: boolean }
-  | { type: 'unpaired'; result: Result; timestampMs: number; baseline: boolean }
-  | { type: 'duplicate'; result: Result; baseline: boolean };
+  | { type: 'unpaired'; result: Result; timestampMs: number; role: ResultRole }
+  | { type: 'duplicate'; result: Result; role: ResultRole };
 
 export interface JoinOptions {
   /** Most captures, and separately most waiting results, held in memory. */
   joinWindow: number;
   /** Take records as they arrive instead of in time order (for tailing logs). */
   follow?: boolean;
-  /** Tells A/A results (sent to the baseline target) from the candidate's. */
+  /** Tells A/A results (sent to the baseline target) from the candidate's; results with role `baseline` are A/A results anyway. */
   isBaseline?: (result: Result) => boolean;
+}
+
+/** The role a result plays in the join: the shadow's answer, an A/A baseline's, or the reference stable's. */
+function roleOf(result: Result, isBaseline: (result: Result) => boolean): ResultRole {
+  if (result.role === 'reference' || result.role === 'baseline') return result.role;
+  return isBaseline(result) ? 'baseline' : 'shadow';
 }
 
 interface CaptureSlot {
@@ -109,9 +116,9 @@ export async function* joinPairs(
         waiting.delete(capture.id);
         waitingCount -= early.length;
         for (const entry of early) {
-          const baseline = isBaseline(entry.value);
-          if (!baseline) slot.paired = true;
-          yield { type: 'pair', capture, result: entry.value, baseline };
+          const role = roleOf(entry.value, isBaseline);
+          if (role === 'shadow') slot.paired = true;
+          yield { type: 'pair', capture, result: entry.value, role };
         }
       }
       if (slots.size > window) {
@@ -121,15 +128,16 @@ export async function* joinPairs(
       }
     } else if (head.from === 'result') {
       const result = head.entry.value;
-      const baseline = isBaseline(result);
-      if (!remember(baseline ? `aa\u0000${result.id}` : result.id)) {
-        yield { type: 'duplicate', result, baseline };
+      const role = roleOf(result, isBaseline);
+      // Each role's ids are counted once on their own: a reference may share its shadow result's id.
+      if (!remember(role === 'shadow' ? result.id : `${role}\u0000${result.id}`)) {
+        yield { type: 'duplicate', result, role };
         continue;
       }
       const slot = slots.get(result.captureId);
       if (slot) {
-        if (!baseline) slot.paired = true;
-        yield { type: 'pair', capture: slot.capture, result, baseline };
+        if (role === 'shadow') slot.paired = true;
+        yield { type: 'pair', capture: slot.capture, result, role };
         continue;
       }
       const list = waiting.get(result.captureId) ?? [];
@@ -140,12 +148,12 @@ export async function* joinPairs(
         const dropped = oldest.shift()!;
         waitingCount--;
         if (oldest.length === 0) waiting.delete(oldestId);
-        yield { type: 'unpaired', result: dropped.value, timestampMs: dropped.timestampMs, baseline: isBaseline(dropped.value) };
+        yield { type: 'unpaired', result: dropped.value, timestampMs: dropped.timestampMs, role: roleOf(dropped.value, isBaseline) };
       }
     }
   }
   for (const slot of slots.values()) if (!slot.paired) yield { type: 'missing', capture: slot.capture, evicted: false };
   for (const list of waiting.values()) {
-    for (const entry of list) yield { type: 'unpaired', result: entry.value, timestampMs: entry.timestampMs, baseline: isBaseline(entry.value) };
+    for (const entry of list) yield { type: 'unpaired', result: entry.value, timestampMs: entry.timestampMs, role: roleOf(entry.value, isBaseline) };
   }
 }

@@ -3,6 +3,7 @@ import { defaultNoiseThresholds, isBaselineNoise, minBaselinePairs, type NoiseTh
 import { compareLatency, percentiles, type LatencyComparison } from './latency-stats.js';
 import { pairsNowNoise } from './mismatch-sets.js';
 import { routeSelectorMatches } from './route-template.js';
+import { groupDifferences, impactOf, type DifferenceGroup } from './difference-groups.js';
 import { addCounts, emptyCounts, fieldKey, type DiffSummary, type FieldStat, type RouteSummary, type SamplePair, type VerdictCounts } from './summary.js';
 
 /**
@@ -17,6 +18,8 @@ export interface RouteThresholds {
   failOnLatencyRegression?: number;
   /** A p99 growth smaller than this many milliseconds is never a regression: sub-millisecond jitter is not a finding. */
   minLatencyRegressionMs?: number;
+  /** Highest tolerated share (0..1) of answered pairs whose bodies could not be compared; 0 (the default) fails on any. */
+  failOnNotComparedRate?: number;
 }
 
 export interface Thresholds extends RouteThresholds {
@@ -38,8 +41,10 @@ const maxNoiseGroupRoutes = 10;
 export const baselineNoiseReason = 'a/a baseline';
 
 export interface Breach {
-  kind: 'mismatch-rate' | 'latency-regression' | 'nothing-compared';
+  kind: 'mismatch-rate' | 'latency-regression' | 'nothing-compared' | 'systemic-difference' | 'not-compared';
   route?: string;
+  /** For a systemic-difference breach: the group's index in DiffReport.groups. */
+  group?: number;
   message: string;
 }
 
@@ -52,6 +57,8 @@ export interface FieldReport extends FieldStat {
   aaRate?: number | null;
   /** True when the A/A baseline explains the field's differences: they were moved from `differs` to `noise`. */
   baselineNoise?: boolean;
+  /** Routes affected × pairs affected × severity weight (difference-groups.ts); what tables are ranked by. */
+  impact?: number;
 }
 
 /** One noisy field over every route it is noisy on, so a field noisy everywhere is listed once. */
@@ -87,10 +94,17 @@ export interface RouteReport {
   mismatchRate: number;
   /** A/A pairs compared on this route. Optional like every field added after schemaVersion 1 first shipped: older reports lack it. */
   aaPairs?: number;
+  /** Fields of compared answers not compared because redaction removed their values, summed over pairs (absent in older reports). */
+  redactedFields?: number;
   latency: LatencyComparison;
   breached: boolean;
+  /** The route's own differing fields, most impact first; fields of systemic groups are in DiffReport.groups instead. */
   topFields: FieldReport[];
   fieldOverflow: number;
+  /** Mismatched pairs whose every real difference belongs to a systemic group. */
+  systemicOnly?: number;
+  /** Pairs whose bodies could not be compared, by reason. */
+  notCompared?: Record<string, number>;
 }
 
 export interface BucketReport {
@@ -115,13 +129,18 @@ export interface DiffReport {
     duplicates: number;
     evicted: number;
     deadLetters: number;
+    /** Reference results whose shadow result never came (absent in older reports). */
+    unmatchedReferences?: number;
   };
   thresholds: Thresholds;
   /** How noise was told apart from real differences in this run. */
   noiseMethod: string;
   /** The A/A calibration, when a baseline target was named (absent in older reports). */
   baseline?: BaselineReport | null;
+  /** The same difference on several routes, shown once and first: most impact first (absent in older reports). */
+  groups?: DifferenceGroup[];
   routes: RouteReport[];
+  /** Route-specific differing fields over all routes, most impact first. */
   fields: FieldReport[];
   /** Noisy fields grouped over routes, most pairs first; at most 50 (absent in older reports). */
   noise?: NoiseGroup[];
@@ -144,6 +163,9 @@ export function validateThresholds(thresholds: Thresholds): Thresholds {
     if (t.failOnMismatchRate !== undefined && !(t.failOnMismatchRate >= 0 && t.failOnMismatchRate <= 1)) {
       throw configError(`${where}fail-on-mismatch-rate must be between 0 and 1 (0.01 = 1%); got ${t.failOnMismatchRate}`);
     }
+    if (t.failOnNotComparedRate !== undefined && !(t.failOnNotComparedRate >= 0 && t.failOnNotComparedRate <= 1)) {
+      throw configError(`${where}fail-on-not-compared-rate must be between 0 and 1 (0.01 = 1%); got ${t.failOnNotComparedRate}`);
+    }
     if (t.failOnLatencyRegression !== undefined && !(t.failOnLatencyRegression >= 0)) {
       throw configError(`${where}fail-on-latency-regression must be a percentage of 0 or more; got ${t.failOnLatencyRegression}`);
     }
@@ -163,6 +185,7 @@ function thresholdsFor(thresholds: Thresholds, route: string): RouteThresholds {
     failOnMismatchRate: override.failOnMismatchRate ?? thresholds.failOnMismatchRate ?? 0,
     failOnLatencyRegression: override.failOnLatencyRegression ?? thresholds.failOnLatencyRegression,
     minLatencyRegressionMs: override.minLatencyRegressionMs ?? thresholds.minLatencyRegressionMs ?? defaultMinLatencyRegressionMs,
+    failOnNotComparedRate: override.failOnNotComparedRate ?? thresholds.failOnNotComparedRate ?? 0,
   };
 }
 
@@ -187,6 +210,23 @@ export function buildReport(summary: DiffSummary, options: BuildReportOptions = 
     return { route, counts: recount(route.counts, moved) };
   });
   const byVolume = calibrated.sort((a, b) => comparedOf(b.counts) - comparedOf(a.counts) || a.route.route.localeCompare(b.route.route));
+
+  // Fields of every route first: systemic groups are found across routes before any route is judged.
+  const fieldsByRoute = byVolume.map(({ route, counts }) => {
+    const compared = comparedOf(counts);
+    const explained = noiseFields.get(route.route);
+    return [...route.fields.entries()].map(([key, f]): FieldReport => {
+      const aaRate = route.aaCompared >= minBaselinePairs ? rate(f.aaDiffers, route.aaCompared) : null;
+      if (!explained?.has(key)) return { ...f, route: route.route, differenceRate: rate(f.differs, compared), noiseRate: rate(f.noise, compared), aaRate, baselineNoise: false, impact: impactOf(f, 1) };
+      const noise = f.noise + f.differs;
+      const noiseReasons = { ...f.noiseReasons, [baselineNoiseReason]: (f.noiseReasons[baselineNoiseReason] ?? 0) + f.differs };
+      return { ...f, differs: 0, noise, noiseReasons, route: route.route, differenceRate: 0, noiseRate: rate(noise, compared), aaRate, baselineNoise: true, impact: 0 };
+    });
+  });
+  const routesCompared = byVolume.filter((r) => comparedOf(r.counts) > 0).length;
+  const pairsCompared = byVolume.reduce((sum, r) => sum + comparedOf(r.counts), 0);
+  const { groups, grouped, routePairs } = groupDifferences(fieldsByRoute.flat(), routesCompared, pairsCompared);
+  const isGrouped = (route: string, field: string) => grouped.get(route)?.has(field) ?? false;
   const allFields: FieldReport[] = [];
 
   const routes = byVolume.map(({ route, counts }, index): RouteReport => {
@@ -194,13 +234,20 @@ export function buildReport(summary: DiffSummary, options: BuildReportOptions = 
     const compared = comparedOf(counts);
     const mismatchRate = rate(failuresOf(counts), compared);
     const latency = compareLatency(route.latency, route.route, limits.failOnLatencyRegression ?? defaultLatencyFlagPct, limits.minLatencyRegressionMs ?? defaultMinLatencyRegressionMs, index < maxBootstrapRoutes);
+    // Pairs that only differ by systemic groups are counted once, in the group's breach, not in every route's.
+    const systemicOnly = grouped.has(route.route)
+      ? pairsNowNoise(route.mismatchSets, (r, f) => isNoise(r, f) || isGrouped(r, f)) - (noiseFields.get(route.route)?.size ? pairsNowNoise(route.mismatchSets, isNoise) : 0)
+      : 0;
+    const specificFailures = failuresOf(counts) - systemicOnly;
+    const specificRate = rate(specificFailures, compared);
     let breached = false;
-    if (failuresOf(counts) > 0 && mismatchRate > limits.failOnMismatchRate!) {
+    if (specificFailures > 0 && specificRate > limits.failOnMismatchRate!) {
       breached = true;
+      const own = systemicOnly > 0 ? ' on differences of their own (systemic ones are listed once above)' : '';
       breaches.push({
         kind: 'mismatch-rate',
         route: route.route,
-        message: `${route.route}: ${pct(mismatchRate)} of ${compared} pairs mismatch or fail, above ${pct(limits.failOnMismatchRate!)}`,
+        message: `${route.route}: ${pct(specificRate)} of ${compared} pairs mismatch or fail${own}, above ${pct(limits.failOnMismatchRate!)}`,
       });
     }
     if (latency.regression && limits.failOnLatencyRegression !== undefined) {
@@ -208,31 +255,53 @@ export function buildReport(summary: DiffSummary, options: BuildReportOptions = 
       breaches.push({
         kind: 'latency-regression',
         route: route.route,
-        message: `${route.route}: p99 ${latency.stable.p99Ms} → ${latency.shadow.p99Ms} ms (+${latency.p99DeltaPct}%, 95% CI ${latency.ci95Ms![0]}..${latency.ci95Ms![1]} ms), above ${limits.failOnLatencyRegression}%`,
+        message: `${route.route}: p99 ${latency.stable.p99Ms} → ${latency.shadow.p99Ms} ms (+${latency.p99DeltaPct}%, 95% CI ${latency.ci95Ms![0]}..${latency.ci95Ms![1]} ms, ${latency.basis === 'reference' ? 'against the reference' : 'live mirroring'}), above ${limits.failOnLatencyRegression}%`,
       });
     }
-    const explained = noiseFields.get(route.route);
-    const fields = [...route.fields.entries()].map(([key, f]): FieldReport => {
-      const aaRate = route.aaCompared >= minBaselinePairs ? rate(f.aaDiffers, route.aaCompared) : null;
-      if (!explained?.has(key)) return { ...f, route: route.route, differenceRate: rate(f.differs, compared), noiseRate: rate(f.noise, compared), aaRate, baselineNoise: false };
-      const noise = f.noise + f.differs;
-      const noiseReasons = { ...f.noiseReasons, [baselineNoiseReason]: (f.noiseReasons[baselineNoiseReason] ?? 0) + f.differs };
-      return { ...f, differs: 0, noise, noiseReasons, route: route.route, differenceRate: 0, noiseRate: rate(noise, compared), aaRate, baselineNoise: true };
-    });
+    const notCompared = counts['not-compared'];
+    const answered = compared + notCompared;
+    if (notCompared > 0 && rate(notCompared, answered) > limits.failOnNotComparedRate!) {
+      breached = true;
+      breaches.push({
+        kind: 'not-compared',
+        route: route.route,
+        message: `${route.route}: ${notCompared} of ${answered} pairs not compared (${Object.keys(route.notCompared).join(', ')}); raise --max-body at capture and replay, or allow with --fail-on-not-compared-rate`,
+      });
+    }
+    const fields = fieldsByRoute[index]!;
     fields.sort(byImportance);
-    allFields.push(...fields);
+    const own = fields.filter((f) => !isGrouped(route.route, fieldKey(f)));
+    allFields.push(...own);
     return {
       route: route.route,
       counts,
       compared,
       mismatchRate,
       aaPairs: route.aaCompared,
+      redactedFields: route.redactedFields ?? 0,
       latency,
       breached,
-      topFields: fields.slice(0, maxRouteFields),
+      topFields: own.slice(0, maxRouteFields),
       fieldOverflow: route.fieldOverflow,
+      systemicOnly,
+      notCompared: route.notCompared,
     };
   });
+
+  // One breach per systemic group, listed first like the groups themselves; each route's own threshold applies to its share.
+  const comparedByRoute = new Map(routes.map((r) => [r.route, r.compared]));
+  const groupBreached = (g: DifferenceGroup) =>
+    [...(routePairs.get(g) ?? [])].some(([route, pairs]) => rate(pairs, comparedByRoute.get(route) ?? 0) > thresholdsFor(thresholds, route).failOnMismatchRate!);
+  breaches.unshift(
+    ...groups
+      .map((g, index) => ({ g, index }))
+      .filter(({ g }) => groupBreached(g))
+      .map(({ g, index }): Breach => ({
+        kind: 'systemic-difference',
+        group: index,
+        message: `one systemic change on ${g.routeCount} of ${g.routesCompared} routes (${pct(g.pairRate)} of pairs): ${groupSummary(g)}`,
+      })),
+  );
 
   const counts = byVolume.reduce((sum, r) => addCounts(sum, r.counts), emptyCounts());
   const compared = comparedOf(counts);
@@ -240,7 +309,7 @@ export function buildReport(summary: DiffSummary, options: BuildReportOptions = 
   if (compared === 0) {
     breaches.push({
       kind: 'nothing-compared',
-      message: pairs === 0 ? 'no captures or results in the window; check --from/--to and --store/--brokers' : 'no pair could be compared (all missing, skipped or without a stable response)',
+      message: pairs === 0 ? 'no captures or results in the window; check --from/--to and --store/--brokers' : 'no pair could be compared (all missing, skipped, altered by redaction or without a stable response)',
     });
   }
 
@@ -295,10 +364,12 @@ export function buildReport(summary: DiffSummary, options: BuildReportOptions = 
       duplicates: summary.duplicates,
       evicted: summary.evicted,
       deadLetters: summary.deadLetters,
+      unmatchedReferences: summary.unmatchedReferences,
     },
     thresholds,
     noiseMethod: noiseMethod(baseline),
     baseline,
+    groups,
     routes,
     fields: [...allFields].sort(byImportance).slice(0, maxReportFields),
     noise: groupNoise(allFields),
@@ -366,6 +437,14 @@ function noiseMethod(baseline: BaselineReport | null): string {
   );
 }
 
+/** Most impact first (severity × pairs), then what was accepted, then noise. */
 function byImportance(a: FieldReport, b: FieldReport): number {
-  return b.differs - a.differs || b.accepted - a.accepted || b.noise - a.noise || a.route.localeCompare(b.route) || a.field.localeCompare(b.field);
+  return (b.impact ?? 0) - (a.impact ?? 0) || b.differs - a.differs || b.accepted - a.accepted || b.noise - a.noise || a.route.localeCompare(b.route) || a.field.localeCompare(b.field);
+}
+
+/** `9 differences: header a added "*", header b removed (was "Express"), … and 6 more`. */
+export function groupSummary(group: DifferenceGroup): string {
+  const shown = group.differences.slice(0, 3).map((d) => d.description);
+  const more = group.differences.length > 3 ? ` and ${group.differences.length - 3} more` : '';
+  return group.differences.length === 1 ? shown[0]! : `${group.differences.length} differences: ${shown.join('; ')}${more}`;
 }

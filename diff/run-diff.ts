@@ -5,8 +5,12 @@ import { compactDifference, type PairRecord } from './pair-record.js';
 import { comparePair, compileRules, type CompareRules, type PairVerdict, type RuleOptions } from './compare-pair.js';
 import type { Difference, VerdictKind } from './difference.js';
 import type { NoiseThresholds } from './field-calibration.js';
+import type { LatencyBasis } from './latency-stats.js';
 import { joinPairs } from './pair-join.js';
+import { withReferences } from './reference-pairing.js';
 import { buildReport, validateThresholds, type DiffReport, type Thresholds } from './report.js';
+import { maskedParts } from '../shared/redaction/redaction-entry.js';
+import { redactedFields } from './redaction-view.js';
 import { parseRoutePattern, routeKey, routeTemplate, type RoutePattern } from './route-template.js';
 import { addBaselineOutcome, addOutcome, newSummary, type DiffSummary, type SamplePair, type SideSample, type SummaryLimits } from './summary.js';
 
@@ -70,18 +74,23 @@ export async function summarizeDiff(options: DiffOptions): Promise<DiffSummary> 
           }
           return origin === baselineOrigin;
         };
-  const join = joinPairs(captures, results, { joinWindow: options.joinWindow ?? defaultJoinWindow, follow: options.follow, isBaseline });
+  const joinWindow = options.joinWindow ?? defaultJoinWindow;
+  const join = withReferences(joinPairs(captures, results, { joinWindow, follow: options.follow, isBaseline }), {
+    follow: options.follow ?? false,
+    maxPending: joinWindow,
+  });
 
   for await (const event of join) {
-    if (event.type !== 'missing' && event.baseline) {
-      if (event.type === 'pair') judgeBaseline(summary, rules, patterns, event.capture, event.result);
-    } else if (event.type === 'duplicate') summary.duplicates++;
-    else if (event.type === 'unpaired') {
+    if (event.type === 'unmatched-reference') summary.unmatchedReferences++;
+    else if (event.type === 'pair' && event.role === 'baseline') judgeBaseline(summary, rules, patterns, event.capture, event.result);
+    else if (event.type === 'duplicate') {
+      if (event.role === 'shadow') summary.duplicates++;
+    } else if (event.type === 'unpaired') {
       // Results past the window belong to captures of a later window, not to this report.
-      if (options.toMs === undefined || event.timestampMs < options.toMs) summary.unpaired++;
+      if (event.role === 'shadow' && (options.toMs === undefined || event.timestampMs < options.toMs)) summary.unpaired++;
     } else {
       if (event.type === 'missing' && event.evicted) summary.evicted++;
-      const judged = event.type === 'pair' ? judge(event.capture, event.result) : judge(event.capture, null);
+      const judged = event.type === 'pair' ? judge(event.capture, event.result, event.reference) : judge(event.capture, null);
       addOutcome(summary, judged.outcome);
       options.onVerdict?.(judged.record());
     }
@@ -114,29 +123,62 @@ function originOf(target: string): string {
 function judgeBaseline(summary: DiffSummary, rules: CompareRules, patterns: readonly RoutePattern[], capture: Capture, result: Result): void {
   if (!capture.response || !result.response || result.outcome !== 'response') return;
   const route = routeKey(capture.request.method, routeTemplate(capture.request.path, patterns));
-  addBaselineOutcome(summary, { route, differences: comparePair(capture.response, result.response, rules, route).differences });
+  addBaselineOutcome(summary, { route, differences: comparePair(capture.response, result.response, rules, route, { redacted: redactedFields(capture, result, capture.redactionMode) }).differences });
+}
+
+/**
+ * How stable's timing of a pair was taken, and whether it is comparable with the shadow's: a
+ * reference asked at the same moment, or capture's timing in live mirroring; otherwise the
+ * replay mode that makes it a different load.
+ */
+function latencyBasisOf(result: Result | null, reference: Result | null): LatencyBasis {
+  if (reference) return 'reference';
+  switch (result?.replayMode) {
+    case 'follow':
+      return 'live';
+    case 'window':
+    case 'soak':
+      return result.replayMode;
+    default:
+      return 'unknown';
+  }
 }
 
 /** Decides the verdict of one capture and its result (or none), for the summary and for JSON Lines. */
 export function createPairJudge(rules: CompareRules, patterns: readonly RoutePattern[] = []) {
-  return (capture: Capture, result: Result | null) => {
+  return (capture: Capture, result: Result | null, reference: Result | null = null) => {
     const { method, path, query } = capture.request;
     const route = routeKey(method, routeTemplate(path, patterns));
     const url = query ? `${path}?${query}` : path;
-    const stableMicros = capture.timings.end !== null ? capture.timings.end - capture.timings.start : null;
+    // A reference that failed gives neither an answer nor a timing worth comparing.
+    const answered = reference?.outcome === 'response' && reference.response ? reference : null;
+    // Stable's recorded answer is what the user got; a request-only capture is compared with the reference's.
+    const stableResponse = capture.response ?? answered?.response ?? null;
+    const latencyBasis = latencyBasisOf(result, answered);
+    const stableMicros = answered ? answered.latencyMicros : capture.timings.end !== null ? capture.timings.end - capture.timings.start : null;
     // A failed send has no service latency worth comparing (a timeout would only measure the timeout).
     const shadowMicros = result?.response ? (result.latencyMicros ?? null) : null;
     let verdict: VerdictKind;
     let compared: PairVerdict | undefined;
     let error: string | undefined;
+    let alteredReason: string | undefined;
+    let redactedCount = 0;
+    const masked = result ? maskedParts(result.requestChanges) : [];
     if (!result) verdict = 'missing';
     else if (result.outcome === 'skipped') verdict = 'skipped';
     else if (result.outcome === 'error' || !result.response) {
       verdict = 'shadow-error';
       error = result.error ? `${result.error.kind}: ${result.error.message}` : 'no response recorded';
-    } else if (!capture.response) verdict = 'no-baseline';
+    } else if (masked.length > 0) {
+      // The shadow answered another request than stable did: a difference would prove nothing.
+      verdict = 'altered';
+      alteredReason = `request altered by redaction (${masked.join(', ')})`;
+    } else if (!stableResponse) verdict = 'no-baseline';
     else {
-      compared = comparePair(capture.response, result.response, rules, route);
+      // Stable's side is the recorded answer, or the reference's for a request-only capture.
+      const redacted = redactedFields(capture.response ? capture : answered!, result, capture.redactionMode);
+      compared = comparePair(stableResponse, result.response, rules, route, { requestChanges: result.requestChanges, redacted });
+      redactedCount = redacted?.notCompared ?? 0;
       verdict = compared.verdict;
     }
     const differences: Difference[] = compared?.differences ?? [];
@@ -152,8 +194,13 @@ export function createPairJudge(rules: CompareRules, patterns: readonly RoutePat
       verdict,
       differences: differences.map(compactDifference),
       ...(error !== undefined && { error }),
+      ...(alteredReason !== undefined && { notCompared: alteredReason }),
+      ...(redactedCount > 0 && { redactedFields: redactedCount }),
       ...(result?.skipReason ? { skipReason: result.skipReason } : {}),
-      ...(!capture.response && result?.response ? { shadowStatus: result.response.status } : {}),
+      ...(!stableResponse && result?.response ? { shadowStatus: result.response.status } : {}),
+      ...(!capture.response && answered ? { baseline: 'reference' as const } : {}),
+      ...(compared?.notCompared !== undefined && { notCompared: compared.notCompared }),
+      ...(stableMicros !== null && shadowMicros !== null && { latency: { basis: latencyBasis, stableMs: stableMicros / 1000, shadowMs: shadowMicros / 1000 } }),
     });
     const sample = (): SamplePair => ({
       id,
@@ -161,14 +208,15 @@ export function createPairJudge(rules: CompareRules, patterns: readonly RoutePat
       url,
       route,
       verdict,
-      stable: capture.response ? side(capture.response, stableMicros) : null,
+      stable: stableResponse ? side(stableResponse, stableMicros) : null,
       shadow: result?.response ? side(result.response, shadowMicros) : null,
       differences: differences.slice(0, 50),
       notes: compared?.notes ?? [],
       ...(compared?.textPatch !== undefined && { textPatch: compared.textPatch }),
       ...(error !== undefined && { error }),
     });
-    return { record, outcome: { id, route, verdict, timeMs, differences, stableMicros, shadowMicros, sample } };
+    const notCompared = compared?.notCompared;
+    return { record, outcome: { id, route, verdict, timeMs, differences, stableMicros, shadowMicros, latencyBasis, redactedFields: redactedCount, ...(notCompared !== undefined && { notCompared }), sample } };
   };
 }
 

@@ -2,7 +2,7 @@ import hdr, { type Histogram } from 'hdr-histogram-js';
 import type { Header } from '../shared/records/types.js';
 import { bottomK, hashId, mergeBottomK, offer, wouldKeep, type BottomK } from './bottom-k.js';
 import { isReal, severityRank, verdictKinds, type Change, type Difference, type DifferenceKind, type Severity, type VerdictKind } from './difference.js';
-import { mergeHistograms, mergeLatency, newHistogram, newLatency, recordLatency, type LatencyAccumulator } from './latency-stats.js';
+import { mergeHistograms, mergeLatency, newHistogram, newLatency, recordLatency, type LatencyAccumulator, type LatencyBasis } from './latency-stats.js';
 import { addMismatchSet, mergeMismatchSets, mismatchSetKey, mismatchSetsFromJson, mismatchSetsToJson, newMismatchSets, type MismatchSets } from './mismatch-sets.js';
 
 /**
@@ -27,6 +27,10 @@ export interface FieldStat {
   noiseReasons: Record<string, number>;
   /** A/A pairs (stable vs a second stable instance) where the field differed for real. */
   aaDiffers: number;
+  /** The first real difference's change and values, `change\0stable\0shadow`; what tells one systemic change from many. */
+  signature?: string;
+  /** Real differences of the field did not all have the same change and values. */
+  varies?: boolean;
 }
 
 export interface SideSample {
@@ -62,8 +66,12 @@ export interface RouteSummary {
   samples: { mismatch: BottomK<SamplePair>; error: BottomK<SamplePair>; noise: BottomK<SamplePair> };
   /** A/A pairs compared on this route (stable vs the baseline target). */
   aaCompared: number;
+  /** Fields of compared answers not compared because redaction removed their values (summed over pairs). */
+  redactedFields: number;
   /** Which fields each mismatch differed in, so A/A calibration can re-judge the counts. */
   mismatchSets: MismatchSets;
+  /** Pairs whose bodies could not be compared, by reason. */
+  notCompared: Record<string, number>;
 }
 
 export interface BucketSummary {
@@ -105,6 +113,8 @@ export interface DiffSummary {
   /** Captures pushed out of the join window before any result arrived (counted as missing too). */
   evicted: number;
   deadLetters: number;
+  /** Reference results (replay --reference) whose shadow result never came. */
+  unmatchedReferences: number;
   firstMs: number | null;
   lastMs: number | null;
 }
@@ -117,7 +127,8 @@ export function emptyCounts(): VerdictCounts {
 }
 
 export function addCounts(a: VerdictCounts, b: VerdictCounts): VerdictCounts {
-  return Object.fromEntries(verdictKinds.map((k) => [k, a[k] + b[k]])) as VerdictCounts;
+  // Summaries from workers of an older version lack the newer verdicts.
+  return Object.fromEntries(verdictKinds.map((k) => [k, (a[k] ?? 0) + (b[k] ?? 0)])) as VerdictCounts;
 }
 
 export function newSummary(limits: Partial<SummaryLimits> = {}): DiffSummary {
@@ -129,6 +140,7 @@ export function newSummary(limits: Partial<SummaryLimits> = {}): DiffSummary {
     duplicates: 0,
     evicted: 0,
     deadLetters: 0,
+    unmatchedReferences: 0,
     firstMs: null,
     lastMs: null,
   };
@@ -144,7 +156,9 @@ function newRoute(route: string, limits: SummaryLimits): RouteSummary {
     latency: newLatency(limits.latencyReservoir),
     samples: { mismatch: bottomK(k), error: bottomK(k), noise: bottomK(k) },
     aaCompared: 0,
+    redactedFields: 0,
     mismatchSets: newMismatchSets(limits.mismatchSetsPerRoute),
+    notCompared: {},
   };
 }
 
@@ -171,23 +185,31 @@ export interface PairOutcome {
   differences: readonly Difference[];
   stableMicros: number | null;
   shadowMicros: number | null;
+  /** How the two timings were taken; only 'reference' and 'live' are compared (latency-stats.ts). */
+  latencyBasis: LatencyBasis;
+  /** Why the bodies were not compared, for a not-compared verdict. */
+  notCompared?: string;
+  /** Fields not compared because of redaction. */
+  redactedFields?: number;
   /** Built only when the pair enters a sample. */
   sample?: () => SamplePair;
 }
 
 const sampleKind = (verdict: VerdictKind): keyof RouteSummary['samples'] | undefined =>
-  verdict === 'mismatch' || verdict === 'accepted' ? 'mismatch' : verdict === 'shadow-error' ? 'error' : verdict === 'noise' ? 'noise' : undefined;
+  verdict === 'mismatch' || verdict === 'accepted' ? 'mismatch' : verdict === 'shadow-error' || verdict === 'not-compared' ? 'error' : verdict === 'noise' ? 'noise' : undefined;
 
 export function addOutcome(summary: DiffSummary, outcome: PairOutcome): void {
   const { limits } = summary;
   const route = routeOf(summary, outcome.route);
   route.counts[outcome.verdict]++;
+  route.redactedFields += outcome.redactedFields ?? 0;
   const realFields = recordFields(route, outcome.differences, limits.maxFieldsPerRoute);
   // The route's and the bucket's sets share one key.
   const setKey = outcome.verdict === 'mismatch' ? mismatchSetKey(route.route, realFields) : undefined;
   if (setKey !== undefined) addMismatchSet(route.mismatchSets, setKey);
+  if (outcome.notCompared !== undefined) route.notCompared[outcome.notCompared] = (route.notCompared[outcome.notCompared] ?? 0) + 1;
   if (outcome.verdict !== 'missing' && outcome.verdict !== 'skipped') {
-    recordLatency(route.latency, outcome.id, outcome.stableMicros, outcome.shadowMicros);
+    recordLatency(route.latency, outcome.id, outcome.stableMicros, outcome.shadowMicros, outcome.latencyBasis);
   }
   const kind = sampleKind(outcome.verdict);
   if (kind && outcome.sample) {
@@ -256,6 +278,11 @@ function recordFields(route: RouteSummary, differences: readonly Difference[], m
       stat.severity = d.severity;
       stat.change = d.change;
     }
+    if (isReal(d)) {
+      const signature = `${d.change}\u0000${d.stable ?? ''}\u0000${d.shadow ?? ''}`;
+      if (stat.signature === undefined) stat.signature = signature;
+      else if (stat.signature !== signature) stat.varies = true;
+    }
     if (d.noise !== undefined) {
       stat.noise++;
       const reason = d.noise.startsWith('rule ') ? 'ignore rule' : d.noise;
@@ -271,8 +298,6 @@ function recordFields(route: RouteSummary, differences: readonly Difference[], m
 
 function mergeField(a: FieldStat, b: FieldStat): FieldStat {
   const worse = severityRank[b.severity] > severityRank[a.severity] ? b : a;
-  const noiseReasons = { ...a.noiseReasons };
-  for (const [reason, n] of Object.entries(b.noiseReasons)) noiseReasons[reason] = (noiseReasons[reason] ?? 0) + n;
   return {
     ...a,
     severity: worse.severity,
@@ -281,9 +306,17 @@ function mergeField(a: FieldStat, b: FieldStat): FieldStat {
     noise: a.noise + b.noise,
     accepted: a.accepted + b.accepted,
     mustFix: a.mustFix + b.mustFix,
-    noiseReasons,
+    noiseReasons: addReasons(a.noiseReasons, b.noiseReasons),
     aaDiffers: a.aaDiffers + b.aaDiffers,
+    ...((a.signature ?? b.signature) !== undefined && { signature: a.signature ?? b.signature }),
+    ...((a.varies === true || b.varies === true || (a.signature !== undefined && b.signature !== undefined && a.signature !== b.signature)) && { varies: true }),
   };
+}
+
+function addReasons(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out = { ...a };
+  for (const [reason, n] of Object.entries(b)) out[reason] = (out[reason] ?? 0) + n;
+  return out;
 }
 
 function mergeRoute(a: RouteSummary, b: RouteSummary): RouteSummary {
@@ -301,7 +334,9 @@ function mergeRoute(a: RouteSummary, b: RouteSummary): RouteSummary {
       noise: mergeBottomK(a.samples.noise, b.samples.noise),
     },
     aaCompared: a.aaCompared + b.aaCompared,
+    redactedFields: (a.redactedFields ?? 0) + (b.redactedFields ?? 0),
     mismatchSets: mergeMismatchSets(a.mismatchSets, b.mismatchSets),
+    notCompared: addReasons(a.notCompared, b.notCompared),
   };
 }
 
@@ -335,6 +370,7 @@ export function mergeSummaries(a: DiffSummary, b: DiffSummary): DiffSummary {
     duplicates: a.duplicates + b.duplicates,
     evicted: a.evicted + b.evicted,
     deadLetters: a.deadLetters + b.deadLetters,
+    unmatchedReferences: a.unmatchedReferences + b.unmatchedReferences,
     firstMs: minOf(a.firstMs, b.firstMs),
     lastMs: maxOf(a.lastMs, b.lastMs),
   };
@@ -348,7 +384,13 @@ export function summaryToJson(summary: DiffSummary): unknown {
     routes: [...summary.routes.values()].map((r) => ({
       ...r,
       fields: [...r.fields.values()],
-      latency: { stable: encode(r.latency.stable), shadow: encode(r.latency.shadow), pairs: r.latency.pairs },
+      latency: {
+        stable: encode(r.latency.stable),
+        shadow: encode(r.latency.shadow),
+        pairs: r.latency.pairs,
+        apart: { stable: encode(r.latency.apart.stable), shadow: encode(r.latency.apart.shadow) },
+        bases: r.latency.bases,
+      },
       mismatchSets: mismatchSetsToJson(r.mismatchSets),
     })),
     buckets: [...summary.buckets.values()].map((b) => ({ ...b, shadow: encode(b.shadow), mismatchSets: mismatchSetsToJson(b.mismatchSets) })),
@@ -361,7 +403,7 @@ export function summaryFromJson(json: unknown): DiffSummary {
     routes: Array<
       Omit<RouteSummary, 'fields' | 'latency' | 'mismatchSets'> & {
         fields: FieldStat[];
-        latency: { stable: string; shadow: string; pairs: BottomK<[number, number]> };
+        latency: { stable: string; shadow: string; pairs: BottomK<[number, number]>; apart: { stable: string; shadow: string }; bases: LatencyAccumulator['bases'] };
         mismatchSets: RawSets;
       }
     >;
@@ -378,7 +420,13 @@ export function summaryFromJson(json: unknown): DiffSummary {
         {
           ...r,
           fields: new Map(r.fields.map((f) => [fieldKey(f), f])),
-          latency: { stable: decode(r.latency.stable), shadow: decode(r.latency.shadow), pairs: r.latency.pairs },
+          latency: {
+            stable: decode(r.latency.stable),
+            shadow: decode(r.latency.shadow),
+            pairs: r.latency.pairs,
+            apart: { stable: decode(r.latency.apart.stable), shadow: decode(r.latency.apart.shadow) },
+            bases: r.latency.bases,
+          },
           mismatchSets: mismatchSetsFromJson(r.mismatchSets),
         },
       ]),

@@ -1,8 +1,11 @@
+import { resolveRedaction, type RedactionOptions, type ResolvedRedaction } from '../shared/redaction/redaction-options.js';
 import { usageError } from '../shared/errors.js';
 import type { LogEntry, RecordLog } from '../shared/log/record-log.js';
 import type { Capture, Header, Result } from '../shared/records/types.js';
+import type { OpeningKey } from '../shared/redaction/seal.js';
 import { defaultCircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
 import type { ReplayProgress } from './progress.js';
+import type { RequestSecrets } from './redacted-request.js';
 import type { ReplayObserver } from './replay-observer.js';
 import { resolveSetHeaders, type RequestRules } from './request-builder.js';
 import { defaultAllowedMethods } from './side-effect-guard.js';
@@ -18,10 +21,20 @@ export interface ReplayOptions {
   target: string;
   /**
    * A second stable instance for A/A calibration: every capture sent to the target with a safe
-   * method is sent here too, as a stable would get it (recorded path, this origin's Host), and
-   * gets a Result of its own whose `target` is this origin (diff --baseline-target).
+   * method is sent here too, as stable got it (recorded path and Host), and gets a Result of its
+   * own (role 'baseline') whose `target` is this origin (diff --baseline-target).
    */
   baseline?: string;
+  /**
+   * A stable instance the diff compares the shadow with, Diffy-style: every request sent to the
+   * target with a safe method is sent here at the same moment, as stable got it, and its Result
+   * (role 'reference', same id) is written just before the shadow's. Needed to compare answers of
+   * request-only captures (capture --mirror-target); `false` replays those without one (load and
+   * error checks only).
+   */
+  reference?: string | false;
+  /** Recorded in each Result; default 'follow' with `follow`, else 'window' (soak passes 'soak'). */
+  replayMode?: ReplayMode;
   /** Keep tailing the log instead of stopping at its end. */
   follow?: boolean;
   fromMs?: number;
@@ -42,7 +55,7 @@ export interface ReplayOptions {
   setHeaders?: Header[];
   removeHeaders?: string[];
   pathPrefixRewrite?: { from: string; to: string };
-  /** Host header sent instead of the target's host. */
+  /** Host header sent instead of the recorded one (the connection goes to `target` either way). */
   hostRewrite?: string;
   timeoutMs?: number;
   /** Extra attempts after a connection failure (refused, reset); nothing else is retried. */
@@ -50,6 +63,15 @@ export interface ReplayOptions {
   circuitBreaker?: Partial<CircuitBreakerOptions>;
   /** Shadow response bodies kept up to this size. */
   maxBodyBytes?: number;
+  /**
+   * The capture's redaction policy (its flags), applied to every answer before its Result is
+   * written; each capture's recorded mode takes precedence over `mode`. On by default.
+   */
+  redaction?: RedactionOptions;
+  /** Private keys that open sealed captures; several during a key rotation, picked by key id. */
+  sealKeys?: OpeningKey[];
+  /** A capture sealed to a key not held is sent masked (verdict `altered`) instead of stopping the replay. */
+  allowMasked?: boolean;
   /** After `signal` aborts, how long sends in flight may still finish and be recorded. */
   drainTimeoutMs?: number;
   /** Stops reading; in-flight sends drain, their Results are written and committed. */
@@ -78,12 +100,18 @@ export const replayDefaults = {
   drainTimeoutMs: 10_000,
 };
 
+export type ReplayMode = 'follow' | 'window' | 'soak';
+
 export type PaceConfig = { kind: 'asap' } | { kind: 'recorded'; speed: number; originMs?: number } | { kind: 'rate'; rate: number };
 
 /** Options with defaults applied and checked once; what the worker uses inside. */
 export interface ReplayConfig {
   target: URL;
-  baseline?: BaselineConfig;
+  baseline?: PeerConfig;
+  reference?: PeerConfig;
+  /** Request-only captures may be replayed without a reference (the user said --no-reference). */
+  referenceOptional: boolean;
+  replayMode: ReplayMode;
   group: string;
   commit: boolean;
   pace: PaceConfig;
@@ -95,13 +123,16 @@ export interface ReplayConfig {
   circuitBreaker: CircuitBreakerOptions;
   maxBodyBytes: number;
   drainTimeoutMs: number;
+  redaction: ResolvedRedaction;
+  secrets: RequestSecrets;
   copies: (entry: LogEntry<Capture>) => string[];
 }
 
-export interface BaselineConfig {
+/** A stable instance sent the same requests as the target: the A/A baseline or the reference. */
+export interface PeerConfig {
   target: URL;
   rules: RequestRules;
-  /** The allowed methods that are also safe: an unsafe method never reaches the baseline. */
+  /** The allowed methods that are also safe: an unsafe method never reaches a stable instance. */
   allowedMethods: ReadonlySet<string>;
 }
 
@@ -122,6 +153,11 @@ export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
   const target = parseTarget(options.target, '--target');
   const baselineTarget = options.baseline === undefined ? undefined : parseTarget(options.baseline, '--baseline');
   if (baselineTarget?.origin === target.origin) throw usageError(`--baseline must be another origin than --target; both are ${target.origin}`);
+  const referenceTarget = typeof options.reference === 'string' ? parseTarget(options.reference, '--reference') : undefined;
+  if (referenceTarget?.origin === target.origin) throw usageError(`--reference must be a stable instance, another origin than --target; both are ${target.origin}`);
+  if (referenceTarget && referenceTarget.origin === baselineTarget?.origin) {
+    throw usageError(`--baseline must be a second stable instance, another origin than --reference; both are ${referenceTarget.origin}`);
+  }
   const positive = (value: number | undefined, fallback: number, name: string, integer = false): number => {
     const n = value ?? fallback;
     if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw usageError(`${name} must be a positive ${integer ? 'integer' : 'number'}; got ${value}`);
@@ -146,14 +182,18 @@ export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
   const allowedMethods = new Set((options.allowMethods ?? defaultAllowedMethods).map((m) => m.toUpperCase()));
   const setHeaders = resolveSetHeaders(options.setHeaders ?? []);
   const removeHeaders = new Set((options.removeHeaders ?? []).map((h) => h.toLowerCase()));
+  // The shadow's path and Host rewrites are for the new version; a stable gets the recorded request.
+  const peer = (peerTarget: URL): PeerConfig => ({
+    target: peerTarget,
+    rules: { target: peerTarget, setHeaders, removeHeaders },
+    allowedMethods: new Set(defaultAllowedMethods.filter((m) => allowedMethods.has(m))),
+  });
   return {
     target,
-    baseline: baselineTarget && {
-      target: baselineTarget,
-      // The shadow's path and Host rewrites are for the new version; a stable gets the recorded request.
-      rules: { target: baselineTarget, setHeaders, removeHeaders },
-      allowedMethods: new Set(defaultAllowedMethods.filter((m) => allowedMethods.has(m))),
-    },
+    baseline: baselineTarget && peer(baselineTarget),
+    reference: referenceTarget && peer(referenceTarget),
+    referenceOptional: options.reference === false,
+    replayMode: options.replayMode ?? (options.follow ? 'follow' : 'window'),
     group: options.group ?? defaultGroup({ follow: options.follow, fromMs: options.fromMs, toMs: options.toMs, target }),
     commit: options.commit ?? true,
     pace,
@@ -168,6 +208,13 @@ export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
     },
     maxBodyBytes: positive(options.maxBodyBytes, replayDefaults.maxBodyBytes, '--max-body', true),
     drainTimeoutMs: positive(options.drainTimeoutMs, replayDefaults.drainTimeoutMs, '--drain-timeout'),
+    // The replay only redacts answers: seal mode needs no public key here.
+    redaction: resolveRedaction(options.redaction, { sealing: false }),
+    secrets: {
+      openingKeys: new Map((options.sealKeys ?? []).map((key) => [key.keyId, key])),
+      allowMasked: options.allowMasked ?? false,
+      replacedHeaders: new Set(setHeaders.map((h) => h.name.toLowerCase())),
+    },
     copies: options.copies ?? ((entry) => [entry.value.id]),
   };
 }

@@ -33,6 +33,15 @@ export interface ReplaySummary {
   lag: { lastMs: number; maxMs: number } | null;
   /** With --baseline: the A/A sends, counted apart from the target's (none of the figures above include them). */
   baseline: BaselineCounts | null;
+  /** With --reference: the reference's sends, counted apart from the target's. */
+  reference: ReferenceCounts | null;
+}
+
+export interface ReferenceCounts {
+  sent: number;
+  errors: number;
+  /** Not sent to the stable reference although the target got them: unsafe methods. */
+  skipped: number;
 }
 
 export interface BaselineCounts {
@@ -61,6 +70,7 @@ export class ReplayStats implements ReplayObserver {
   circuitOpens = 0;
   private commitFailures = 0;
   private baseline: BaselineCounts | null = null;
+  private reference: ReferenceCounts | null = null;
 
   /** Counts the A/A baseline apart; a run without one reports `baseline: null`. */
   enableBaseline(): void {
@@ -71,6 +81,17 @@ export class ReplayStats implements ReplayObserver {
     if (!this.baseline) return;
     this.baseline.sent++;
     if (result.outcome === 'error') this.baseline.errors++;
+  }
+
+  enableReference(): void {
+    this.reference ??= { sent: 0, errors: 0, skipped: 0 };
+  }
+
+  referenceResult(result: Result): void {
+    if (!this.reference) return;
+    if (result.outcome === 'skipped') this.reference.skipped++;
+    else this.reference.sent++;
+    if (result.outcome === 'error') this.reference.errors++;
   }
 
   baselineDropped(): void {
@@ -155,6 +176,7 @@ export class ReplayStats implements ReplayObserver {
       shadowLatencyMs: this.latency.percentilesMs(),
       lag: this.lastLag === undefined ? null : { lastMs: this.lastLag, maxMs: this.maxLag },
       baseline: this.baseline && { ...this.baseline },
+      reference: this.reference && { ...this.reference },
     };
   }
 }

@@ -1,8 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ShadowtapError } from '../shared/errors.js';
+import { ShadowtapError, usageError } from '../shared/errors.js';
 import type { LogEntry } from '../shared/log/record-log.js';
-import { nowMicros, resultV2Defaults, type Capture, type Result } from '../shared/records/types.js';
+import { nowMicros, resultV2Defaults, type Capture, type HttpRequest, type RequestChange, type Result, type ResultRole } from '../shared/records/types.js';
 import { CircuitBreaker, type Admission } from './circuit-breaker.js';
 import { CommitTracker } from './commit-tracker.js';
 import { ConcurrencyLimit } from './concurrency-limit.js';
@@ -12,11 +12,13 @@ import { sleepUntil } from './precise-timer.js';
 import type { ReplayProgress } from './progress.js';
 import { ratePacer } from './rate-pacer.js';
 import { recordedPacer } from './recorded-pacer.js';
+import { prepareRequest } from './redacted-request.js';
 import type { ReplayObserver } from './replay-observer.js';
-import { resolveReplayOptions, type ReplayConfig, type ReplayOptions } from './replay-options.js';
+import { resolveReplayOptions, type PeerConfig, type ReplayConfig, type ReplayOptions } from './replay-options.js';
 import { ReplayStats, type ReplaySummary } from './replay-stats.js';
 import { buildRequest, type OutgoingRequest } from './request-builder.js';
 import { ResultWriter, resultWriterDefaults } from './result-writer.js';
+import { ShadowRedaction } from './shadow-redaction.js';
 import { ShadowSender, type SendOutcome } from './shadow-sender.js';
 import { skipReason } from './side-effect-guard.js';
 
@@ -41,18 +43,25 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
   const observers: ReplayObserver[] = [stats, ...(options.observers ?? [])];
   const observe = (event: (observer: ReplayObserver) => void) => observers.forEach(event);
 
-  const sender = new ShadowSender(config.target, {
-    connections: config.concurrency,
-    timeoutMs: config.timeoutMs,
-    maxBodyBytes: config.maxBodyBytes,
-  });
+  const senderTo = (target: URL) => new ShadowSender(target, { connections: config.concurrency, timeoutMs: config.timeoutMs, maxBodyBytes: config.maxBodyBytes });
+  const sender = senderTo(config.target);
   // The A/A baseline has its own connections and cap, so it never delays or drops a target send.
   const baseline = config.baseline && {
     ...config.baseline,
-    sender: new ShadowSender(config.baseline.target, { connections: config.concurrency, timeoutMs: config.timeoutMs, maxBodyBytes: config.maxBodyBytes }),
+    sender: senderTo(config.baseline.target),
     limit: new ConcurrencyLimit(config.concurrency),
   };
   if (baseline) stats.enableBaseline();
+  // The reference is sent each request with the target, in the target's concurrency slot: a pair is in flight together.
+  const reference = config.reference && { ...config.reference, sender: senderTo(config.reference.target) };
+  if (reference) stats.enableReference();
+  const senders = [sender, baseline?.sender, reference?.sender];
+  const redaction = new ShadowRedaction(config.redaction);
+  /** An answer redacted by the capture's policy before its Result is written, given the request as it was sent. */
+  const redacted = async (result: Result, capture: Capture, sent: HttpRequest): Promise<Result> => {
+    if (result.response) ({ response: result.response, redactions: result.redactions } = await redaction.redact(result.response, sent, capture.redactionMode));
+    return result;
+  };
   const breaker = new CircuitBreaker(config.circuitBreaker, (open) => observe((o) => o.circuit(open)));
   const limit = new ConcurrencyLimit(config.concurrency);
   const tracker = config.commit ? new CommitTracker() : undefined;
@@ -86,23 +95,47 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     writer.add(result);
   };
 
-  const execute = async (entry: LogEntry<Capture>, base: ResultBase, request: OutgoingRequest, admission: Admission) => {
+  /**
+   * Sends to the target (retrying connection failures) and, at the same moment as the first
+   * attempt, to the reference; the reference's Result is written just before the target's, so a
+   * diff reading in order meets it first.
+   */
+  const execute = async (entry: LogEntry<Capture>, base: ResultBase, sent: Prepared, request: OutgoingRequest, admission: Admission, referenceSend: ReferenceSend | undefined) => {
     let attempt = 0;
     let firstSentTime: number | undefined;
+    let referenceResult: Promise<Result> | undefined;
     for (;;) {
       attempt++;
+      if (attempt === 1 && referenceSend) referenceResult = sendReference(referenceSend, base, sent).then((r) => redacted(r, entry.value, sent.request));
       const outcome = await sender.send(request);
       if (hardStop.signal.aborted) return;
       firstSentTime ??= outcome.sentTime;
       const connectionFailure = !outcome.ok && isConnectionFailure(outcome.kind);
       breaker.record(attempt === 1 ? admission : 'normal', outcome.ok ? 'answered' : connectionFailure ? 'connection-failure' : 'other-failure');
       if (outcome.ok || !connectionFailure || attempt > config.retries) {
-        record(sentResult(base, outcome, attempt, firstSentTime), entry);
+        const answered = referenceResult && (await referenceResult);
+        if (hardStop.signal.aborted) return;
+        if (answered) {
+          tracker?.expectMore(entry.position);
+          stats.referenceResult(answered);
+          writer.add(answered);
+        }
+        const result = await redacted(sentResult(base, outcome, attempt, firstSentTime), entry.value, sent.request);
+        if (hardStop.signal.aborted) return;
+        record(result, entry);
         return;
       }
       await sleep(retryBackoffMs(attempt), undefined, { signal: hardStop.signal }).catch(() => undefined);
       if (hardStop.signal.aborted) return;
     }
+  };
+
+  /** The reference's copy of a send: one attempt, or a skipped Result when its method is not safe to repeat on a stable instance. */
+  const sendReference = async ({ peer, request, skip }: ReferenceSend, base: ResultBase, sent: Prepared): Promise<Result> => {
+    const peerBase = { ...base, target: peer.target.origin, role: 'reference', requestChanges: [...(request?.changes ?? []), ...sent.changes] };
+    if (!request) return skipped(peerBase, skip!);
+    const outcome = await peer.sender.send(request);
+    return sentResult(peerBase, outcome, 1, outcome.sentTime);
   };
 
   let baselineWaiting = 0;
@@ -111,7 +144,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
    * shadow). It waits for a slot of its own without holding up the target's sends; past a
    * backlog of a few rounds of the cap it is skipped instead. Its Result is due before the capture commits.
    */
-  const sendBaseline = async (entry: LogEntry<Capture>, base: ResultBase) => {
+  const sendBaseline = async (entry: LogEntry<Capture>, base: ResultBase, sent: Prepared) => {
     if (!baseline || skipReason(entry.value.request, baseline.allowedMethods)) return;
     if (baselineWaiting >= baselineBacklogRounds * baseline.limit.max) {
       stats.baselineDropped();
@@ -123,9 +156,12 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     baselineWaiting--;
     if (!started) return;
     try {
-      const outcome = await baseline.sender.send(buildRequest(entry.value.request, baseline.rules));
+      const request = buildRequest(sent.request, baseline.rules);
+      const outcome = await baseline.sender.send(request);
       if (hardStop.signal.aborted) return;
-      const result = sentResult({ ...base, target: baseline.target.origin }, outcome, 1, outcome.sentTime);
+      const requestChanges = [...request.changes, ...sent.changes];
+      const result = await redacted(sentResult({ ...base, target: baseline.target.origin, role: 'baseline', requestChanges }, outcome, 1, outcome.sentTime), entry.value, sent.request);
+      if (hardStop.signal.aborted) return;
       stats.baselineResult(result);
       writer.add(result);
     } finally {
@@ -135,18 +171,34 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
 
   const dispatch = async (entry: LogEntry<Capture>, id: string) => {
     const capture = entry.value;
+    if (!reference && !config.referenceOptional && capture.response === null && capture.upstreamError === null) {
+      throw usageError(
+        'these captures hold requests only (capture --mirror-target), so the diff has no answer to compare the shadow\'s with: pass --reference http://stable:8080 (a stable instance, sent each request at the same moment), or --no-reference to replay for load and error checks only',
+      );
+    }
     const base = {
       id,
       captureId: capture.id,
       source: { log: source.name, partition: entry.position.partition, offset: entry.position.offset },
       target: config.target.origin,
+      role: 'shadow' as ResultRole,
+      replayMode: config.replayMode,
+      requestChanges: [],
     };
     const reason = skipReason(capture.request, config.allowedMethods);
     if (reason) {
       record(skipped({ ...base, scheduledTime: nowMicros() }, reason), entry);
       return;
     }
-    const request = buildRequest(capture.request, config.rules);
+    const prepared = prepareRequest(capture, config.secrets);
+    if ('skip' in prepared) {
+      record(skipped({ ...base, scheduledTime: nowMicros() }, prepared.skip), entry);
+      return;
+    }
+    // A redaction policy the replay cannot apply to the answer stops it before anything is sent.
+    redaction.redactorFor(capture.redactionMode);
+    const request = buildRequest(prepared.request, config.rules);
+    const referenceSend = reference && referenceSendOf(reference, prepared.request);
     const scheduledAt = pacer.scheduleFor(entry.timestampMs);
     await sleepUntil(scheduledAt, signal);
     // A stop before the send: no Result, so the capture is not committed and is replayed later.
@@ -178,12 +230,12 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       const lag = lagMs;
       observe((o) => o.lag(lag));
     }
-    execute(entry, { ...base, scheduledTime }, request, admission)
+    execute(entry, { ...base, scheduledTime, requestChanges: [...request.changes, ...prepared.changes] }, prepared, request, admission, referenceSend)
       .catch((error: unknown) => {
         failure ??= error;
       })
       .finally(() => limit.release());
-    sendBaseline(entry, { ...base, scheduledTime }).catch((error: unknown) => {
+    sendBaseline(entry, { ...base, scheduledTime, requestChanges: [] }, prepared).catch((error: unknown) => {
       failure ??= error;
     });
   };
@@ -216,11 +268,11 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
   } finally {
     await drain(baseline ? [limit, baseline.limit] : [limit], signal, config.drainTimeoutMs, async () => {
       hardStop.abort();
-      await Promise.all([sender.close(), baseline?.sender.close()]);
+      await Promise.all(senders.map((s) => s?.close()));
     });
     await writer.flush();
     clearInterval(progressTimer);
-    await Promise.all([sender.close(), baseline?.sender.close()]);
+    await Promise.all(senders.map((s) => s?.close()));
   }
   options.onProgress?.(progressOf(stats, limit, breaker, lagMs, lastRecordedMs, options));
   const error = writer.failure ?? failure;
@@ -231,10 +283,26 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
   return stats.summary();
 }
 
-type ResultBase = Pick<Result, 'id' | 'captureId' | 'source' | 'target' | 'scheduledTime'>;
+type ResultBase = Pick<Result, 'id' | 'captureId' | 'source' | 'target' | 'scheduledTime' | 'role' | 'requestChanges'> & Pick<ReplayConfig, 'replayMode'>;
+
+/** What the reference is sent with a capture: the request, or why it is not sent. */
+interface ReferenceSend {
+  peer: PeerConfig & { sender: ShadowSender };
+  request?: OutgoingRequest;
+  skip?: string;
+}
+
+/** The request to send, as redaction left it or with its sealed originals, and what that changed. */
+type Prepared = { request: HttpRequest; changes: RequestChange[] };
+
+function referenceSendOf(peer: ReferenceSend['peer'], request: HttpRequest): ReferenceSend {
+  const skip = skipReason(request, peer.allowedMethods);
+  return skip ? { peer, skip } : { peer, request: buildRequest(request, peer.rules) };
+}
 
 function sentResult(base: ResultBase, outcome: SendOutcome, attempt: number, sentTime: number): Result {
   return {
+    ...resultV2Defaults(),
     ...base,
     sentTime,
     attempt,
@@ -243,13 +311,13 @@ function sentResult(base: ResultBase, outcome: SendOutcome, attempt: number, sen
     skipReason: null,
     response: outcome.ok ? outcome.response : null,
     latencyMicros: outcome.ok ? outcome.latencyMicros : null,
-    ...resultV2Defaults(),
   };
 }
 
 /** A Result for a capture that was not sent; attempt 0 says no request left. */
 function skipped(base: ResultBase, reason: string): Result {
   return {
+    ...resultV2Defaults(),
     ...base,
     sentTime: null,
     attempt: 0,
@@ -258,7 +326,6 @@ function skipped(base: ResultBase, reason: string): Result {
     skipReason: reason,
     response: null,
     latencyMicros: null,
-    ...resultV2Defaults(),
   };
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Pool, type Dispatcher } from 'undici';
 import type { ErrorKind, Header, HttpResponse } from '../shared/records/types.js';
 import { nowMicros } from '../shared/records/types.js';
@@ -9,7 +10,7 @@ export interface ShadowSenderOptions {
   connections: number;
   /** Whole request, connect to end of body. */
   timeoutMs: number;
-  /** Shadow response bodies are kept up to this size and marked truncated past it. */
+  /** Response bodies are kept up to this size and marked truncated past it; size and sha256 cover the whole body. */
   maxBodyBytes: number;
 }
 
@@ -40,7 +41,7 @@ export class ShadowSender {
    * handler collects the body directly: no body stream or async iterator per request, which at
    * thousands of sends a second were a large share of the worker's CPU and garbage.
    */
-  send(request: OutgoingRequest): Promise<SendOutcome> {
+  send(request: Omit<OutgoingRequest, 'changes'>): Promise<SendOutcome> {
     const sentTime = nowMicros();
     const started = performance.now();
     const { maxBodyBytes } = this.options;
@@ -48,6 +49,7 @@ export class ShadowSender {
       let status = 0;
       let headers: Header[] = [];
       const chunks: Buffer[] = [];
+      const hash = createHash('sha256');
       let size = 0;
       let kept = 0;
       const fail = (error: unknown) => resolve({ ok: false, sentTime, kind: errorKind(error), message: errorMessage(error) });
@@ -62,6 +64,7 @@ export class ShadowSender {
         },
         onResponseData(_controller, chunk) {
           size += chunk.length;
+          hash.update(chunk);
           if (kept < maxBodyBytes) {
             const part = chunk.subarray(0, maxBodyBytes - kept);
             chunks.push(part);
@@ -71,14 +74,16 @@ export class ShadowSender {
         onResponseEnd() {
           const latencyMicros = Math.round((performance.now() - started) * 1000);
           const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-          resolve({ ok: true, sentTime, response: { status, headers, body, size, truncated: size > kept, sha256: null }, latencyMicros });
+          resolve({ ok: true, sentTime, response: { status, headers, body, size, truncated: size > kept, sha256: hash.digest('hex') }, latencyMicros });
         },
         onResponseError(_controller, error) {
           fail(error);
         },
       };
       try {
-        this.pool.dispatch({ origin: this.target.origin, method: request.method, path: request.path, headers: request.headers, body: request.body }, handler);
+        // undici takes any iterable body (a chunked upload), though its types list fewer.
+        const body = request.body as Dispatcher.DispatchOptions['body'];
+        this.pool.dispatch({ origin: this.target.origin, method: request.method, path: request.path, headers: request.headers, body }, handler);
       } catch (error) {
         fail(error);
       }

@@ -8,7 +8,7 @@ import type { ReplaySummary } from './replay-stats.js';
 import { runReplay } from './replay-worker.js';
 
 export interface SoakOptions
-  extends Omit<ReplayOptions, 'fromMs' | 'toMs' | 'follow' | 'pace' | 'speed' | 'rate' | 'copies' | 'paceOriginMs' | 'commit' | 'group' | 'onResult'> {
+  extends Omit<ReplayOptions, 'fromMs' | 'toMs' | 'follow' | 'pace' | 'speed' | 'rate' | 'copies' | 'paceOriginMs' | 'commit' | 'group' | 'onResult' | 'replayMode'> {
   /** The recorded window [fromMs, toMs) whose shape is reproduced. */
   fromMs: number;
   toMs: number;
@@ -105,6 +105,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     speed: compress,
     paceOriginMs: fromMs,
     commit: false,
+    replayMode: 'soak',
     copies: (entry: LogEntry<Capture>) => {
       const pass = passOf(entry.timestampMs, window);
       if (pass === 0) bucketOf(entry.timestampMs).captures++;

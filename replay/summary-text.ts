@@ -29,6 +29,10 @@ export function formatReplaySummary(summary: ReplaySummary, title = 'replay'): s
     const { sent, errors, dropped } = summary.baseline;
     lines.push(`  baseline         sent ${sent}, errors ${errors}${dropped > 0 ? `, dropped ${dropped} (its concurrency cap was full)` : ''}`);
   }
+  if (summary.reference) {
+    const { sent, errors, skipped } = summary.reference;
+    lines.push(`  reference        sent ${sent}, errors ${errors}${skipped > 0 ? `, not sent ${skipped} (unsafe methods never reach a stable instance)` : ''}`);
+  }
   if (summary.lag) lines.push(`  lag              last ${summary.lag.lastMs} ms, max ${summary.lag.maxMs} ms`);
   return `${lines.join('\n')}\n`;
 }

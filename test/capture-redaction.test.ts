@@ -11,7 +11,8 @@ import { openFileLog } from '../shared/log/file-log.js';
 import { captureKind } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
 import { headerValue } from '../shared/records/types.js';
-import { filesUnder, MemorySink, rawRequest, readAll, startHttpServer } from './helpers/capture-helpers.js';
+import { MemorySink, rawRequest, readAll, startHttpServer } from './helpers/capture-helpers.js';
+import { filesUnder } from './helpers/files-under.js';
 
 const secrets = {
   authorization: 'Bearer SEKRIT-AUTH-91f3',

@@ -88,7 +88,10 @@ test('merging partial summaries equals the summary of the whole', async () => {
     captures.push(capture(`r${i}`, `${route}${i}`, json({ i, price: i % 7 === 0 ? 1 : 2, at: '2026-01-01T00:00:00Z' }), i * 100, 'GET', 1000 + (i % 50) * 100));
     if (i % 11 === 5) continue;
     results.push(
-      result(`r${i}`, json({ i, price: 2, at: `2026-01-01T00:00:${String(i % 60).padStart(2, '0')}Z` }), i * 100, { latencyMicros: 1100 + ((i * 37) % 90) * 100 }),
+      result(`r${i}`, json({ i, price: 2, at: `2026-01-01T00:00:${String(i % 60).padStart(2, '0')}Z` }), i * 100, {
+        latencyMicros: 1100 + ((i * 37) % 90) * 100,
+        replayMode: 'follow',
+      }),
     );
   }
   const options = { samplesPerRoute: 4, bucketMs: 5000 };
@@ -109,7 +112,8 @@ test('merging partial summaries equals the summary of the whole', async () => {
 
 test('thresholds decide the exit code, per route overrides included', async () => {
   const captures = Array.from({ length: 100 }, (_, i) => capture(`t${i}`, i < 50 ? `/a/${i}` : `/b/${i}`, json({ v: 1 }), i));
-  const results = captures.map((c, i) => result(c.id, json({ v: i === 0 || i === 60 ? 2 : 1 }), i));
+  // Each route differs in its own way (2 on /a, 3 on /b): route-specific differences, not one systemic change.
+  const results = captures.map((c, i) => result(c.id, json({ v: i === 0 ? 2 : i === 60 ? 3 : 1 }), i));
   const strict = await runDiff(logs(captures, results));
   assert.equal(reportExitCode(strict), 1);
   assert.deepEqual(strict.breaches.map((b) => b.route), ['GET /a/{id}', 'GET /b/{id}']);
@@ -128,13 +132,14 @@ test('thresholds decide the exit code, per route overrides included', async () =
 
 test('latency regression fails only when the interval excludes zero and the growth passes the threshold', async () => {
   const captures = Array.from({ length: 200 }, (_, i) => capture(`l${i}`, '/slow', json({}), i, 'GET', 10_000 + (i % 20) * 100));
-  const slow = captures.map((c, i) => result(c.id, json({}), i, { latencyMicros: 30_000 + (i % 20) * 100 }));
+  // Live mirroring: capture's timing and the shadow's are taken under the same live load.
+  const slow = captures.map((c, i) => result(c.id, json({}), i, { latencyMicros: 30_000 + (i % 20) * 100, replayMode: 'follow' }));
   const report = await runDiff({ ...logs(captures, slow), thresholds: { failOnLatencyRegression: 50 } });
   const route = report.routes[0]!;
   assert.ok(route.latency.regression);
   assert.ok(route.latency.ci95Ms![0] > 0);
   assert.deepEqual(report.breaches.map((b) => b.kind), ['latency-regression']);
-  const same = captures.map((c, i) => result(c.id, json({}), i, { latencyMicros: 10_000 + ((i + 7) % 20) * 100 }));
+  const same = captures.map((c, i) => result(c.id, json({}), i, { latencyMicros: 10_000 + ((i + 7) % 20) * 100, replayMode: 'follow' }));
   const steady = await runDiff({ ...logs(captures, same), thresholds: { failOnLatencyRegression: 50 } });
   assert.equal(steady.routes[0]!.latency.regression, false);
   assert.equal(reportExitCode(steady), 0);
@@ -142,7 +147,7 @@ test('latency regression fails only when the interval excludes zero and the grow
 
 test('a p99 growth below the millisecond floor is not a regression, however certain', async () => {
   const captures = Array.from({ length: 200 }, (_, i) => capture(`f${i}`, '/fast', json({}), i, 'GET', 1_000 + (i % 20) * 10));
-  const slower = captures.map((c, i) => result(c.id, json({}), i, { latencyMicros: 3_000 + (i % 20) * 10 }));
+  const slower = captures.map((c, i) => result(c.id, json({}), i, { latencyMicros: 3_000 + (i % 20) * 10, replayMode: 'follow' }));
   const floored = await runDiff({ ...logs(captures, slower), thresholds: { failOnLatencyRegression: 50 } });
   assert.equal(floored.routes[0]!.latency.regression, false, '+2 ms is under the 5 ms default floor');
   const unfloored = await runDiff({ ...logs(captures, slower), thresholds: { failOnLatencyRegression: 50, minLatencyRegressionMs: 1 } });

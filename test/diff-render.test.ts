@@ -108,6 +108,7 @@ test('reports stay small: a million pairs make an HTML report under 5 MB', () =>
       id: `p${i}`,
       route,
       verdict: differs ? 'mismatch' : 'match',
+      latencyBasis: 'live',
       timeMs: 1_764_000_000_000 + i * 10,
       differences: differs ? [{ kind: 'body', path: `$.items[${i % 200}].name`, field: '$.items[*].name', change: 'value-changed', severity: 'value' }] : [],
       stableMicros: 1000 + (i % 100),

@@ -12,7 +12,8 @@ import { openFileLog } from '../shared/log/file-log.js';
 import { captureKind } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
 import { headerValue } from '../shared/records/types.js';
-import { filesUnder, rawRequest, readAll, startHttpServer } from './helpers/capture-helpers.js';
+import { rawRequest, readAll, startHttpServer } from './helpers/capture-helpers.js';
+import { filesUnder } from './helpers/files-under.js';
 
 /** Random secrets, each in the format a real one has, so a leak cannot be a coincidence. */
 const alnum = (n: number) => [...randomBytes(n)].map((b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[b % 62]).join('');

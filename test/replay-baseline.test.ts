@@ -71,17 +71,19 @@ describe('replay --baseline (A/A calibration)', () => {
     for (const seen of stableB.seen) {
       assert.equal(seen.headers['x-shadowtap-replay'], '1');
       assert.equal(seen.headers['x-mirrored-request'], 'true');
-      assert.equal(seen.headers.host, `127.0.0.1:${stableB.port}`);
+      assert.equal(seen.headers.host, 'stable.local');
     }
 
     const results = await readAll(store.results);
     const byTarget = (origin: string) => results.filter((r) => r.target === origin);
     assert.equal(byTarget(shadow.url).length, count + 2);
+    assert.ok(byTarget(shadow.url).every((r) => r.role === 'shadow'));
     const aa = byTarget(stableB.url);
     assert.equal(aa.length, count);
     assert.equal(results.length, 2 * count + 2);
     for (const result of aa) {
       assert.equal(result.id, result.captureId);
+      assert.equal(result.role, 'baseline');
       assert.equal(result.outcome, 'response');
       assert.ok(result.source.offset < count, 'only the GET captures have an A/A Result');
     }

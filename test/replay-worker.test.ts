@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { runReplay } from '../replay/replay-worker.js';
 import type { LogEntry, ReadOptions } from '../shared/log/record-log.js';
@@ -90,7 +91,8 @@ describe('replay worker against a real shadow', () => {
     assert.equal(seen.headers['x-mirrored-request'], 'true');
     assert.equal(seen.headers['x-env'], 'from-env');
     assert.equal(seen.headers['x-set'], 'yes');
-    assert.equal(seen.headers.host, new URL(shadow.url).host);
+    // The recorded Host is kept (GoReplay's --http-original-host); the connection went to the shadow.
+    assert.equal(seen.headers.host, 'stable.local');
     assert.equal(seen.headers['x-hop'], undefined);
     assert.equal(seen.headers['proxy-authorization'], undefined);
     assert.equal(seen.headers['x-remove'], undefined);
@@ -100,6 +102,26 @@ describe('replay worker against a real shadow', () => {
       ['one', 'two'],
     );
 
+    assert.equal(get.role, 'shadow');
+    assert.equal(get.replayMode, 'window');
+    assert.deepEqual(get.requestChanges.map((c) => ({ ...c })), [
+      { kind: 'hop-by-hop-dropped', name: 'Connection', from: 'keep-alive, X-Hop', to: null },
+      { kind: 'hop-by-hop-dropped', name: 'X-Hop', from: 'drop me', to: null },
+      // A sensitive name never shows its value, recorded or set.
+      { kind: 'hop-by-hop-dropped', name: 'Proxy-Authorization', from: null, to: null },
+      { kind: 'header-removed', name: 'X-Remove', from: 'gone', to: null },
+      { kind: 'marker-added', name: 'x-shadowtap-replay', from: null, to: '1' },
+      { kind: 'marker-added', name: 'X-Mirrored-Request', from: null, to: 'true' },
+      // A value read from the environment is named by its variable, never shown.
+      { kind: 'header-set', name: 'x-env', from: null, to: 'env:SHADOWTAP_TEST_TOKEN' },
+      { kind: 'header-set', name: 'x-set', from: null, to: 'yes' },
+      { kind: 'host-kept', name: 'host', from: 'stable.local', to: 'stable.local' },
+      { kind: 'content-length-set', name: 'content-length', from: '999', to: '0' },
+    ]);
+    assert.deepEqual(byId.get('post-1')!.requestChanges, []);
+    assert.match(get.response!.sha256!, /^[0-9a-f]{64}$/);
+    assert.equal(get.response!.sha256, createHash('sha256').update('shadow saw /items?a=1&a=2').digest('hex'));
+
     assert.equal(summary.read, 5);
     assert.equal(summary.sent, 2);
     assert.equal(summary.responses, 2);
@@ -107,17 +129,28 @@ describe('replay worker against a real shadow', () => {
     assert.equal(summary.shadowLatencyMs.count, 2);
   });
 
-  it('sends unsafe methods when allowed, with the recorded body and a recomputed length', async () => {
+  it('sends unsafe methods when allowed, with the recorded body framed as stable got it', async () => {
     const local = await tempStore();
     try {
-      await local.captures.append([makeCapture('post-2', t0, { method: 'POST', path: '/orders', body: Buffer.from('{"q":2}'), size: 7 })]);
+      const headers = (more: Array<{ name: string; value: string }>) => [{ name: 'host', value: 'stable.local' }, ...more];
+      await local.captures.append([
+        makeCapture('post-2', t0, { method: 'POST', path: '/sized', body: Buffer.from('{"q":2}'), size: 7, headers: headers([{ name: 'content-length', value: '7' }]) }),
+        // No content-length recorded: stable got the body chunked, and so does the shadow.
+        makeCapture('post-3', t0 + 1, { method: 'POST', path: '/chunked', body: Buffer.from('{"q":3}'), size: 7, headers: headers([]) }),
+      ]);
       const before = shadow.seen.length;
       const summary = await runReplay({ source: local.captures, results: local.results, target: shadow.url, allowMethods: ['GET', 'POST'] });
-      assert.equal(summary.sent, 1);
-      const seen = shadow.seen[before]!;
-      assert.equal(seen.method, 'POST');
-      assert.equal(seen.body.toString(), '{"q":2}');
-      assert.equal(seen.headers['content-length'], '7');
+      assert.equal(summary.sent, 2);
+      const seen = (path: string) => shadow.seen.slice(before).find((s) => s.url === path)!;
+      assert.equal(seen('/sized').method, 'POST');
+      assert.equal(seen('/sized').body.toString(), '{"q":2}');
+      assert.equal(seen('/sized').headers['content-length'], '7');
+      assert.equal(seen('/sized').headers['transfer-encoding'], undefined);
+      assert.equal(seen('/chunked').body.toString(), '{"q":3}');
+      assert.equal(seen('/chunked').headers['transfer-encoding'], 'chunked');
+      assert.equal(seen('/chunked').headers['content-length'], undefined);
+      const results = await readAll(local.results);
+      assert.ok(results.every((r) => !r.requestChanges.some((c) => c.name === 'content-length')));
     } finally {
       await local.cleanup();
     }
@@ -142,7 +175,8 @@ describe('replay sends only to the target', () => {
       assert.equal(summary.responses, 2);
       assert.equal(other.seen.length, 0);
       assert.deepEqual(shadow.seen.map((s) => s.url).sort(), ['/x?k=v', '/y']);
-      assert.ok(shadow.seen.every((s) => s.headers.host === `127.0.0.1:${shadow.port}`));
+      // The recorded Host is sent as stable got it, yet only the shadow is connected to.
+      assert.ok(shadow.seen.every((s) => s.headers.host === `127.0.0.1:${other.port}`));
     } finally {
       await other.close();
       await shadow.close();
@@ -164,6 +198,14 @@ describe('replay sends only to the target', () => {
       });
       assert.equal(shadow.seen[0]!.url, '/v2/users');
       assert.equal(shadow.seen[0]!.headers.host, 'shadow.internal');
+      const [result] = await readAll(store.results);
+      assert.deepEqual(
+        result!.requestChanges.filter((c) => c.kind !== 'marker-added').map((c) => ({ ...c })),
+        [
+          { kind: 'path-prefix-rewritten', name: 'path', from: '/api/v1', to: '/v2' },
+          { kind: 'host-rewritten', name: 'host', from: 'stable.local', to: 'shadow.internal' },
+        ],
+      );
     } finally {
       await shadow.close();
       await store.cleanup();

@@ -43,6 +43,7 @@ interface DiffFlags {
   failOnMismatchRate?: number;
   failOn?: number;
   failOnLatencyRegression?: number;
+  failOnNotComparedRate?: number;
   minLatencyRegression: number;
   numberTolerance?: number;
   accepted?: string;
@@ -90,6 +91,9 @@ export function registerDiff(program: Command): void {
     .option('--fail-on <rate>', 'alias of --fail-on-mismatch-rate', (v) => parseRate(v, '--fail-on'))
     .option('--fail-on-latency-regression <pct>', 'fail when a route p99 grows by more than this percent and its 95% interval excludes zero', (v) =>
       parsePercent(v, '--fail-on-latency-regression'),
+    )
+    .option('--fail-on-not-compared-rate <rate>', 'tolerated share of answered pairs whose bodies could not be compared, e.g. truncated without a hash (default 0: any fails)', (v) =>
+      parseRate(v, '--fail-on-not-compared-rate'),
     )
     .option('--min-latency-regression <ms>', 'p99 growth below this many ms is never a regression', (v) => parseNonNegative(v, '--min-latency-regression'), defaultMinLatencyRegressionMs)
     .option('--number-tolerance <n>', 'numbers closer than this are equal (absolute)', (v) => parsePositiveNumber(v, '--number-tolerance'))
@@ -183,6 +187,7 @@ async function diffCommand(flags: DiffFlags): Promise<number> {
           thresholds: {
             failOnMismatchRate: flags.failOnMismatchRate ?? flags.failOn ?? 0,
             failOnLatencyRegression: flags.failOnLatencyRegression,
+            failOnNotComparedRate: flags.failOnNotComparedRate,
             minLatencyRegressionMs: flags.minLatencyRegression,
           },
           onVerdict: (record) => {
@@ -208,7 +213,9 @@ async function diffCommand(flags: DiffFlags): Promise<number> {
   else if (flags.format !== 'jsonl') await writeReport(render(report, flags), flags.out);
 
   if (flags.accept && reviewedPath) {
-    const additions = report.fields.filter((f) => f.differs > 0).map((f) => ({ route: f.route, path: f.field }));
+    // A systemic difference is accepted once for every route, as it was reported.
+    const systemic = (report.groups ?? []).flatMap((g) => g.differences.map((d) => ({ route: '*', path: d.field })));
+    const additions = [...systemic, ...report.fields.filter((f) => f.differs > 0).map((f) => ({ route: f.route, path: f.field }))];
     await writeFile(reviewedPath, appendAccepted(reviewedText, additions, `accepted with shadowtap diff --accept on ${report.generatedAt.slice(0, 10)}`));
     process.stderr.write(`shadowtap: ${additions.length} differing fields written to ${reviewedPath} as accepted; review the reasons\n`);
   }

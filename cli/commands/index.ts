@@ -6,6 +6,7 @@ import { registerDiff } from './diff.js';
 import { registerGate } from './gate.js';
 import { registerImport } from './import.js';
 import { registerInspect } from './inspect.js';
+import { registerKeys } from './keys.js';
 import { registerReplay } from './replay.js';
 import { registerSampleApp } from './sample-app.js';
 import { registerSoak } from './soak.js';
@@ -20,6 +21,7 @@ export function registerCommands(program: Command): void {
   registerGate(program);
   registerImport(program);
   registerInspect(program);
+  registerKeys(program);
   registerConfig(program);
   registerSampleApp(program);
 }

@@ -12,10 +12,15 @@ import { ShadowtapError, usageError } from '../../shared/errors.js';
 import { openLog } from '../../shared/log/open-log.js';
 import { captureKind, resultKind, type RecordLog } from '../../shared/log/record-log.js';
 import type { Capture, Header, Result } from '../../shared/records/types.js';
+import { readOpeningKey } from '../../shared/redaction/seal-key-files.js';
+import type { OpeningKey } from '../../shared/redaction/seal.js';
+import { addRedactionOptions, redactionFrom } from './capture.js';
 import { action, addLogOptions, logOptionsFrom, parseListen, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
 
 /** Flags of how requests are sent, shared by `replay` and `soak`. */
-export interface SendFlags {
+type RedactionFlags = Parameters<typeof redactionFrom>[0];
+
+export interface SendFlags extends RedactionFlags {
   target: URL;
   concurrency: number;
   allowMethods: string;
@@ -23,11 +28,15 @@ export interface SendFlags {
   removeHeader: string[];
   pathPrefixRewrite?: { from: string; to: string };
   hostRewrite?: string;
+  /** A URL, false for --no-reference, undefined when neither was given. */
+  reference?: URL | false;
   timeout: number;
   retries: number;
   breakerFailures: number;
   breakerProbeInterval: number;
   maxBody: number;
+  sealPrivateKey: OpeningKey[];
+  allowMasked?: boolean;
   drainTimeout: number;
   metricsListen?: { host: string; port: number };
   summaryJson?: string;
@@ -69,12 +78,25 @@ export function addSendOptions(command: Command): Command {
     .addOption(new Option('--set-header <name:value>', 'add or replace a header (repeatable); value env:NAME reads the environment').argParser(collect(parseHeader)).default([]))
     .addOption(new Option('--remove-header <name>', 'drop a recorded header (repeatable)').argParser(collect((v) => v)).default([]))
     .addOption(new Option('--path-prefix-rewrite </from=/to>', 'replace a path prefix').argParser(parsePrefixRewrite))
-    .addOption(new Option('--host-rewrite <host>', "Host header to send (default: the target's host)"))
+    .addOption(new Option('--host-rewrite <host>', 'Host header to send instead of the recorded one (connections go to --target only)'))
+    .addOption(
+      new Option('--reference <url>', 'a stable instance sent each safe request at the same moment as the target; the diff compares the shadow with its answers (needed for request-only captures)')
+        .env('SHADOWTAP_REFERENCE')
+        .argParser((v) => parseUrl(v, '--reference')),
+    )
+    .addOption(new Option('--no-reference', 'replay request-only captures (capture --mirror-target) without a reference: load and error checks only'))
     .addOption(new Option('--timeout <ms>', 'per-request timeout').default(replayDefaults.timeoutMs).argParser((v) => parsePositiveInt(v, '--timeout')))
     .addOption(new Option('--retries <n>', 'extra attempts after a connection failure (refused/reset) only').default(replayDefaults.retries).argParser((v) => parseNonNegativeInt(v, '--retries')))
     .addOption(new Option('--breaker-failures <n>', 'consecutive connection failures that pause sending').default(defaultCircuitBreaker.failureThreshold).argParser((v) => parsePositiveInt(v, '--breaker-failures')))
     .addOption(new Option('--breaker-probe-interval <ms>', 'while paused, one probe request this often').default(defaultCircuitBreaker.probeIntervalMs).argParser((v) => parsePositiveInt(v, '--breaker-probe-interval')))
     .addOption(new Option('--max-body <bytes>', 'shadow response bytes kept per Result').default(replayDefaults.maxBodyBytes).argParser((v) => parsePositiveInt(v, '--max-body')))
+    .addOption(
+      new Option('--seal-private-key <file>', 'private key (from shadowtap keys generate) that opens sealed captures, so the shadow gets the originals; repeatable for rotation')
+        .env('SHADOWTAP_SEAL_PRIVATE_KEY')
+        .argParser(collect((v) => readOpeningKey(v, '--seal-private-key')))
+        .default([]),
+    )
+    .option('--allow-masked', 'send captures sealed to a key not given with their masked values (verdict altered) instead of stopping')
     .addOption(
       new Option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT, how long requests in flight may finish')
         .default(replayDefaults.drainTimeoutMs / 1000)
@@ -83,7 +105,8 @@ export function addSendOptions(command: Command): Command {
     .addOption(new Option('--metrics-listen <[host]:port>', 'serve Prometheus metrics on /metrics').argParser((v) => parseListen(v, '--metrics-listen')))
     .addOption(new Option('--summary-json <file>', 'also write the summary as JSON'))
     .addOption(new Option('--no-progress', 'no progress line on stderr'));
-  return addLogOptions(command);
+  // The answers are redacted by the capture's policy: the same flags, defined once.
+  return addLogOptions(addRedactionOptions(command));
 }
 
 /** ReplayOptions fields that come from the sending flags. */
@@ -96,10 +119,14 @@ export function sendOptionsFrom(flags: SendFlags): Omit<ReplayOptions, 'source' 
     removeHeaders: flags.removeHeader,
     pathPrefixRewrite: flags.pathPrefixRewrite,
     hostRewrite: flags.hostRewrite,
+    reference: flags.reference && String(flags.reference),
     timeoutMs: flags.timeout,
     retries: flags.retries,
     circuitBreaker: { failureThreshold: flags.breakerFailures, probeIntervalMs: flags.breakerProbeInterval },
     maxBodyBytes: flags.maxBody,
+    redaction: redactionFrom(flags),
+    sealKeys: flags.sealPrivateKey,
+    allowMasked: flags.allowMasked,
     drainTimeoutMs: flags.drainTimeout * 1000,
   };
 }
@@ -195,6 +222,7 @@ export function registerReplay(program: Command): void {
         '  shadowtap replay --target http://shadow:8080 --from 2026-11-26T10:00:00Z --to 2026-11-26T11:00:00Z --pace recorded --speed 4',
         '  shadowtap replay --target http://shadow:8080 --rate 500 --set-header authorization:env:SHADOW_TOKEN',
         '  shadowtap replay --target http://shadow:8080 --baseline http://stable-2:8080   (then: shadowtap diff --baseline-target http://stable-2:8080)',
+        '  shadowtap replay --target http://shadow:8080 --reference http://stable:8080 --follow   (request-only captures: the diff compares the shadow with stable)',
         '',
         'Exit codes: 0 done (also after SIGTERM, once requests in flight are recorded), 2 bad usage, 3 runtime failure.',
       ].join('\n'),

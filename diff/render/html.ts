@@ -1,7 +1,7 @@
 import type { Difference } from '../difference.js';
 import type { BucketReport, DiffReport, RouteReport } from '../report.js';
 import type { SamplePair, SideSample } from '../summary.js';
-import { headline, isoTime, latencyCell, ms, percent } from './format.js';
+import { groupWhere, headline, isoTime, latencyCell, latencyNotes, ms, notComparedReasons, percent, redactionCell } from './format.js';
 
 /**
  * One self-contained HTML file: inline CSS and SVG, no script and no network. Every string
@@ -45,17 +45,32 @@ export function renderHtml(report: DiffReport): string {
       `${t.unpaired} unpaired results, ${t.duplicates} duplicates counted once, ${t.evicted} captures evicted from the join window, ${t.deadLetters} dead letters.</p>`,
     `<p class="muted">Noise: ${esc(report.noiseMethod)}.</p>`,
   );
+  // What changed comes first: systemic differences once, then each route's own.
+  if ((report.groups ?? []).length > 0) parts.push('<h2>Systemic differences <span class="muted">(the same on several routes, shown once)</span></h2>', groupList(report));
+  parts.push(`<h2>${(report.groups ?? []).length > 0 ? "Each route's own differences" : 'Differing fields'} <span class="muted">(most impact first)</span></h2>`, fieldTable(report));
   if (report.breaches.length > 0) {
     parts.push('<h2>Thresholds breached</h2><ul>', ...report.breaches.map((b) => `<li class="fail">${esc(b.message)}</li>`), '</ul>');
   }
   parts.push('<h2>Routes</h2>', routeTable(report.routes));
+  const notes = [...latencyNotes(report), ...(t['not-compared'] > 0 ? [`not compared: ${notComparedReasons(report)}`] : [])];
+  parts.push(...notes.map((n) => `<p class="muted">${esc(n)}</p>`));
   parts.push('<h2>Latency p99 per route (ms)</h2>', latencyChart(report.routes.slice(0, maxChartRoutes)));
   if (report.buckets.length > 1) parts.push('<h2>Mismatch rate over time</h2>', timeChart(report.buckets));
-  parts.push('<h2>Fields</h2>', fieldTable(report));
   if ((report.noise ?? []).length > 0) parts.push('<h2>Noise (not counted as mismatches)</h2>', noiseTable(report));
   parts.push('<h2>Sample pairs</h2>', report.samples.length === 0 ? '<p class="muted">No differing pairs.</p>' : report.samples.map(samplePair).join('\n'));
   parts.push('</body></html>');
   return parts.join('\n');
+}
+
+function groupList(report: DiffReport): string {
+  const items = (report.groups ?? []).map((g) => {
+    const rows = g.differences.map(
+      (d) => `<tr><td class="l"><span class="badge ${d.severity}">${d.severity}</span></td><td class="l">${esc(d.description)}</td><td>${d.pairs}</td></tr>`,
+    );
+    const routes = `<p class="muted">Routes: ${esc(g.routes.join(', '))}${g.routeCount > g.routes.length ? ` and ${g.routeCount - g.routes.length} more` : ''}</p>`;
+    return `<li><strong>${esc(groupWhere(g))}</strong><table><tr><th class="l">severity</th><th class="l">difference</th><th>pairs</th></tr>${rows.join('')}</table>${routes}</li>`;
+  });
+  return `<ul>${items.join('')}</ul>`;
 }
 
 function noiseTable(report: DiffReport): string {
@@ -71,10 +86,10 @@ function routeTable(routes: RouteReport[]): string {
     const c = r.counts;
     const reqs = Object.values(c).reduce((a, b) => a + b, 0);
     const ci = r.latency.ci95Ms ? ` <span class="muted">CI ${ms(r.latency.ci95Ms[0])}..${ms(r.latency.ci95Ms[1])}</span>` : '';
-    return `<tr class="${r.breached ? 'breach' : ''}"><td>${esc(r.route)}</td><td>${reqs}</td><td>${c.match}</td><td>${c.mismatch}</td><td>${c.noise}</td><td>${c.accepted}</td><td>${c['shadow-error']}</td><td>${c.missing}</td><td>${c.skipped}</td><td>${esc(percent(r.mismatchRate))}</td><td class="l">${esc(latencyCell(r))}${ci}</td></tr>`;
+    return `<tr class="${r.breached ? 'breach' : ''}"><td>${esc(r.route)}</td><td>${reqs}</td><td>${c.match}</td><td>${c.mismatch}</td><td>${c.noise}</td><td>${c.accepted}</td><td>${c['shadow-error']}</td><td>${c['not-compared'] ?? 0}</td><td>${c.missing}</td><td>${c.skipped}</td><td>${esc(redactionCell(r))}</td><td>${esc(percent(r.mismatchRate))}</td><td class="l">${esc(latencyCell(r))}${ci}</td></tr>`;
   });
   const more = routes.length > maxRoutes ? `<p class="muted">${routes.length - maxRoutes} more routes in the JSON report.</p>` : '';
-  return `<table><tr><th>route</th><th>requests</th><th>match</th><th>mismatch</th><th>noise</th><th>accepted</th><th>errors</th><th>missing</th><th>skipped</th><th>mismatch rate</th><th class="l">p99 stable → shadow</th></tr>${rows.join('')}</table>${more}`;
+  return `<table><tr><th>route</th><th>requests</th><th>match</th><th>mismatch</th><th>noise</th><th>accepted</th><th>errors</th><th>not compared</th><th>missing</th><th>skipped</th><th title="fields not compared because redaction removed their values; altered: requests sent masked">not compared (redacted)</th><th>mismatch rate</th><th class="l">p99 stable → shadow</th></tr>${rows.join('')}</table>${more}`;
 }
 
 function latencyChart(routes: RouteReport[]): string {
@@ -119,7 +134,7 @@ function timeChart(buckets: BucketReport[]): string {
 }
 
 function fieldTable(report: DiffReport): string {
-  if (report.fields.length === 0) return '<p class="muted">No field differed.</p>';
+  if (report.fields.length === 0) return `<p class="muted">${(report.groups ?? []).length > 0 ? 'No route has differences of its own.' : 'No field differed.'}</p>`;
   const rows = report.fields.map(
     (f) =>
       `<tr><td>${esc(f.route)}</td><td class="l">${esc(f.field)}</td><td class="l"><span class="badge ${f.severity}">${f.severity}</span></td><td>${f.differs}</td><td>${esc(percent(f.differenceRate))}</td><td>${f.accepted}</td><td>${f.noise}</td><td>${f.aaRate === undefined || f.aaRate === null ? '–' : esc(percent(f.aaRate))}</td><td class="l">${esc(Object.entries(f.noiseReasons).map(([k, v]) => `${k} ${v}`).join(', '))}</td></tr>`,

@@ -1,6 +1,5 @@
 import { request as httpRequest, createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
@@ -124,13 +123,3 @@ export async function finished(child: ChildProcess): Promise<{ code: number | nu
   return { code, stdout, stderr };
 }
 
-/** Every file below a folder: the test greps each one. */
-export async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(path)));
-    else out.push(path);
-  }
-  return out;
-}

@@ -38,7 +38,7 @@ export function assertSeededDifferencesOnly(run: PipelineRun): void {
   assert.ok(report.totals.skipped > 0, 'unsafe POSTs are skipped, not sent');
 }
 
-/** Every request id is in the captures log once and has exactly one Result. */
+/** Every request id is in the captures log once and has exactly one shadow Result (and at most one reference Result). */
 export async function assertEachIdOnce(run: PipelineRun, log: LogOptions, fromMs: number): Promise<void> {
   const captures = await openLog(captureKind, log);
   const results = await openLog(resultKind, log);
@@ -46,7 +46,12 @@ export async function assertEachIdOnce(run: PipelineRun, log: LogOptions, fromMs
     const captureCounts = new Map<string, number>();
     for await (const entry of captures.read({ fromMs })) captureCounts.set(entry.value.id, (captureCounts.get(entry.value.id) ?? 0) + 1);
     const resultCounts = new Map<string, number>();
-    for await (const entry of results.read({ fromMs })) resultCounts.set(entry.value.id, (resultCounts.get(entry.value.id) ?? 0) + 1);
+    const referenceCounts = new Map<string, number>();
+    for await (const entry of results.read({ fromMs })) {
+      const counts = entry.value.role === 'reference' ? referenceCounts : resultCounts;
+      counts.set(entry.value.id, (counts.get(entry.value.id) ?? 0) + 1);
+    }
+    for (const [id, n] of referenceCounts) assert.equal(n, 1, `reference result ${id}`);
     assert.equal(captureCounts.size, run.ids.length);
     assert.equal(resultCounts.size, run.ids.length);
     for (const id of run.ids) {

@@ -1,0 +1,43 @@
+import { configError } from '../shared/errors.js';
+import type { HttpRequest, HttpResponse } from '../shared/records/types.js';
+import type { RedactionMode, ResolvedRedaction } from '../shared/redaction/redaction-options.js';
+import { Redactor } from '../shared/redaction/redactor.js';
+
+/**
+ * The capture's redaction policy applied to the answers the replay gets (the shadow's, and the
+ * A/A baseline's), before any Result is written: the same rules as the replay's redaction flags,
+ * which are capture's own, and the mode each capture records (so hashes compare like for like).
+ */
+export class ShadowRedaction {
+  private readonly byMode = new Map<string, Redactor>();
+
+  constructor(private readonly options: ResolvedRedaction) {}
+
+  /**
+   * The redactor for a capture's recorded mode (the flags' mode when it records none). Called
+   * before a send, so a policy the replay cannot apply stops it before anything is sent.
+   */
+  redactorFor(captureMode: string | null): Redactor | undefined {
+    if (!this.options.enabled) return undefined;
+    const mode = (captureMode ?? this.options.mode) as RedactionMode;
+    let redactor = this.byMode.get(mode);
+    if (!redactor) {
+      if (mode === 'hash' && !this.options.hashKey) {
+        throw configError("the captures were redacted in hash mode: set SHADOWTAP_REDACT_KEY to the capture agents' key, so the answers replayed are hashed alike");
+      }
+      redactor = new Redactor({ ...this.options, mode, sealingKey: null });
+      this.byMode.set(mode, redactor);
+    }
+    return redactor;
+  }
+
+  /**
+   * The answer redacted (a copy), given the request as it was sent so its secrets are removed
+   * wherever the answer echoes them; and what was redacted (`response.…` entries, never values).
+   */
+  async redact(response: HttpResponse, sent: HttpRequest, captureMode: string | null): Promise<{ response: HttpResponse; redactions: string[] }> {
+    const redactor = this.redactorFor(captureMode);
+    if (!redactor) return { response, redactions: [] };
+    return redactor.redactResponse(response, sent);
+  }
+}
