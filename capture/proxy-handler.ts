@@ -149,9 +149,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.recording) this.responseBody.add(chunk);
     const { res } = this;
-    if (res.destroyed || res.write(chunk)) return true;
+    const flowing = res.destroyed || res.write(chunk);
+    // Copied and hashed once the chunk is on its way to the client, not before.
+    if (this.recording) this.responseBody.add(chunk);
+    if (flowing) return true;
     res.once('drain', this.resumeUpstream!);
     return false;
   }

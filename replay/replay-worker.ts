@@ -302,17 +302,19 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
 
 type ResultBase = Pick<Result, 'id' | 'captureId' | 'source' | 'target' | 'scheduledTime' | 'role' | 'requestChanges'> & Pick<ReplayConfig, 'replayMode'>;
 
-/** What the reference is sent with a capture: the request, or why it is not sent. */
-interface ReferenceSend {
-  peer: PeerConfig & { sender: ShadowSender };
-  request?: OutgoingRequest;
-  skip?: string;
-}
+type ReferencePeer = PeerConfig & { sender: ShadowSender };
 
 /** The request to send, as redaction left it or with its sealed originals, and what that changed. */
 type Prepared = { request: HttpRequest; changes: RequestChange[]; capture: Capture };
 
-function referenceSendOf(peer: ReferenceSend['peer'], request: HttpRequest): ReferenceSend {
+/** What the reference is sent with a capture: the request, or why it is not sent. */
+interface ReferenceSend {
+  peer: ReferencePeer;
+  request?: OutgoingRequest;
+  skip?: string;
+}
+
+function referenceSendOf(peer: ReferencePeer, request: HttpRequest): ReferenceSend {
   const skip = skipReason(request, peer.allowedMethods);
   return skip ? { peer, skip } : { peer, request: buildRequest(request, peer.rules) };
 }

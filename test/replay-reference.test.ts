@@ -53,6 +53,14 @@ describe('replay --reference: request-only captures (capture --mirror-target)', 
     assert.equal((await readAll(store.results)).length, 0);
   });
 
+  it('refuses a reference that is the target or the baseline, and a Host set by --set-header', async () => {
+    const base = { source: store.captures, results: store.results, target: shadow.url };
+    await assert.rejects(runReplay({ ...base, reference: `${shadow.url}/x` }), /--reference must be a stable instance, another origin than --target/);
+    await assert.rejects(runReplay({ ...base, reference: stable.url, baseline: stable.url }), /--baseline must be a second stable instance/);
+    await assert.rejects(runReplay({ ...base, reference: stable.url, setHeaders: [{ name: 'Host', value: 'x' }] }), /use --host-rewrite/);
+    assert.equal(shadow.seen.length + stable.seen.length, 0);
+  });
+
   it('sends each request to the reference and the shadow at once; the reference Result comes first', async () => {
     const summary = await runReplay({
       source: store.captures,
