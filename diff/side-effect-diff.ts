@@ -30,7 +30,7 @@ export function diffSideEffects(pair: SideEffectPair): { differences: Difference
     return { differences: [] };
   }
   if ([stable, pair.shadow].some((list) => list.some((e) => e.kind === omittedKind))) {
-    return { differences: [], note: `side effects not compared: a side made more calls than its list holds (${maxEffectsPerRequest} a request, ${maxEffectsHeaderBytes / 1024} KiB in the header)` };
+    return { differences: [], note: `side effects not compared: a side's list is incomplete (over ${maxEffectsPerRequest} calls a request or ${maxEffectsHeaderBytes / 1024} KiB in the header, or unreadable)` };
   }
   const groups = new Map<string, { stable: SideEffect[]; shadow: SideEffect[] }>();
   const group = (effect: SideEffect) => {
