@@ -1,4 +1,4 @@
-import { isWrite, observedKind, omittedKind } from '../shared/records/side-effects.js';
+import { isWrite, maxEffectsHeaderBytes, maxEffectsPerRequest, observedKind, omittedKind } from '../shared/records/side-effects.js';
 import type { SideEffect } from '../shared/records/types.js';
 import type { Change, Difference, Severity } from './difference.js';
 
@@ -30,7 +30,7 @@ export function diffSideEffects(pair: SideEffectPair): { differences: Difference
     return { differences: [] };
   }
   if ([stable, pair.shadow].some((list) => list.some((e) => e.kind === omittedKind))) {
-    return { differences: [], note: 'side effects not compared: a side made more calls than its list holds (100 per request, 8 KiB in the header)' };
+    return { differences: [], note: `side effects not compared: a side's list is incomplete (over ${maxEffectsPerRequest} calls a request or ${maxEffectsHeaderBytes / 1024} KiB in the header, or unreadable)` };
   }
   const groups = new Map<string, { stable: SideEffect[]; shadow: SideEffect[] }>();
   const group = (effect: SideEffect) => {

@@ -43,17 +43,21 @@ export function captureId(): string | null {
   return currentScope()?.captureId ?? null;
 }
 
+const emptySha256 = createHash('sha256').digest('hex');
+
 /** Hashes a request body as it is sent and writes the digest into the effect when it ends. */
 export class BodyHash {
-  private readonly hash: Hash = createHash('sha256');
+  /** Made at the first chunk: most calls (GET) have no body. */
+  private hash: Hash | undefined;
 
   constructor(private readonly effect: SideEffect) {}
 
   update(chunk: string | Uint8Array, encoding?: BufferEncoding): void {
+    this.hash ??= createHash('sha256');
     this.hash.update(typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : chunk);
   }
 
   end(): void {
-    if (this.effect.bodySha256 === null) this.effect.bodySha256 = this.hash.digest('hex');
+    if (this.effect.bodySha256 === null) this.effect.bodySha256 = this.hash ? this.hash.digest('hex') : emptySha256;
   }
 }

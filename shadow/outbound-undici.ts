@@ -165,11 +165,16 @@ export function installFetchGuard(): void {
   if (!inner || guardedDispatchers.has(inner)) return;
   const target = inner as { dispatch: Dispatch };
   const dispatch = guardDispatch(target.dispatch.bind(target));
+  // Methods bound once each: the dispatcher's own code keeps running against the real object.
+  const bound = new Map<PropertyKey, { from: unknown; to: unknown }>();
   const wrapper = new Proxy(target, {
     get(object, property) {
       if (property === 'dispatch') return dispatch;
       const value: unknown = Reflect.get(object, property, object);
-      return typeof value === 'function' ? value.bind(object) : value;
+      if (typeof value !== 'function') return value;
+      let cached = bound.get(property);
+      if (cached?.from !== value) bound.set(property, (cached = { from: value, to: value.bind(object) }));
+      return cached.to;
     },
   });
   guardedDispatchers.add(wrapper);

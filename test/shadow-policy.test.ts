@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { isShadow, shadowMode, type ShadowModeOptions } from '../shadow/index.js';
-import { decodeEffects, encodeEffects, omittedKind } from '../shared/records/side-effects.js';
+import { decodeEffects, encodeEffects, omittedKind, takeShadowReport } from '../shared/records/side-effects.js';
 import type { SideEffect } from '../shared/records/types.js';
 import { rawRequest } from './helpers/capture-helpers.js';
 import { listenLocal } from './helpers/local-server.js';
@@ -110,5 +110,18 @@ describe('shadow mode: detection and outbound policy', () => {
     assert.equal(omitted.kind, omittedKind);
     assert.equal(Number(omitted.name) + decoded.length - 1, 100);
     assert.deepEqual(decoded[0], effect);
+  });
+
+  it('the replay reads a guarded answer\'s list, and calls a missing or unreadable one incomplete, never empty', () => {
+    const effect: SideEffect = { kind: 'guard', name: 'mail.send', origin: '', pathTemplate: '', status: null, bodySha256: null, blocked: true };
+    const plain = [{ name: 'content-type', value: 'application/json' }];
+    assert.deepEqual(takeShadowReport(plain), { guarded: false, sideEffects: [], headers: plain });
+    const guarded = [...plain, { name: 'X-Shadowtap-Guard', value: '1' }];
+    assert.deepEqual(takeShadowReport([...guarded, { name: 'x-shadowtap-effects', value: encodeEffects([effect]) }]), { guarded: true, sideEffects: [effect], headers: plain });
+    for (const report of [takeShadowReport(guarded), takeShadowReport([...guarded, { name: 'x-shadowtap-effects', value: 'not base64 json' }])]) {
+      assert.equal(report.guarded, true);
+      assert.deepEqual(report.headers, plain);
+      assert.deepEqual(report.sideEffects.map((e) => [e.kind, e.name]), [[omittedKind, '?']]);
+    }
   });
 });

@@ -24,6 +24,7 @@ export interface SendFlags extends RedactionFlags {
   target: URL;
   concurrency: number;
   allowMethods: string;
+  guardedWrites: boolean;
   setHeader: Header[];
   removeHeader: string[];
   pathPrefixRewrite?: { from: string; to: string };
@@ -74,7 +75,8 @@ export function addSendOptions(command: Command): Command {
   command
     .addOption(new Option('--target <url>', 'the shadow: the only origin requests are sent to').env('SHADOWTAP_TARGET').argParser((v) => parseUrl(v, '--target')).makeOptionMandatory())
     .addOption(new Option('--concurrency <n>', 'requests in flight at most').default(replayDefaults.concurrency).argParser((v) => parsePositiveInt(v, '--concurrency')))
-    .addOption(new Option('--allow-methods <list>', 'methods that are sent; others are skipped as unsafe-method').default(defaultAllowedMethods.join(',')))
+    .addOption(new Option('--allow-methods <list>', 'methods that are always sent; unsafe ones go only to a shadow proven guarded by shadowtap/shadow').default(defaultAllowedMethods.join(',')))
+    .addOption(new Option('--no-guarded-writes', 'skip unsafe methods not in --allow-methods even when the shadow proves it is guarded'))
     .addOption(new Option('--set-header <name:value>', 'add or replace a header (repeatable); value env:NAME reads the environment').argParser(collect(parseHeader)).default([]))
     .addOption(new Option('--remove-header <name>', 'drop a recorded header (repeatable)').argParser(collect((v) => v)).default([]))
     .addOption(new Option('--path-prefix-rewrite </from=/to>', 'replace a path prefix').argParser(parsePrefixRewrite))
@@ -115,6 +117,7 @@ export function sendOptionsFrom(flags: SendFlags): Omit<ReplayOptions, 'source' 
     target: String(flags.target),
     concurrency: flags.concurrency,
     allowMethods: flags.allowMethods.split(',').map((m) => m.trim()).filter(Boolean),
+    guardedWrites: flags.guardedWrites,
     setHeaders: flags.setHeader,
     removeHeaders: flags.removeHeader,
     pathPrefixRewrite: flags.pathPrefixRewrite,

@@ -24,7 +24,10 @@ export const captureIdHeader = 'x-shadowtap-capture-id';
  * list then means "stable made no call", not "nobody looked" (a capture by the proxy).
  */
 export const observedKind = 'observed';
-/** Entries past a bound: `name` holds how many were left out; the lists are not compared past it. */
+/**
+ * Entries past a bound: `name` holds how many were left out (`?` when the list could not be
+ * read at all); a list holding one is incomplete and is not compared.
+ */
 export const omittedKind = 'omitted';
 
 /** HTTP's safe methods (RFC 9110 §9.2.1); every other method, custom ones included, may write. */
@@ -39,7 +42,7 @@ export function isWrite(effect: SideEffect): boolean {
   return effect.kind === 'guard' || (effect.kind === 'http' && isUnsafeMethod(effect.name));
 }
 
-export function controlEntry(kind: typeof observedKind | typeof omittedKind, count = 0): SideEffect {
+export function controlEntry(kind: typeof observedKind | typeof omittedKind, count: number | '?' = 0): SideEffect {
   return { kind, name: kind === omittedKind ? String(count) : '', origin: '', pathTemplate: '', status: null, bodySha256: null, blocked: false };
 }
 
@@ -95,8 +98,6 @@ export interface ShadowReport {
   sideEffects: SideEffect[];
   /** The answer's headers without the two the library added. */
   headers: Header[];
-  /** Why the effects header could not be read, when it could not. */
-  problem?: string;
 }
 
 /** Takes the library's headers out of a shadow answer (they would otherwise be header differences). */
@@ -111,10 +112,12 @@ export function takeShadowReport(headers: Header[]): ShadowReport {
     else kept.push(h);
   }
   if (kept.length === headers.length) return { guarded, sideEffects: [], headers };
-  if (encoded === undefined) return { guarded, sideEffects: [], headers: kept };
+  // A guarded answer always reports its list; one missing or unreadable is incomplete, not empty.
+  const incomplete = { guarded, sideEffects: guarded ? [controlEntry(omittedKind, '?')] : [], headers: kept };
+  if (encoded === undefined) return incomplete;
   try {
     return { guarded, sideEffects: decodeEffects(encoded), headers: kept };
-  } catch (error) {
-    return { guarded, sideEffects: [], headers: kept, problem: (error as Error).message };
+  } catch {
+    return incomplete;
   }
 }
