@@ -197,6 +197,8 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       toMs: options.toMs,
       follow: options.follow,
       group: config.commit ? config.group : undefined,
+      // Live mirroring with a new group starts at the end of the log unless --from says where.
+      startAtEnd: options.follow === true,
       signal,
       onDeadLetter: () => observe((o) => o.deadLetter()),
       onWarning: options.onWarning,

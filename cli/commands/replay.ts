@@ -178,7 +178,7 @@ export function registerReplay(program: Command): void {
   const command = program
     .command('replay')
     .description('send captured requests to a shadow and record each answer as a Result')
-    .option('--follow', 'tail the log: mirror new captures as they arrive, until SIGTERM/SIGINT')
+    .option('--follow', 'tail the log: mirror new captures as they arrive, until SIGTERM/SIGINT; a new group starts at the end of the log unless --from is given')
     .option('--from <time>', 'start of the window (ISO time, ms since epoch, or -15m)', (v) => parseTime(v, '--from'))
     .option('--to <time>', 'end of the window, exclusive; without --from/--to/--follow the whole log is replayed once', (v) => parseTime(v, '--to'))
     .option('--group <name>', `consumer group: a restarted run resumes after its last commit (default: ${replayDefaults.group} with --follow, else one per window and target)`)

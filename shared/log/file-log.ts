@@ -199,12 +199,27 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
     await w.index.close();
   }
 
-  async function committed(group: string): Promise<number> {
+  /** The offset the group committed; undefined when it never committed. */
+  async function committed(group: string): Promise<number | undefined> {
     try {
       const saved = JSON.parse(await readFile(join(groupsDir, `${encodeURIComponent(group)}.json`), 'utf8'));
       return Number(saved['0'] ?? 0);
     } catch {
-      return 0;
+      return undefined;
+    }
+  }
+
+  /** The offset the next appended record will get. */
+  async function endOffset(): Promise<number> {
+    const last = (await listSegments()).at(-1);
+    if (!last) return 0;
+    const reader = await SegmentReader.open(last.path, last.firstOffset);
+    try {
+      if (!reader.indexed) return last.firstOffset + (reader.header ? await countStructurally(reader) : 0);
+      const entry = (await reader.indexEntries()).at(-1);
+      return entry ? entry.firstOffset + entry.count : last.firstOffset;
+    } finally {
+      await reader.close();
     }
   }
 
@@ -218,8 +233,8 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
   }
 
   async function* read(readOptions: ReadOptions = {}): AsyncGenerator<LogEntry<T>> {
-    const { fromMs, toMs, follow, group, signal, onDeadLetter, onWarning } = readOptions;
-    let nextOffset = group ? await committed(group) : 0;
+    const { fromMs, toMs, follow, group, signal, onDeadLetter, onWarning, startAtEnd } = readOptions;
+    let nextOffset = (group ? await committed(group) : undefined) ?? (startAtEnd && fromMs === undefined ? await endOffset() : 0);
     const changes = follow ? new FolderChanges(dir) : undefined;
     const pause = () => changes!.wait(pollMs, signal);
     const toldTails = new Set<string>();

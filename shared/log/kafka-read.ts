@@ -168,13 +168,13 @@ function headerText(headers: IHeaders | undefined, name: string): string | undef
 /**
  * One read of a topic as a consumer group member (a throwaway group when none is given).
  * Start per partition: the group's committed offset, else the offset for `fromMs`, else the
- * beginning. Without `follow`, each partition ends at the high watermark seen when the read
+ * beginning (the end as the read began, with `startAtEnd`). Without `follow`, each partition ends at the high watermark seen when the read
  * began; with `toMs`, at its first record at or past it. The read ends when every partition
  * assigned to this member has ended.
  */
 export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadOptions = {}): AsyncGenerator<LogEntry<T>> {
   const { kafka, admin, topic, kind } = context;
-  const { fromMs, toMs, follow = false, group, signal, onDeadLetter } = options;
+  const { fromMs, toMs, follow = false, group, signal, onDeadLetter, startAtEnd = false } = options;
   if (signal?.aborted) return;
   const groupId = group ?? `shadowtap-read-${randomUUID()}`;
 
@@ -189,10 +189,11 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   } catch (error) {
     throw context.failure(`read topic ${topic}`, error);
   }
-  const lows = new Map(watermarks.map(({ partition, low }) => [partition, Number(low)]));
+  // Where a partition starts when nothing else says: its beginning, or with startAtEnd its end as the read began.
+  const defaults = new Map(watermarks.map(({ partition, low, high }) => [partition, Number(startAtEnd && fromMs === undefined ? high : low)]));
   const ends = follow ? undefined : new Map(watermarks.map(({ partition, high }) => [partition, Number(high)]));
   // Nothing to read and no group to ask: skip joining a group at all.
-  if (ends && !group && [...ends].every(([partition, end]) => (fromOffsets?.get(partition) ?? lows.get(partition)!) >= end)) {
+  if (ends && !group && [...ends].every(([partition, end]) => (fromOffsets?.get(partition) ?? defaults.get(partition)!) >= end)) {
     return;
   }
 
@@ -248,7 +249,7 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
     for (const partition of partitions) {
       // Restart after what the caller took, so no record reaches it twice from this read.
       const start = Math.max(
-        committed.get(partition) ?? fromOffsets?.get(partition) ?? lows.get(partition) ?? 0,
+        committed.get(partition) ?? fromOffsets?.get(partition) ?? defaults.get(partition) ?? 0,
         delivered.get(partition) ?? 0,
       );
       starts.set(partition, start);
