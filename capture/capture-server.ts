@@ -22,7 +22,9 @@ export interface CaptureServerOptions extends RecorderOptions {
   mirrorTarget?: boolean;
   /** Send the generated request id to stable when the request had none. */
   forwardRequestId?: boolean;
-  /** Largest request/response head accepted, in bytes. */
+  /** How long stable may take to start its answer, or stay silent mid-body, before the client gets 504. */
+  upstreamTimeoutMs?: number;
+  /** Largest request/response head accepted, in bytes; a larger request head gets 431. */
   maxHeaderBytes?: number;
   /** How long close() waits for in-flight requests and the queue to drain. */
   drainTimeoutMs?: number;
@@ -45,6 +47,7 @@ export interface CaptureServer {
 export const captureServerDefaults = {
   host: '127.0.0.1',
   maxHeaderBytes: 64 * 1024,
+  upstreamTimeoutMs: 60_000,
   drainTimeoutMs: 10_000,
   forwardRequestId: false,
 };
@@ -70,9 +73,10 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
   const recorder = new CaptureRecorder(options);
   const upstream = options.upstream ? upstreamUrl(options.upstream) : null;
   const basePath = upstream ? upstream.pathname.replace(/\/$/, '') : '';
-  const pool = upstream ? new Pool(upstream.origin, { maxHeaderSize }) : null;
+  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? captureServerDefaults.upstreamTimeoutMs;
+  const pool = upstream ? new Pool(upstream.origin, { maxHeaderSize, headersTimeout: upstreamTimeoutMs, bodyTimeout: upstreamTimeoutMs }) : null;
 
-  const proxy = pool && { recorder, pool, upstreamHost: upstream!.host, basePath, forwardRequestId: options.forwardRequestId ?? captureServerDefaults.forwardRequestId };
+  const proxy = pool && { recorder, pool, upstreamHost: upstream!.host, basePath, upstreamTimeoutMs, forwardRequestId: options.forwardRequestId ?? captureServerDefaults.forwardRequestId };
   const server = createServer({ maxHeaderSize }, (req, res) => {
     if (proxy) proxyRequest(proxy, req, res);
     else mirrorRequest(recorder, req, res);
@@ -86,15 +90,27 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     if (upstream) tunnelUpgrade(upstream, basePath, req, socket, head);
     else socket.end('HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
   });
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return;
+    if (error.code === 'HPE_HEADER_OVERFLOW') socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    else socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
   });
 
+  let serving = false;
+  const health = () => {
+    const { delivered, dropped, queueBytes, spoolBytes } = recorder.metrics.counters;
+    return { status: 'ok', log: recorder.logState, delivered, dropped, queueBytes, spoolBytes };
+  };
   // The admin port first: when it is taken, nothing was started that would keep the process alive.
   const metricsServer =
     options.metricsPort === undefined
       ? null
-      : await serveMetrics(recorder.metrics.registry, { host: options.metricsHost ?? host, port: options.metricsPort }).catch(async (error: unknown) => {
+      : await serveMetrics(recorder.metrics.registry, { host: options.metricsHost ?? host, port: options.metricsPort }, {
+          // Liveness: the agent answers; its log's state is information, never a reason to restart it.
+          '/healthz': () => ({ status: 200, body: health() }),
+          // Readiness never depends on the log: captures wait in memory and spool while it is away.
+          '/readyz': () => ({ status: serving ? 200 : 503, body: { ready: serving, ...health() } }),
+        }).catch(async (error: unknown) => {
           await recorder.close(0);
           await pool?.close();
           throw error;
@@ -105,11 +121,13 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     await pool?.close();
     throw error;
   });
+  serving = true;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   recorder.logger.info({ url, upstream: upstream?.origin, mirrorTarget: !upstream, metrics: metricsServer?.url }, 'capture agent listening');
 
   let closing: Promise<void> | null = null;
   const close = async () => {
+    serving = false;
     const deadline = Date.now() + drainTimeoutMs;
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();

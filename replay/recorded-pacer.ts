@@ -14,7 +14,6 @@ export function recordedPacer(options: RecordedPacerOptions): Pacer {
   let origin = options.originMs;
   let start = options.startMs;
   return {
-    dropsWhenBusy: false,
     scheduleFor(recordedMs: number): number {
       origin ??= recordedMs;
       start ??= performance.now();

@@ -1,4 +1,5 @@
 import { resolveRedaction, type RedactionOptions, type ResolvedRedaction } from '../shared/redaction/redaction-options.js';
+import { ratePacerDefaults } from './rate-pacer.js';
 import { usageError } from '../shared/errors.js';
 import type { LogEntry, RecordLog } from '../shared/log/record-log.js';
 import type { Capture, Header, Result } from '../shared/records/types.js';
@@ -48,6 +49,10 @@ export interface ReplayOptions {
   speed?: number;
   /** Open model: requests per second at exact intervals; excludes pace 'recorded'. */
   rate?: number;
+  /** With rate: a send waiting longer than this past its slot for a free concurrency slot is dropped. */
+  maxLatenessMs?: number;
+  /** With rate: drop any send later than maxLatenessMs, also when the worker itself was late. */
+  strictOpenModel?: boolean;
   concurrency?: number;
   /** Methods sent; others are skipped as unsafe-method, unless guardedWrites finds the shadow guarded. */
   allowMethods?: string[];
@@ -108,7 +113,7 @@ export const replayDefaults = {
 
 export type ReplayMode = 'follow' | 'window' | 'soak';
 
-export type PaceConfig = { kind: 'asap' } | { kind: 'recorded'; speed: number; originMs?: number } | { kind: 'rate'; rate: number };
+export type PaceConfig = { kind: 'asap' } | { kind: 'recorded'; speed: number; originMs?: number } | { kind: 'rate'; rate: number; maxLatenessMs: number; strict: boolean };
 
 /** Options with defaults applied and checked once; what the worker uses inside. */
 export interface ReplayConfig {
@@ -170,6 +175,11 @@ export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
     if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw usageError(`${name} must be a positive ${integer ? 'integer' : 'number'}; got ${value}`);
     return n;
   };
+  const nonNegative = (value: number | undefined, fallback: number, name: string): number => {
+    const n = value ?? fallback;
+    if (!Number.isFinite(n) || n < 0) throw usageError(`${name} must be a number of 0 or more; got ${value}`);
+    return n;
+  };
   const retries = options.retries ?? replayDefaults.retries;
   if (!Number.isInteger(retries) || retries < 0) throw usageError(`--retries must be 0 or more; got ${options.retries}`);
   if (options.fromMs !== undefined && options.toMs !== undefined && options.fromMs >= options.toMs) {
@@ -180,7 +190,12 @@ export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
   }
   const pace: PaceConfig =
     options.rate !== undefined
-      ? { kind: 'rate', rate: positive(options.rate, 1, '--rate') }
+      ? {
+          kind: 'rate',
+          rate: positive(options.rate, 1, '--rate'),
+          maxLatenessMs: nonNegative(options.maxLatenessMs, ratePacerDefaults.maxLatenessMs, '--max-lateness'),
+          strict: options.strictOpenModel ?? false,
+        }
       : options.pace === 'recorded'
         ? { kind: 'recorded', speed: positive(options.speed, replayDefaults.speed, '--speed'), originMs: options.paceOriginMs }
         : { kind: 'asap' };

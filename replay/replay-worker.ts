@@ -28,8 +28,6 @@ export type { ReplayOptions } from './replay-options.js';
 export type { ReplaySummary } from './replay-stats.js';
 export type { ReplayProgress } from './progress.js';
 
-/** An open-model send that cannot start this long after its scheduled time is dropped. */
-const dropToleranceMs = 2;
 const progressIntervalMs = 250;
 /** A/A sends waiting for the baseline's cap, in multiples of it, before further ones are skipped. */
 const baselineBacklogRounds = 4;
@@ -215,14 +213,17 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     if (signal?.aborted) return;
     const scheduledTime = Math.round((performance.timeOrigin + scheduledAt) * 1000);
     let admission: Admission | null;
-    if (pacer.dropsWhenBusy) {
-      // Open model: a send the worker itself reaches too late (a blocked event loop), an open
-      // circuit or a full concurrency cap at the scheduled time means dropped, never sent late.
-      const deadlineMs = scheduledAt + dropToleranceMs;
-      admission = performance.now() <= deadlineMs ? breaker.tryAdmit() : null;
-      const started = admission !== null && (await limit.acquire({ signal, deadlineMs }));
-      if (!admission || !started) {
-        if (admission === 'probe') breaker.releaseProbe();
+    if (pacer.openModel) {
+      // Open model: dropped when the shadow cannot keep up (the concurrency cap still full
+      // maxLateness past the slot, or an open circuit). A send the worker itself reaches late
+      // (a GC pause, a busy core) still goes, late, unless strict.
+      const { maxLatenessMs, strict } = pacer.openModel;
+      const now = performance.now();
+      const deadlineMs = strict ? scheduledAt + maxLatenessMs : Math.max(now, scheduledAt + maxLatenessMs);
+      const started = now <= deadlineMs && (await limit.acquire({ signal, deadlineMs }));
+      admission = started ? breaker.tryAdmit() : null;
+      if (!admission) {
+        if (started) limit.release();
         if (signal?.aborted) return;
         record(skipped({ ...base, scheduledTime }, 'dropped'), entry);
         return;
@@ -266,8 +267,11 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       toMs: options.toMs,
       follow: options.follow,
       group: config.commit ? config.group : undefined,
+      // Live mirroring with a new group starts at the end of the log unless --from says where.
+      startAtEnd: options.follow === true,
       signal,
       onDeadLetter: () => observe((o) => o.deadLetter()),
+      onWarning: options.onWarning,
     });
     for await (const entry of entries) {
       if (signal?.aborted || writer.failure || failure) break;
@@ -366,7 +370,7 @@ function skipped(base: ResultBase, reason: string): Result {
 function createPacer(config: ReplayConfig, follow: boolean): Pacer {
   switch (config.pace.kind) {
     case 'rate':
-      return ratePacer({ rate: config.pace.rate, restartWhenIdle: follow });
+      return ratePacer({ rate: config.pace.rate, restartWhenIdle: follow, maxLatenessMs: config.pace.maxLatenessMs, strict: config.pace.strict });
     case 'recorded':
       return recordedPacer({ speed: config.pace.speed, originMs: config.pace.originMs });
     case 'asap':

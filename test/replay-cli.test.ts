@@ -148,7 +148,8 @@ describe('replay and soak commands', () => {
     const port = await freePort();
     try {
       await store.captures.append(Array.from({ length: 5 }, (_, i) => makeCapture(`f-${i}`, Date.now() + i)));
-      const run = spawnCli(['replay', '--target', shadow.url, '--store', store.dir, '--follow', '--metrics-listen', `127.0.0.1:${port}`, '--no-progress']);
+      // --from: these captures were written before the run; a new group would otherwise start after them.
+      const run = spawnCli(['replay', '--target', shadow.url, '--store', store.dir, '--follow', '--from', '-1h', '--metrics-listen', `127.0.0.1:${port}`, '--no-progress']);
       await waitFor(() => shadow.seen.length >= 5, 'five requests at the shadow', 15_000);
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       for (const name of ['shadowtap_replay_sent_total', 'shadowtap_replay_lag_seconds', 'shadowtap_replay_lateness_seconds', 'shadowtap_replay_circuit_open']) {
@@ -163,6 +164,31 @@ describe('replay and soak commands', () => {
       // Live mirroring commits to the one group every worker of a deployment shares.
       const groups = await readdir(join(store.dir, 'captures', 'groups'));
       assert.deepEqual(groups, ['shadowtap-replay.json']);
+    } finally {
+      await shadow.close();
+      await store.cleanup();
+    }
+  });
+
+  it('--follow with a new group starts at the end of the log: history is not replayed, new captures are', async () => {
+    const shadow = await startServer();
+    const store = await tempStore();
+    try {
+      await store.captures.append(Array.from({ length: 20 }, (_, i) => makeCapture(`old-${i}`, Date.now() - 60_000 + i, { path: `/old-${i}` })));
+      const run = spawnCli(['replay', '--target', shadow.url, '--store', store.dir, '--follow', '--group', 'fresh', '--no-progress']);
+      // New captures until one arrives: the worker is tailing by then, and would have sent history first.
+      let n = 0;
+      await waitFor(
+        async () => {
+          await store.captures.append([makeCapture(`new-${n}`, Date.now(), { path: `/new-${n++}` })]);
+          return shadow.seen.some((r) => r.url.includes('new-'));
+        },
+        'a new capture at the shadow',
+        30_000,
+      );
+      run.kill('SIGTERM');
+      assert.equal(await run.code, 0, run.stderr());
+      assert.deepEqual(shadow.seen.filter((r) => r.url.includes('old-')), [], 'no capture older than the run was sent');
     } finally {
       await shadow.close();
       await store.cleanup();

@@ -55,7 +55,6 @@ test('three workers in one group split the partitions: no capture sent twice, no
   const admin = new Kafka({ brokers: log.brokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
-    await captures.append([makeCapture('warm-up', Date.now(), { path: '/warm', query: 'id=warm-up' })]);
     const workers = [1, 2, 3].map(async () => {
       const source = await openLog(captureKind, log);
       const sink = await openLog(resultKind, log);
@@ -76,6 +75,8 @@ test('three workers in one group split the partitions: no capture sent twice, no
       'three stable members',
       60_000,
     );
+    // A new group starts at the end of the log: traffic from now on, warm-up first.
+    await captures.append([makeCapture('warm-up', Date.now(), { path: '/warm', query: 'id=warm-up' })]);
     await waitFor(() => shadow.seen.length >= 1, 'the warm-up capture', 30_000);
     const ids = Array.from({ length: 300 }, (_, i) => `c${i}`);
     await captures.append(ids.map((id) => makeCapture(id, Date.now(), { path: '/c', query: `id=${id}` })));
@@ -107,7 +108,7 @@ test('a worker SIGKILLed mid-run and restarted leaves every capture with a Resul
   const worker = () =>
     spawn(
       process.execPath,
-      [join(packageRoot(), 'dist', 'cli', 'main.js'), 'replay', '--brokers', log.brokers.join(','), '--topic-prefix', log.topicPrefix, '--target', shadow.url, '--follow', '--group', group, '--concurrency', '8'],
+      [join(packageRoot(), 'dist', 'cli', 'main.js'), 'replay', '--brokers', log.brokers.join(','), '--topic-prefix', log.topicPrefix, '--target', shadow.url, '--follow', '--from', String(startMs), '--group', group, '--concurrency', '8'],
       { stdio: 'ignore' },
     );
   try {
@@ -137,6 +138,35 @@ test('a worker SIGKILLed mid-run and restarted leaves every capture with a Resul
     assert.equal(report.totals.pairs, ids.length, 'each request id counted once');
     assert.equal(report.totals.missing, 0);
   } finally {
+    await captures.close();
+    await results.close();
+    await shadow.close();
+  }
+});
+
+test('live mirroring with a new group on Kafka starts at the end of the topic: history is not replayed, new captures are', async () => {
+  const log = kafkaLog();
+  const captures = await openLog(captureKind, log);
+  const results = await openLog(resultKind, log);
+  const shadow = await startServer();
+  const stop = new AbortController();
+  try {
+    await captures.append(Array.from({ length: 30 }, (_, i) => makeCapture(`old${i}`, Date.now() - 60_000 + i, { path: '/o', query: `id=old${i}` })));
+    const replaying = runReplay({ source: captures, results, target: shadow.url, follow: true, group: randomName('fresh'), signal: stop.signal });
+    let n = 0;
+    await waitFor(
+      async () => {
+        await captures.append([makeCapture(`new${n}`, Date.now(), { path: '/n', query: `id=new${n++}` })]);
+        return [...countIds(shadow.seen).keys()].some((id) => id.startsWith('new'));
+      },
+      'a new capture at the shadow',
+      60_000,
+    );
+    stop.abort();
+    await replaying;
+    assert.deepEqual([...countIds(shadow.seen).keys()].filter((id) => id.startsWith('old')), []);
+  } finally {
+    stop.abort();
     await captures.close();
     await results.close();
     await shadow.close();

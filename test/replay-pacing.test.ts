@@ -14,7 +14,7 @@ describe('rate pacer schedule', () => {
     assert.equal(rateSchedule(1000, 4, 10), 3500);
     assert.equal(rateSchedule(0, 1000, 999), 999);
     const pacer = ratePacer({ rate: 50, startMs: 10 });
-    assert.equal(pacer.dropsWhenBusy, true);
+    assert.deepEqual(pacer.openModel, { maxLatenessMs: 1000, strict: false });
     assert.deepEqual([0, 1, 2, 3].map(() => pacer.scheduleFor(0)), [10, 30, 50, 70]);
   });
 
@@ -34,7 +34,7 @@ describe('recorded pacer schedule', () => {
     assert.equal(recordedSchedule(100, 5000, 5300, 3), 200);
     assert.equal(recordedSchedule(100, 5000, 4000, 1), 100, 'older than the origin: due at once');
     const pacer = recordedPacer({ speed: 2, startMs: 0 });
-    assert.equal(pacer.dropsWhenBusy, false);
+    assert.equal(pacer.openModel, undefined);
     assert.deepEqual([7000, 7100, 7500].map((t) => pacer.scheduleFor(t)), [0, 50, 250]);
     const fromWindowStart = recordedPacer({ speed: 10, startMs: 0, originMs: 6000 });
     assert.equal(fromWindowStart.scheduleFor(7000), 100);
@@ -79,12 +79,12 @@ describe('recorded pacing against a real shadow', () => {
 });
 
 describe('open model (--rate)', () => {
-  it('drops sends that cannot start on time instead of delaying them, and records each drop', async () => {
+  it('drops sends whose concurrency slot is still taken --max-lateness after their time, and records each drop', async () => {
     const shadow = await startServer((_req, res) => setTimeout(() => res.end(), 50));
     const store = await tempStore();
     try {
       await store.captures.append(Array.from({ length: 20 }, (_, i) => makeCapture(`r-${i}`, t0 + i)));
-      const summary = await runReplay({ source: store.captures, results: store.results, target: shadow.url, rate: 200, concurrency: 1 });
+      const summary = await runReplay({ source: store.captures, results: store.results, target: shadow.url, rate: 200, concurrency: 1, maxLatenessMs: 20 });
       const results = await readAll(store.results);
       assert.equal(results.length, 20);
       const dropped = results.filter((r) => r.skipReason === 'dropped');
@@ -101,11 +101,10 @@ describe('open model (--rate)', () => {
       await store.cleanup();
     }
   });
-  it('drops a send the worker itself reaches after its time (a blocked event loop) instead of sending it late', async () => {
-    const blockMs = 60;
+  /** A shadow in this process whose first request busy-waits: the replay's event loop is blocked too. */
+  async function blockedOnce(blockMs: number) {
     let blocked = false;
-    const shadow = await startServer((_req, res) => {
-      // The shadow shares this process: busy-waiting here blocks the replay's event loop too.
+    return startServer((_req, res) => {
       if (!blocked) {
         blocked = true;
         const until = performance.now() + blockMs;
@@ -113,17 +112,44 @@ describe('open model (--rate)', () => {
       }
       res.end();
     });
+  }
+
+  it('a busy event loop drops nothing: sends the worker reaches late go late, their lateness recorded, and the schedule stays on its grid', async () => {
+    const blockMs = 60;
+    const shadow = await blockedOnce(blockMs);
     const store = await tempStore();
     try {
       await store.captures.append(Array.from({ length: 40 }, (_, i) => makeCapture(`b-${i}`, t0 + i)));
       const summary = await runReplay({ source: store.captures, results: store.results, target: shadow.url, rate: 200, concurrency: 64 });
       const results = await readAll(store.results);
       assert.equal(results.length, 40);
+      assert.equal(summary.dropped, 0);
+      assert.equal(summary.sent, 40);
+      // The sends due while the loop was blocked left after it, and say so.
+      const lateness = results.map((r) => (r.sentTime! - r.scheduledTime) / 1000);
+      assert.ok(Math.max(...lateness) >= blockMs / 2, `largest lateness ${Math.max(...lateness)} ms`);
+      assert.ok(summary.latenessMs.max >= blockMs / 2);
+      // Never early: catching up sends no slot before its time.
+      for (const r of results) assert.ok(r.sentTime! >= r.scheduledTime, `${r.id} was sent early`);
+      const scheduled = results.map((r) => r.scheduledTime).sort((a, b) => a - b);
+      assert.ok(Math.abs((scheduled[39]! - scheduled[0]!) / 39 - 5000) < 50, 'scheduled on the 5 ms grid');
+    } finally {
+      await shadow.close();
+      await store.cleanup();
+    }
+  });
+
+  it('with --strict-open-model a send the worker reaches later than --max-lateness is dropped, not sent late', async () => {
+    const blockMs = 60;
+    const shadow = await blockedOnce(blockMs);
+    const store = await tempStore();
+    try {
+      await store.captures.append(Array.from({ length: 40 }, (_, i) => makeCapture(`s-${i}`, t0 + i)));
+      const summary = await runReplay({ source: store.captures, results: store.results, target: shadow.url, rate: 200, concurrency: 64, strictOpenModel: true, maxLatenessMs: 2 });
+      const results = await readAll(store.results);
+      assert.equal(results.length, 40);
       assert.ok(summary.dropped > 0, 'sends due while the loop was blocked are dropped');
-      // Sent ones left about on time: none carries the block as lateness.
-      for (const r of results.filter((r) => r.sentTime !== null)) {
-        assert.ok(r.sentTime! - r.scheduledTime < (blockMs / 2) * 1000, `${r.id} was sent ${(r.sentTime! - r.scheduledTime) / 1000} ms late`);
-      }
+      assert.equal(summary.sent + summary.dropped, 40);
     } finally {
       await shadow.close();
       await store.cleanup();

@@ -196,6 +196,7 @@ async function diffCommand(flags: DiffFlags): Promise<number> {
             writeLine?.(record);
             watchers.observe(record);
           },
+          onWarning: (message) => process.stderr.write(`shadowtap: ${message}\n`),
           baselineTarget: flags.baselineTarget?.href,
           noiseThresholds: { relative: flags.noiseRelative / 100, absolute: flags.noiseAbsolute / 100 },
         });

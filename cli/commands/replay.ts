@@ -4,6 +4,7 @@ import { ReplayMetrics } from '../../replay/replay-metrics.js';
 import { serveMetrics } from '../../shared/metrics-server.js';
 import { ProgressReporter } from '../../replay/progress-reporter.js';
 import { defaultGroup, replayDefaults, type ReplayOptions } from '../../replay/replay-options.js';
+import { ratePacerDefaults } from '../../replay/rate-pacer.js';
 import { runReplay } from '../../replay/replay-worker.js';
 import { defaultCircuitBreaker } from '../../replay/circuit-breaker.js';
 import { defaultAllowedMethods } from '../../replay/side-effect-guard.js';
@@ -15,7 +16,7 @@ import type { Capture, Header, Result } from '../../shared/records/types.js';
 import { readOpeningKey } from '../../shared/redaction/seal-key-files.js';
 import type { OpeningKey } from '../../shared/redaction/seal.js';
 import { addRedactionOptions, redactionFrom } from './capture.js';
-import { action, addLogOptions, checkWritable, logOptionsFrom, parseListen, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
+import { action, addLogOptions, checkWritable, logOptionsFrom, parseListen, parseNonNegative, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
 
 /** Flags of how requests are sent, shared by `replay` and `soak`. */
 type RedactionFlags = Parameters<typeof redactionFrom>[0];
@@ -201,6 +202,8 @@ interface ReplayFlags extends SendFlags {
   pace: 'asap' | 'recorded';
   speed: number;
   rate?: number;
+  maxLateness: number;
+  strictOpenModel?: boolean;
   baseline?: URL;
 }
 
@@ -208,13 +211,21 @@ export function registerReplay(program: Command): void {
   const command = program
     .command('replay')
     .description('send captured requests to a shadow and record each answer as a Result')
-    .option('--follow', 'tail the log: mirror new captures as they arrive, until SIGTERM/SIGINT')
+    .option('--follow', 'tail the log: mirror new captures as they arrive, until SIGTERM/SIGINT; a new group starts at the end of the log unless --from is given')
     .option('--from <time>', 'start of the window (ISO time, ms since epoch, or -15m)', (v) => parseTime(v, '--from'))
     .option('--to <time>', 'end of the window, exclusive; without --from/--to/--follow the whole log is replayed once', (v) => parseTime(v, '--to'))
     .option('--group <name>', `consumer group: a restarted run resumes after its last commit (default: ${replayDefaults.group} with --follow, else one per window and target)`)
     .addOption(new Option('--pace <mode>', 'asap: as fast as --concurrency allows; recorded: keep the recorded gaps').choices(['asap', 'recorded']).default('asap'))
     .addOption(new Option('--speed <n>', 'with --pace recorded: 2 replays twice as fast').default(replayDefaults.speed).argParser((v) => parsePositiveNumber(v, '--speed')))
-    .addOption(new Option('--rate <r>', 'open model: r requests/s at exact intervals; sends that cannot start on time are dropped').argParser((v) => parsePositiveNumber(v, '--rate')))
+    .addOption(
+      new Option('--rate <r>', 'open model: r requests/s at exact intervals; a send reached late is sent late, its lateness recorded').argParser((v) => parsePositiveNumber(v, '--rate')),
+    )
+    .addOption(
+      new Option('--max-lateness <ms>', 'with --rate: a send still waiting for a free --concurrency slot this long after its time is dropped (the shadow cannot keep up)')
+        .default(ratePacerDefaults.maxLatenessMs)
+        .argParser((v) => parseNonNegative(v, '--max-lateness')),
+    )
+    .option('--strict-open-model', 'with --rate: drop any send later than --max-lateness, also when the worker itself was late (a busy core, a GC pause)')
     .addOption(new Option('--baseline <url>', 'A/A calibration: also send each safe request to this second stable instance (diff --baseline-target)').argParser((v) => parseUrl(v, '--baseline')));
   addSendOptions(command)
     .addHelpText(
@@ -235,6 +246,7 @@ export function registerReplay(program: Command): void {
       action(async (flags: ReplayFlags) => {
         if (flags.follow && flags.to !== undefined) throw usageError('--follow tails the log without an end: drop --to, or drop --follow to replay a window');
         if (flags.rate !== undefined && flags.pace === 'recorded') throw usageError('--rate and --pace recorded exclude each other: pick one way to pace');
+        if (flags.strictOpenModel && flags.rate === undefined) throw usageError('--strict-open-model applies to --rate only: add --rate R or drop it');
         return runReplayCommand(
           flags,
           'replay',
@@ -253,6 +265,8 @@ export function registerReplay(program: Command): void {
               pace: flags.pace,
               speed: flags.speed,
               rate: flags.rate,
+              maxLatenessMs: flags.maxLateness,
+              strictOpenModel: flags.strictOpenModel,
               baseline: flags.baseline && String(flags.baseline),
             });
             if (!flags.follow && summary.read === 0 && !signal.aborted && (await holdsCaptures(source, flags.from, flags.to))) {

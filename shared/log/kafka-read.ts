@@ -30,7 +30,7 @@ export interface KafkaReadContext<T> {
 
 /**
  * One read of a topic. Start per partition: the group's committed offset, else the offset for
- * `fromMs`, else the beginning. Without `follow`, a bounded read of every partition, fetched
+ * `fromMs`, else the beginning (for `follow` with `startAtEnd`, the end as the read began). Without `follow`, a bounded read of every partition, fetched
  * directly (no group session: its commits go to the group from outside); each partition ends at
  * the high watermark seen when the read began, or with `toMs` at its first record at or past
  * it. With `follow`, a consumer group member (a throwaway group when none is given) that reads
@@ -38,7 +38,7 @@ export interface KafkaReadContext<T> {
  */
 export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadOptions = {}): AsyncGenerator<LogEntry<T>> {
   const { kafka, admin, topic, kind } = context;
-  const { fromMs, toMs, follow = false, group, signal, onDeadLetter } = options;
+  const { fromMs, toMs, follow = false, group, signal, onDeadLetter, startAtEnd = false } = options;
   if (signal?.aborted) return;
   const groupId = group ?? `shadowtap-read-${randomUUID()}`;
 
@@ -58,7 +58,8 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   } catch (error) {
     throw context.failure(`read topic ${topic}`, error);
   }
-  const lows = new Map(watermarks.map(({ partition, low }) => [partition, Number(low)]));
+  // Where a followed partition starts when nothing else says: its beginning, or with startAtEnd its end as the read began.
+  const defaults = new Map(watermarks.map(({ partition, low, high }) => [partition, Number(startAtEnd && fromMs === undefined ? high : low)]));
   const decode = recordDecoder(topic, kind, context.registry);
   if (!follow) {
     const ranges = new Map(
@@ -134,7 +135,7 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
     for (const partition of partitions) {
       // Restart after what the caller took, so no record reaches it twice from this read.
       const start = Math.max(
-        committed.get(partition) ?? fromOffsets?.get(partition) ?? lows.get(partition) ?? 0,
+        committed.get(partition) ?? fromOffsets?.get(partition) ?? defaults.get(partition) ?? 0,
         delivered.get(partition) ?? 0,
       );
       starts.set(partition, start);

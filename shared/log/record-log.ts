@@ -24,9 +24,18 @@ export interface ReadOptions {
   follow?: boolean;
   /** Consumer group: the read resumes after the positions last committed for it. */
   group?: string;
+  /**
+   * Where nothing was committed for the group and no `fromMs` is given: start at the end of the
+   * log as the read begins, reading only records appended afterwards (Kafka's
+   * auto.offset.reset=latest). Live mirroring starts so, instead of flooding a new shadow with
+   * all retained history.
+   */
+  startAtEnd?: boolean;
   signal?: AbortSignal;
   /** Told about each record that could not be decoded; it has already been moved to the dead-letter log. */
   onDeadLetter?: (position: Position, error: Error) => void;
+  /** Told in one line about each damaged block or cut tail of the log (once per block), for the user. */
+  onWarning?: (message: string) => void;
 }
 
 /**
