@@ -47,7 +47,7 @@ export class CaptureMetrics {
   private readonly deliveredTotal: Counter;
   private readonly addedLatency: Histogram;
 
-  constructor(gauges: { queueBytes: () => number; spoolBytes: () => number }) {
+  constructor(gauges: { queueBytes: () => number; spoolBytes: () => number; logUp: () => number }) {
     const registers = [this.registry];
     const counts = this.counts;
     this.counters = Object.defineProperties(counts, {
@@ -73,6 +73,7 @@ export class CaptureMetrics {
     this.deliveredTotal = new Counter({ name: 'shadowtap_capture_delivered_total', help: 'Captures accepted by the log', registers });
     new Gauge({ name: 'shadowtap_capture_queue_bytes', help: 'Bytes in the in-memory queue', registers, collect() { this.set(gauges.queueBytes()); } });
     new Gauge({ name: 'shadowtap_capture_spool_bytes', help: 'Bytes in the disk spool', registers, collect() { this.set(gauges.spoolBytes()); } });
+    new Gauge({ name: 'shadowtap_capture_log_up', help: '1 while the log accepts appends, 0 while it is unreachable (captures wait in memory and spool)', registers, collect() { this.set(gauges.logUp()); } });
     this.addedLatency = new Histogram({
       name: 'shadowtap_capture_added_latency_seconds',
       help: 'Time the capture agent adds to a request, excluding the time stable takes',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
+import type { BackgroundLog, LogState } from '../shared/log/background-log.js';
 import { captureCodec } from '../shared/records/codec.js';
 import type { Capture, Header } from '../shared/records/types.js';
 import { captureV2Defaults, nowMicros } from '../shared/records/types.js';
@@ -88,7 +89,7 @@ export class CaptureRecorder {
           },
         })
       : null;
-    this.metrics = new CaptureMetrics({ queueBytes: () => this.queue.memoryBytes, spoolBytes: () => this.queue.spoolBytes });
+    this.metrics = new CaptureMetrics({ queueBytes: () => this.queue.memoryBytes, spoolBytes: () => this.queue.spoolBytes, logUp: () => (this.logState === 'connected' ? 1 : 0) });
     this.queue = new RecordQueue<Capture>(this.options.sink, estimateBytes, q, spool, {
       onDelivered: (count) => this.metrics.delivered(count),
       onSpooled: (count) => this.metrics.spooled(count),
@@ -206,6 +207,13 @@ export class CaptureRecorder {
     } finally {
       this.draining = null;
     }
+  }
+
+  /** Whether the log is reached: a background log says so before any append, a failing append says it is not. */
+  get logState(): LogState {
+    if (this.failing) return 'unreachable';
+    const sink = this.options.sink as Partial<BackgroundLog<Capture>>;
+    return sink.state ?? 'connected';
   }
 
   /** Delivers what is queued within `timeoutMs`; what is left goes to the spool or is counted as dropped. */

@@ -1,9 +1,10 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { Pool } from 'undici';
 import { configError } from '../shared/errors.js';
 import type { RecorderOptions } from './capture-options.js';
+import { listenOn } from '../shared/listen.js';
 import { serveMetrics } from '../shared/metrics-server.js';
 import type { CaptureCounters } from './capture-metrics.js';
 import { CaptureRecorder } from './capture-recorder.js';
@@ -21,7 +22,9 @@ export interface CaptureServerOptions extends RecorderOptions {
   mirrorTarget?: boolean;
   /** Send the generated request id to stable when the request had none. */
   forwardRequestId?: boolean;
-  /** Largest request/response head accepted, in bytes. */
+  /** How long stable may take to start its answer, or stay silent mid-body, before the client gets 504. */
+  upstreamTimeoutMs?: number;
+  /** Largest request/response head accepted, in bytes; a larger request head gets 431. */
   maxHeaderBytes?: number;
   /** How long close() waits for in-flight requests and the queue to drain. */
   drainTimeoutMs?: number;
@@ -44,19 +47,10 @@ export interface CaptureServer {
 export const captureServerDefaults = {
   host: '127.0.0.1',
   maxHeaderBytes: 64 * 1024,
+  upstreamTimeoutMs: 60_000,
   drainTimeoutMs: 10_000,
   forwardRequestId: false,
 };
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as { port: number }).port);
-    });
-  });
-}
 
 function upstreamUrl(value: string): URL {
   try {
@@ -79,11 +73,12 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
   const recorder = new CaptureRecorder(options);
   const upstream = options.upstream ? upstreamUrl(options.upstream) : null;
   const basePath = upstream ? upstream.pathname.replace(/\/$/, '') : '';
-  const pool = upstream ? new Pool(upstream.origin, { maxHeaderSize }) : null;
+  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? captureServerDefaults.upstreamTimeoutMs;
+  const pool = upstream ? new Pool(upstream.origin, { maxHeaderSize, headersTimeout: upstreamTimeoutMs, bodyTimeout: upstreamTimeoutMs }) : null;
 
   const server = createServer({ maxHeaderSize }, (req, res) => {
     if (pool) {
-      proxyRequest({ recorder, pool, basePath, forwardRequestId: options.forwardRequestId ?? captureServerDefaults.forwardRequestId }, req, res);
+      proxyRequest({ recorder, pool, basePath, upstreamTimeoutMs, forwardRequestId: options.forwardRequestId ?? captureServerDefaults.forwardRequestId }, req, res);
     } else mirrorRequest(recorder, req, res);
   });
   // Upgraded connections leave the HTTP server's bookkeeping; close() must end them itself.
@@ -95,20 +90,44 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     if (upstream) tunnelUpgrade(upstream, basePath, req, socket, head);
     else socket.end('HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
   });
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return;
+    if (error.code === 'HPE_HEADER_OVERFLOW') socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    else socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
   });
 
-  const port = await listen(server, options.port, host);
+  let serving = false;
+  const health = () => {
+    const { delivered, dropped, queueBytes, spoolBytes } = recorder.metrics.counters;
+    return { status: 'ok', log: recorder.logState, delivered, dropped, queueBytes, spoolBytes };
+  };
+  // The admin port first: when it is taken, nothing was started that would keep the process alive.
   const metricsServer =
     options.metricsPort === undefined
       ? null
-      : await serveMetrics(recorder.metrics.registry, { host: options.metricsHost ?? host, port: options.metricsPort });
+      : await serveMetrics(recorder.metrics.registry, { host: options.metricsHost ?? host, port: options.metricsPort }, {
+          // Liveness: the agent answers; its log's state is information, never a reason to restart it.
+          '/healthz': () => ({ status: 200, body: health() }),
+          // Readiness never depends on the log: captures wait in memory and spool while it is away.
+          '/readyz': () => ({ status: serving ? 200 : 503, body: { ready: serving, ...health() } }),
+        }).catch(async (error: unknown) => {
+          await recorder.close(0);
+          await pool?.close();
+          throw error;
+        });
+  const port = await listenOn(server, { host, port: options.port }, '--listen').catch(async (error: unknown) => {
+    await metricsServer?.close();
+    await recorder.close(0);
+    await pool?.close();
+    throw error;
+  });
+  serving = true;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   recorder.logger.info({ url, upstream: upstream?.origin, mirrorTarget: !upstream, metrics: metricsServer?.url }, 'capture agent listening');
 
   let closing: Promise<void> | null = null;
   const close = async () => {
+    serving = false;
     const deadline = Date.now() + drainTimeoutMs;
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();

@@ -13,7 +13,11 @@ export interface ProxyContext {
   /** Path prefix of the upstream URL, without a trailing slash. */
   basePath: string;
   forwardRequestId: boolean;
+  /** How long stable may take to start its answer, and to send each next piece of its body. */
+  upstreamTimeoutMs: number;
 }
+
+const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 const clientClosed = 'client closed the connection';
 
@@ -145,9 +149,15 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onError(error: Error): void {
     const { res } = this;
+    const code = (error as { code?: string }).code;
+    if (code && timeoutCodes.has(code)) {
+      // Recorded as a timeout in words, so the capture says what the client met.
+      error = Object.assign(new Error(`timeout: stable sent nothing for ${this.ctx.upstreamTimeoutMs / 1000} s (--upstream-timeout)`), { code });
+    }
     if (!res.headersSent && !res.destroyed) {
-      const text = `shadowtap: stable did not answer (${(error as { code?: string }).code ?? 'error'})\n`;
-      res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) }).end(text);
+      const timedOut = code !== undefined && timeoutCodes.has(code);
+      const text = timedOut ? `shadowtap: stable did not answer within ${this.ctx.upstreamTimeoutMs / 1000} s\n` : `shadowtap: stable did not answer (${code ?? 'error'})\n`;
+      res.writeHead(timedOut ? 504 : 502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) }).end(text);
     } else {
       // Headers already went out: cutting the connection is how the client learns the body is incomplete.
       res.destroy();

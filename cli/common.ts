@@ -1,5 +1,8 @@
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { ShadowtapError, usageError } from '../shared/errors.js';
+import { ExitCode, ShadowtapError, usageError } from '../shared/errors.js';
 import { defaultLogOptions, type LogOptions } from '../shared/log/open-log.js';
 
 /** Flags every command that touches a log shares: `--brokers` for Kafka or `--store` for the file log. */
@@ -97,8 +100,7 @@ export function parseUrl(value: string, flag: string): URL {
 }
 
 /**
- * Wraps a command action: ShadowtapErrors become one line on stderr and their exit code;
- * anything else is a bug and keeps its stack.
+ * Wraps a command action: every failure becomes one line on stderr and its exit code.
  */
 export function action<A extends unknown[]>(run: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
@@ -106,12 +108,79 @@ export function action<A extends unknown[]>(run: (...args: A) => Promise<number 
       const code = await run(...args);
       process.exitCode = code ?? 0;
     } catch (error) {
-      if (error instanceof ShadowtapError) {
-        process.stderr.write(`shadowtap: ${error.message}\n`);
-        process.exitCode = error.exitCode;
-        return;
-      }
-      throw error;
+      reportFailure(error);
     }
   };
+}
+
+const systemReasons: Record<string, string> = {
+  ENOENT: 'no such file or folder',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOSPC: 'the disk is full',
+  EROFS: 'read-only file system',
+  EISDIR: 'is a folder, not a file',
+  ENOTDIR: 'a part of the path is not a folder',
+  EMFILE: 'too many open files (raise the limit with ulimit -n)',
+};
+
+/**
+ * Writes one line for any failure and sets the exit code. A ShadowtapError carries its own
+ * message and code; a system error (disk full, permission) is a runtime failure named by its
+ * path; anything else is a bug, still one line, with its stack only when SHADOWTAP_DEBUG is set.
+ */
+export function reportFailure(error: unknown): void {
+  if (error instanceof ShadowtapError) {
+    process.stderr.write(`shadowtap: ${error.message}\n`);
+    process.exitCode = error.exitCode;
+    return;
+  }
+  const system = error as NodeJS.ErrnoException;
+  const reason = typeof system?.code === 'string' ? systemReasons[system.code] : undefined;
+  if (reason) {
+    process.stderr.write(`shadowtap: ${system.syscall ?? 'operation'} ${system.path ?? ''} failed: ${reason}\n`.replace('  ', ' '));
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`shadowtap: unexpected failure: ${message.split('\n')[0]} (a bug; set SHADOWTAP_DEBUG=1 for details and report it)\n`);
+    if (process.env.SHADOWTAP_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
+  }
+  process.exitCode = ExitCode.runtime;
+}
+
+/**
+ * Fails before any work when FILE cannot be written (its folder missing or read-only), so a
+ * long diff or replay never ends with its report lost. Leaves no file behind.
+ */
+export async function checkWritable(file: string, flag: string): Promise<void> {
+  const target = resolve(file);
+  const existing = await stat(target).catch(() => undefined);
+  if (existing?.isDirectory()) throw usageError(`${flag} ${file} is a folder; give a file name`);
+  const probe = existing ? target : dirname(target);
+  try {
+    await access(probe, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? `folder ${dirname(target)} does not exist; create it first` : `${probe} is not writable`;
+    throw usageError(`${flag} ${file}: ${why}`);
+  }
+}
+
+/**
+ * Commander checks mandatory options before unknown ones, so `replay --bogus` would complain
+ * about --target. Mandatory options are checked instead after commander's own checks (unknown
+ * flags first), in a preAction hook, with the same message.
+ */
+export function checkUnknownFlagsFirst(program: Command): void {
+  const walk = (command: Command) => {
+    const mandatory = command.options.filter((option) => option.mandatory);
+    for (const option of mandatory) option.mandatory = false;
+    if (mandatory.length > 0) {
+      command.hook('preAction', (self) => {
+        const missing = mandatory.find((option) => self.getOptionValue(option.attributeName()) === undefined);
+        if (missing) throw usageError(`required option '${missing.flags}' not specified (run with --help for usage)`);
+      });
+    }
+    command.commands.forEach(walk);
+  };
+  walk(program);
 }

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOn } from '../shared/listen.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export type SampleVariant = 'stable' | 'shadow';
@@ -76,13 +76,9 @@ export interface SampleApp {
 
 export async function startSampleApp(variant: SampleVariant, port = 0, host = '127.0.0.1'): Promise<SampleApp> {
   const server = createServer(sampleHandler(variant));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
-  const address = server.address() as AddressInfo;
+  const bound = await listenOn(server, { host, port }, '--listen');
   return {
-    url: `http://${host}:${address.port}`,
+    url: `http://${host}:${bound}`,
     server,
     close: () =>
       new Promise<void>((resolve) => {

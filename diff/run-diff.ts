@@ -29,6 +29,8 @@ export interface DiffOptions extends RuleOptions {
   bucketMs?: number;
   /** Told each pair's verdict as it is decided (for JSON Lines output). */
   onVerdict?: (record: PairRecord) => void;
+  /** Told in one line about damage met in the logs (a damaged block, a cut tail). */
+  onWarning?: (message: string) => void;
   /**
    * Results sent to this target (a second instance of stable) are A/A results: they calibrate
    * which fields differ for no reason (field-calibration.ts) instead of being judged.
@@ -52,9 +54,9 @@ export async function summarizeDiff(options: DiffOptions): Promise<DiffSummary> 
   };
   const summary = newSummary(limits);
   const onDeadLetter = () => void summary.deadLetters++;
-  const captures = options.captures.read({ fromMs: options.fromMs, toMs: options.toMs, follow: options.follow, signal: options.signal, onDeadLetter });
+  const captures = options.captures.read({ fromMs: options.fromMs, toMs: options.toMs, follow: options.follow, signal: options.signal, onDeadLetter, onWarning: options.onWarning });
   // Results of the last captures of a window, and of soaks of an old window, are sent after toMs.
-  const results = options.results.read({ fromMs: options.fromMs, follow: options.follow, signal: options.signal, onDeadLetter });
+  const results = options.results.read({ fromMs: options.fromMs, follow: options.follow, signal: options.signal, onDeadLetter, onWarning: options.onWarning });
   const judge = createPairJudge(rules, patterns);
   const baselineOrigin = options.baselineTarget === undefined ? undefined : originOf(options.baselineTarget);
   // Results name few targets: their origins are worked out once each, not per result.

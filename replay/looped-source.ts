@@ -20,7 +20,7 @@ export function loopedSource(source: CaptureSource, window: LoopedWindow): Captu
     commit: () => Promise.resolve(),
     async *read(options = {}): AsyncGenerator<LogEntry<Capture>> {
       for (let pass = 0; pass < window.loop && !options.signal?.aborted; pass++) {
-        const entries = source.read({ fromMs: window.fromMs, toMs: window.toMs, signal: options.signal, onDeadLetter: options.onDeadLetter });
+        const entries = source.read({ fromMs: window.fromMs, toMs: window.toMs, signal: options.signal, onDeadLetter: options.onDeadLetter, onWarning: options.onWarning });
         for await (const entry of entries) yield { ...entry, timestampMs: entry.timestampMs + pass * spanMs };
       }
     },

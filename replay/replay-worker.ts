@@ -199,6 +199,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       group: config.commit ? config.group : undefined,
       signal,
       onDeadLetter: () => observe((o) => o.deadLetter()),
+      onWarning: options.onWarning,
     });
     for await (const entry of entries) {
       if (signal?.aborted || writer.failure || failure) break;

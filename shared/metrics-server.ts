@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { usageError } from './errors.js';
+import { listenOn } from './listen.js';
 
 export interface MetricsServer {
   server: Server;
@@ -11,11 +10,21 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves one stage's registry on GET /metrics; capture, replay and diff each run one. */
-export async function serveMetrics(registry: Registry, listen: { host: string; port: number }): Promise<MetricsServer> {
+/** An extra GET endpoint of the admin port, such as a probe's /healthz: its status and JSON body. */
+export type AdminRoute = () => { status: number; body: object };
+
+/** Serves one stage's registry on GET /metrics (and any `routes`); capture, replay and diff each run one. */
+export async function serveMetrics(registry: Registry, listen: { host: string; port: number }, routes: Record<string, AdminRoute> = {}): Promise<MetricsServer> {
   const server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-      res.writeHead(404).end('see /metrics\n');
+    const path = (req.url ?? '').split('?')[0]!;
+    const route = req.method === 'GET' && Object.hasOwn(routes, path) ? routes[path] : undefined;
+    if (route) {
+      const { status, body } = route();
+      res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
+      return;
+    }
+    if (req.method !== 'GET' || path !== '/metrics') {
+      res.writeHead(404).end(`see ${['/metrics', ...Object.keys(routes)].join(', ')}\n`);
       return;
     }
     registry.metrics().then(
@@ -23,15 +32,9 @@ export async function serveMetrics(registry: Registry, listen: { host: string; p
       (error: Error) => res.writeHead(500).end(`${error.message}\n`),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) =>
-      reject(usageError(`cannot serve metrics on ${listen.host}:${listen.port} (${error.message}); choose a free port with --metrics-listen`)),
-    );
-    server.listen(listen.port, listen.host, resolve);
-  });
+  const port = await listenOn(server, listen, '--metrics-listen');
   // A scrape must never keep a finished process alive.
   server.unref();
-  const port = (server.address() as AddressInfo).port;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   return {
     server,

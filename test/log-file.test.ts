@@ -86,21 +86,48 @@ test('a follow read sees records appended while it waits, and stops on abort', a
   await log.close();
 });
 
-test('a corrupt block goes to the dead-letter folder and reading goes on', async () => {
+test('a damaged block goes to the dead-letter folder whole, counted with every record it held, named in one line; reading goes on', async () => {
+  const store = await tempStore();
+  const log = await openFileLog(captureKind, { dir: store });
+  await log.append([captureAt(0, 1000), captureAt(1, 1001)]);
+  await log.append([captureAt(2, 1002), captureAt(3, 1003), captureAt(4, 1004)]);
+  await log.append([captureAt(5, 1005)]);
+  await log.close();
+  const segment = join(store, 'captures', '00000000000000000000.avro');
+  const bytes = await readFile(segment);
+  // One flipped byte inside the second block: a record id, which would still decode.
+  const at = bytes.indexOf('r3');
+  bytes[at + 1] ^= 0x01;
+  await writeFile(segment, bytes);
+  const dead: number[] = [];
+  const warnings: string[] = [];
+  const entries = await collect(
+    (await openFileLog(captureKind, { dir: store })).read({ onDeadLetter: (position) => dead.push(position.offset), onWarning: (m) => warnings.push(m) }),
+  );
+  assert.deepEqual(entries.map((e) => e.value.id), ['r0', 'r1', 'r5']);
+  assert.deepEqual(dead, [2, 3, 4]);
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0]!, /00000000000000000000\.avro: the block at byte \d+ with 3 records \(offsets 2-4\) is damaged \(its bytes do not match their checksum\)/);
+  assert.equal((await readdir(join(store, 'captures', 'dead-letter'))).length, 1);
+});
+
+test('bytes after the last complete block are named in one line, not taken for records', async () => {
   const store = await tempStore();
   const log = await openFileLog(captureKind, { dir: store });
   await log.append([captureAt(0, 1000), captureAt(1, 1001)]);
   await log.close();
-  const segment = join(store, 'captures', '00000000000000000000.avro');
   // A block claiming 1 record of 4 bytes, followed by a wrong sync marker.
-  await appendFile(segment, Buffer.concat([Buffer.from([2, 8]), Buffer.from('junk'), Buffer.alloc(16, 7)]));
+  await appendFile(join(store, 'captures', '00000000000000000000.avro'), Buffer.concat([Buffer.from([2, 8]), Buffer.from('junk'), Buffer.alloc(16, 7)]));
   const dead: number[] = [];
+  const warnings: string[] = [];
   const entries = await collect(
-    (await openFileLog(captureKind, { dir: store })).read({ onDeadLetter: (position) => dead.push(position.offset) }),
+    (await openFileLog(captureKind, { dir: store })).read({ onDeadLetter: (position) => dead.push(position.offset), onWarning: (m) => warnings.push(m) }),
   );
   assert.deepEqual(entries.map((e) => e.value.id), ['r0', 'r1']);
-  assert.deepEqual(dead, [2]);
-  assert.equal((await readdir(join(store, 'captures', 'dead-letter'))).length, 1);
+  assert.deepEqual(dead, []);
+  assert.deepEqual(warnings.map((w) => w.replace(/^.*captures\//, '')), [
+    '00000000000000000000.avro: 22 bytes after its last complete block are not records (an append in progress, or cut by a crash: the next append repairs the last segment)',
+  ]);
 });
 
 test('a block half-written by a crash is cut off when the log is reopened for writing', async () => {
@@ -126,15 +153,23 @@ test('a file in the store that is not a log segment is one clear error naming it
   });
 });
 
-test('a segment whose header schema is damaged is one clear error naming it, not a parse error', async () => {
+test('a damaged segment header: with its index every record is counted as a dead letter; without one it is one clear error naming it', async () => {
   const store = await tempStore();
   const log = await openFileLog(captureKind, { dir: store });
-  await log.append([captureAt(0, 1000)]);
+  await log.append([captureAt(0, 1000), captureAt(1, 1001)]);
+  await log.append([captureAt(2, 1002)]);
   const segment = join(store, 'captures', '00000000000000000000.avro');
   const bytes = await readFile(segment);
   const schemaAt = bytes.indexOf('"fields"');
   bytes.fill(0xff, schemaAt, schemaAt + 8);
   await writeFile(segment, bytes);
+  const dead: number[] = [];
+  const warnings: string[] = [];
+  assert.deepEqual(await collect(log.read({ onDeadLetter: (p) => dead.push(p.offset), onWarning: (m) => warnings.push(m) })), []);
+  assert.deepEqual(dead, [0, 1, 2]);
+  assert.equal(warnings.length, 2);
+  assert.match(warnings[0]!, /with 2 records \(offsets 0-1\) is damaged \(the segment header is damaged\)/);
+  await rm(join(store, 'captures', '00000000000000000000.index'));
   await assert.rejects(collect(log.read()), (error: Error & { code?: string }) => {
     assert.equal(error.code, 'ST_LOG_IO');
     assert.match(error.message, /00000000000000000000\.avro has a damaged or foreign schema in its header.*move it out of the store folder/);

@@ -5,7 +5,7 @@ import { createCaptureLogger } from '../../capture/capture-logger.js';
 import { recorderDefaults, type RedactionMode, type RedactionOptions } from '../../capture/capture-options.js';
 import { captureServerDefaults, startCaptureServer } from '../../capture/capture-server.js';
 import { usageError } from '../../shared/errors.js';
-import { openLog } from '../../shared/log/open-log.js';
+import { openLogForAppending } from '../../shared/log/open-log.js';
 import { captureKind } from '../../shared/log/record-log.js';
 import { action, addLogOptions, logOptionsFrom, parseListen, parsePositiveInt, parseUrl } from '../common.js';
 
@@ -71,6 +71,7 @@ interface CaptureFlags {
   spoolDir: string;
   spoolBytes: number;
   drainTimeout: number;
+  upstreamTimeout: number;
   metricsListen?: string;
   logLevel: string;
   brokers?: string;
@@ -100,7 +101,8 @@ async function runCapture(flags: CaptureFlags): Promise<number> {
   const upstream = flags.upstream ? parseUrl(flags.upstream, '--upstream').toString() : undefined;
   const metrics = flags.metricsListen ? parseListen(flags.metricsListen, '--metrics-listen') : undefined;
   const logger = createCaptureLogger(flags.logLevel);
-  const log = await openLog(captureKind, logOptionsFrom(flags));
+  // Kafka is reached in the background: capture serves from its first second whatever the log's state.
+  const log = await openLogForAppending(captureKind, logOptionsFrom(flags));
   const server = await startCaptureServer({
     host: listen.host,
     port: listen.port,
@@ -123,6 +125,7 @@ async function runCapture(flags: CaptureFlags): Promise<number> {
     },
     queue: { memoryBytes: flags.queueBytes, spoolDir: flags.spoolDir, spoolBytes: flags.spoolBytes },
     drainTimeoutMs: flags.drainTimeout * 1000,
+    upstreamTimeoutMs: flags.upstreamTimeout * 1000,
     metricsHost: metrics?.host,
     metricsPort: metrics?.port,
     logger,
@@ -177,7 +180,12 @@ export function registerCapture(program: Command): void {
         .default(captureServerDefaults.drainTimeoutMs / 1000)
         .argParser((v) => parseSeconds(v, '--drain-timeout')),
     )
-    .addOption(new Option('--metrics-listen <addr>', 'admin address serving Prometheus /metrics, e.g. :9464'))
+    .addOption(
+      new Option('--upstream-timeout <seconds>', 'stable silent this long (before its answer starts, or mid-body) ends the request: the client gets 504, the capture records the timeout')
+        .default(captureServerDefaults.upstreamTimeoutMs / 1000)
+        .argParser((v) => parseSeconds(v, '--upstream-timeout')),
+    )
+    .addOption(new Option('--metrics-listen <addr>', 'admin address serving Prometheus /metrics and the probes /healthz and /readyz, e.g. :9464'))
     .addOption(new Option('--log-level <level>', 'log level of the JSON logs on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'));
   addLogOptions(command)
     .addHelpText(

@@ -20,7 +20,7 @@ import { appendAccepted } from '../../diff/reviewed-differences.js';
 import { RollingSummary } from '../../diff/rolling-summary.js';
 import { defaultJoinWindow, runDiff } from '../../diff/run-diff.js';
 import { postWebhook } from '../../diff/webhook.js';
-import { action, addLogOptions, logOptionsFrom, parseListen, parseNonNegative, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
+import { action, addLogOptions, checkWritable, logOptionsFrom, parseListen, parseNonNegative, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
 
 const formats = ['text', 'json', 'jsonl', 'html', 'junit', 'md'] as const;
 type Format = (typeof formats)[number];
@@ -143,6 +143,8 @@ export function registerDiff(program: Command): void {
 
 async function diffCommand(flags: DiffFlags): Promise<number> {
   if (flags.from !== undefined && flags.to !== undefined && flags.to <= flags.from) throw usageError('--to must be later than --from');
+  if (flags.out !== undefined) await checkWritable(flags.out, '--out');
+  if (flags.accept) await checkWritable(flags.accepted ?? defaultReviewedFile, '--accepted');
   const reviewedPath = flags.accepted ?? (flags.accept ? defaultReviewedFile : undefined);
   let reviewedText: string | undefined;
   if (flags.accepted !== undefined) {
@@ -189,6 +191,7 @@ async function diffCommand(flags: DiffFlags): Promise<number> {
             writeLine?.(record);
             watchers.observe(record);
           },
+          onWarning: (message) => process.stderr.write(`shadowtap: ${message}\n`),
           baselineTarget: flags.baselineTarget?.href,
           noiseThresholds: { relative: flags.noiseRelative / 100, absolute: flags.noiseAbsolute / 100 },
         });

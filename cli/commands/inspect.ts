@@ -30,9 +30,22 @@ export function registerInspect(program: Command): void {
     action(async (flags: InspectFlags & { kind: 'captures' | 'results' }) => {
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
-      const readOptions = { fromMs: flags.from, toMs: flags.to, follow: flags.follow, signal: controller.signal, onDeadLetter: reportDeadLetter };
+      // A damaged block is named in one line (onWarning); its records then need no line each.
+      let named = false;
+      const readOptions = {
+        fromMs: flags.from,
+        toMs: flags.to,
+        follow: flags.follow,
+        signal: controller.signal,
+        onDeadLetter: (position: { partition: number; offset: number }, error: Error) => named || reportDeadLetter(position, error),
+        onWarning: (message: string) => {
+          named = true;
+          process.stderr.write(`shadowtap: ${message}\n`);
+        },
+      };
       let printed = 0;
       const print = (json: object): boolean => {
+        named = false;
         process.stdout.write(`${JSON.stringify(json)}\n`);
         return flags.limit !== undefined && ++printed >= flags.limit;
       };

@@ -12,7 +12,7 @@ import { ShadowtapError, usageError } from '../../shared/errors.js';
 import { openLog } from '../../shared/log/open-log.js';
 import { captureKind, resultKind, type RecordLog } from '../../shared/log/record-log.js';
 import type { Capture, Header, Result } from '../../shared/records/types.js';
-import { action, addLogOptions, logOptionsFrom, parseListen, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
+import { action, addLogOptions, checkWritable, logOptionsFrom, parseListen, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
 
 /** Flags of how requests are sent, shared by `replay` and `soak`. */
 export interface SendFlags {
@@ -114,6 +114,7 @@ export async function runReplayCommand<S extends object>(
   run: (context: { source: RecordLog<Capture>; results: RecordLog<Result>; signal: AbortSignal; extra: Pick<ReplayOptions, 'observers' | 'onProgress' | 'onWarning'> }) => Promise<S>,
   format: (summary: S) => string,
 ): Promise<number> {
+  if (flags.summaryJson) await checkWritable(flags.summaryJson, '--summary-json');
   const logOptions = logOptionsFrom(flags);
   const opening = openLog(captureKind, { ...logOptions, existing: !flags.follow });
   // Kafka logs at once (a few round trips each, all before the first request); the file log's

@@ -1,5 +1,6 @@
 import avro from 'avsc';
 import { randomBytes } from 'node:crypto';
+import { readLong, skipValue } from './avro-bounds.js';
 
 /**
  * The pieces of the Avro Object Container File format the file log needs: a header written once
@@ -19,6 +20,7 @@ const headerType = avro.Type.forSchema({
   ],
 });
 const longType = avro.Type.forSchema('long');
+export const SYNC_BYTES = SYNC_SIZE;
 
 export interface ContainerHeader {
   meta: Record<string, Buffer>;
@@ -37,15 +39,21 @@ export function encodeHeader(schema: object, extraMeta: Record<string, string> =
   return { bytes: headerType.toBuffer({ magic: MAGIC, meta, sync }), sync };
 }
 
-/** Decodes a header from the start of `buf`; undefined when `buf` does not hold all of it yet. */
+/**
+ * Decodes a header from the start of `buf`; undefined when `buf` does not hold all of it yet.
+ * Throws when the bytes are not an Avro container header. Bounded by `buf` whatever it holds.
+ */
 export function decodeHeader(buf: Buffer): ContainerHeader | undefined {
   if (buf.length < MAGIC.length) return undefined;
   if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('not an Avro object container file');
+  const end = skipValue(headerType, buf, 0);
+  if (end < 0) return undefined;
   const { value, offset } = headerType.decode(buf, 0);
-  if (offset < 0) return undefined;
+  if (offset !== end) throw new Error('damaged container header');
   const header = value as { meta: Record<string, Buffer>; sync: Buffer };
   const codec = header.meta['avro.codec']?.toString() ?? 'null';
   if (codec !== 'null') throw new Error(`unsupported Avro codec "${codec}"`);
+  if (!header.meta['avro.schema']) throw new Error('no schema in the container header');
   return { meta: header.meta, sync: header.sync, length: offset };
 }
 
@@ -63,29 +71,41 @@ export interface BlockPrefix {
 
 /** Reads a block's count and size; undefined when `buf` is too short to hold them. */
 export function decodeBlockPrefix(buf: Buffer): BlockPrefix | undefined {
-  const count = longType.decode(buf, 0);
-  if (count.offset < 0) return undefined;
-  const size = longType.decode(buf, count.offset);
-  if (size.offset < 0) return undefined;
-  return { count: count.value as number, dataLength: size.value as number, prefixLength: size.offset };
+  const count = readLong(buf, 0, buf.length);
+  if (count.next < 0) return undefined;
+  const size = readLong(buf, count.next, buf.length);
+  if (size.next < 0) return undefined;
+  return { count: count.value, dataLength: size.value, prefixLength: size.next };
 }
 
+/** Whether a prefix can belong to a block of records (each record takes at least a byte). */
+export const plausiblePrefix = (prefix: BlockPrefix): boolean =>
+  Number.isSafeInteger(prefix.count) && Number.isSafeInteger(prefix.dataLength) && prefix.count > 0 && prefix.dataLength >= prefix.count;
+
 export const blockLength = (prefix: BlockPrefix): number => prefix.prefixLength + prefix.dataLength + SYNC_SIZE;
+
+/** Whether the block ends with this segment's sync marker. */
+export const endsWithSync = (block: Buffer, sync: Buffer): boolean => block.subarray(block.length - SYNC_SIZE).equals(sync);
 
 /**
  * The records of one block, decoded one at a time as they are taken: a reader never holds a whole
  * decoded block (thousands of objects surviving young-generation collections) nor decodes one in a
- * single synchronous stretch of tens of ms. Throws on a wrong sync marker before the first record,
- * and when a record runs past the end of its block.
+ * single synchronous stretch of tens of ms. With `check` (the writer's type), each record's bytes
+ * are first walked within bounds, for bytes that may be damaged. Throws when a record runs past
+ * the end of its block.
  */
-export function* blockRecords<T>(block: Buffer, prefix: BlockPrefix, sync: Buffer, type: avro.Type, resolver?: avro.Resolver): Generator<T> {
+export function* blockRecords<T>(block: Buffer, prefix: BlockPrefix, type: avro.Type, resolver?: avro.Resolver, check?: avro.Type): Generator<T> {
   const end = prefix.prefixLength + prefix.dataLength;
-  if (!block.subarray(end, end + SYNC_SIZE).equals(sync)) throw new Error('sync marker mismatch');
   let pos = prefix.prefixLength;
   for (let i = 0; i < prefix.count; i++) {
+    if (check) {
+      const next = skipValue(check, block, pos, end);
+      if (next < 0) throw new Error('record runs past the end of its block');
+    }
     const { value, offset } = type.decode(block, pos, resolver);
     if (offset < 0 || offset > end) throw new Error('record runs past the end of its block');
     pos = offset;
     yield value as T;
   }
+  if (check && pos !== end) throw new Error('bytes left over after the last record of the block');
 }

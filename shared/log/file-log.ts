@@ -3,15 +3,9 @@ import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShadowtapError, usageError } from '../errors.js';
-import {
-  blockLength,
-  blockRecords,
-  decodeBlockPrefix,
-  decodeHeader,
-  encodeBlock,
-  encodeHeader,
-  type ContainerHeader,
-} from './avro-container.js';
+import { blockRecords, encodeBlock, encodeHeader, type ContainerHeader } from './avro-container.js';
+import { blockCrc, encodeIndexEntry, INDEX_ENTRY_BYTES } from './segment-index.js';
+import { indexPathOf, SegmentReader } from './segment-reader.js';
 import type { LogEntry, Position, ReadOptions, RecordKind, RecordLog } from './record-log.js';
 
 export interface FileLogOptions {
@@ -36,9 +30,17 @@ interface Segment {
 
 interface Writer {
   handle: FileHandle;
+  index: FileHandle;
+  indexSize: number;
   sync: Buffer;
   size: number;
   nextOffset: number;
+}
+
+/** How a segment's records are decoded: a resolver from an older schema, and that schema to check damaged bytes against. */
+interface WriterType {
+  resolver?: avro.Resolver;
+  check?: avro.Type;
 }
 
 /**
@@ -66,47 +68,115 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
   }
   const readerSchema = kind.codec.type.schema() as object;
   const readerSchemaJson = JSON.stringify(readerSchema);
-  const resolvers = new Map<string, avro.Resolver | undefined>();
-  const resolverFor = (header: ContainerHeader, path: string): avro.Resolver | undefined => {
+  const writerTypes = new Map<string, WriterType>();
+  /** How to decode a segment's records; throws when its header holds a schema that is not this log's. */
+  const writerTypeFor = (header: ContainerHeader, path: string): WriterType => {
     const writerSchemaJson = header.meta['avro.schema']?.toString() ?? '';
-    if (!resolvers.has(writerSchemaJson)) {
-      let resolver: avro.Resolver | undefined;
+    if (!writerTypes.has(writerSchemaJson)) {
+      let decoding: WriterType;
       try {
-        resolver = writerSchemaJson === readerSchemaJson ? undefined : kind.codec.type.createResolver(avro.Type.forSchema(JSON.parse(writerSchemaJson)));
+        if (writerSchemaJson === readerSchemaJson) decoding = {};
+        else {
+          // Another version's records, checked within bounds before they are decoded.
+          const check = avro.Type.forSchema(JSON.parse(writerSchemaJson));
+          decoding = { resolver: kind.codec.type.createResolver(check), check };
+        }
       } catch (error) {
-        // A damaged header or a schema of something else: the file cannot be read as this log's records.
         throw new ShadowtapError('ST_LOG_IO', `${path} has a damaged or foreign schema in its header, not one of ${kind.name}; move it out of the store folder`, { cause: error });
       }
-      resolvers.set(writerSchemaJson, resolver);
+      writerTypes.set(writerSchemaJson, decoding);
     }
-    return resolvers.get(writerSchemaJson);
+    return writerTypes.get(writerSchemaJson)!;
   };
 
   async function listSegments(): Promise<Segment[]> {
-    const names = (await readdir(dir)).filter((name) => name.endsWith(SEGMENT_SUFFIX)).sort();
+    const names = (await readdir(dir)).filter((name) => /^\d{20}\.avro$/.test(name)).sort();
     return names.map((name) => ({ firstOffset: Number(name.slice(0, OFFSET_DIGITS)), path: join(dir, name) }));
   }
 
-  async function newSegment(firstOffset: number): Promise<Writer> {
-    const handle = await open(join(dir, segmentName(firstOffset)), 'wx');
+  async function writeHeader(handle: FileHandle): Promise<{ sync: Buffer; size: number }> {
     const header = encodeHeader(readerSchema, { 'shadowtap.schema': kind.codec.name, 'shadowtap.schema-version': String(kind.codec.version) });
-    await handle.write(header.bytes);
-    return { handle, sync: header.sync, size: header.bytes.length, nextOffset: firstOffset };
+    await handle.write(header.bytes, 0, header.bytes.length, 0);
+    return { sync: header.sync, size: header.bytes.length };
   }
 
-  /** Reopens the last segment for appending, cutting off a block left half-written by a crash. */
+  async function newSegment(firstOffset: number): Promise<Writer> {
+    const path = join(dir, segmentName(firstOffset));
+    // The index first: a reader takes a segment without one for a segment older than indexes.
+    const index = await open(indexPathOf(path), 'wx');
+    const handle = await open(path, 'wx');
+    const { sync, size } = await writeHeader(handle);
+    return { handle, index, indexSize: 0, sync, size, nextOffset: firstOffset };
+  }
+
+  /** Starts a segment that holds no record over again: its header was cut or is another version's. */
+  async function restartSegment(segment: Segment, reader: SegmentReader): Promise<Writer> {
+    await reader.fileHandle.truncate(0);
+    const index = await open(indexPathOf(segment.path), 'w');
+    const { sync, size } = await writeHeader(reader.fileHandle);
+    return { handle: reader.fileHandle, index, indexSize: 0, sync, size, nextOffset: segment.firstOffset };
+  }
+
+  async function appendBlock(writer: Writer, block: Buffer, count: number): Promise<void> {
+    // The block before its index entry: a reader never meets an entry whose bytes are still coming.
+    await writer.handle.write(block, 0, block.length, writer.size);
+    await indexBlock(writer, block, count, false);
+  }
+
+  /** Adds the index entry of a block written at the writer's end. */
+  async function indexBlock(writer: Writer, block: Buffer, count: number, adopted: boolean): Promise<void> {
+    const entry = encodeIndexEntry({ position: writer.size, firstOffset: writer.nextOffset, count, length: block.length, crc: blockCrc(block), adopted });
+    await writer.index.write(entry, 0, entry.length, writer.indexSize);
+    writer.indexSize += entry.length;
+    writer.size += block.length;
+    writer.nextOffset += count;
+  }
+
+  /**
+   * Reopens the last segment for appending. Whole blocks past its last index entry (a crash
+   * between block and entry, or a segment older than indexes) are adopted into the index; a
+   * block left half-written by a crash is cut off. A segment that is damaged, cut short or of
+   * another schema version is left as it is for readers to report: new records start a fresh
+   * segment after the highest offset it ever held, so no offset is used twice.
+   */
   async function reopenSegment(segment: Segment): Promise<Writer> {
-    const handle = await open(segment.path, 'r+');
-    const reader = await SegmentReader.open(handle, segment.path);
-    if (!reader || reader.writerSchemaJson !== readerSchemaJson) {
-      // Another schema version (or an empty file): new records start a fresh segment.
-      const end = reader ? await reader.countToEnd() : { records: 0, bytes: 0 };
-      await handle.close();
-      return newSegment(segment.firstOffset + end.records);
+    const reader = await SegmentReader.open(segment.path, segment.firstOffset, 'r+');
+    let keep = false;
+    try {
+      const entries = reader.indexed ? [...(await reader.indexEntries())] : [];
+      const last = entries.at(-1);
+      const nextOffset = last ? last.firstOffset + last.count : segment.firstOffset;
+      const header = reader.header;
+      const sameSchema = header?.meta['avro.schema']?.toString() === readerSchemaJson;
+      if (!header || !sameSchema) {
+        if (nextOffset === segment.firstOffset && (reader.indexed || !header)) {
+          keep = true;
+          return await restartSegment(segment, reader);
+        }
+        const held = header && !reader.indexed ? await countStructurally(reader) : 0;
+        return await newSegment(Math.max(nextOffset, segment.firstOffset + held));
+      }
+      const size = await reader.size();
+      const end = last ? last.position + last.length : header.length;
+      if (size < end) return await newSegment(nextOffset);
+      const index = await open(indexPathOf(segment.path), reader.indexed ? 'r+' : 'w');
+      await index.truncate(entries.length * INDEX_ENTRY_BYTES);
+      const writer: Writer = { handle: reader.fileHandle, index, indexSize: entries.length * INDEX_ENTRY_BYTES, sync: header.sync, size: end, nextOffset };
+      keep = true;
+      for (let step = await reader.structuralAt(end, size); step.kind === 'block'; step = await reader.structuralAt(writer.size, size)) {
+        await indexBlock(writer, step.bytes, step.prefix.count, true);
+      }
+      await writer.handle.truncate(writer.size);
+      return writer;
+    } finally {
+      if (!keep) await reader.close();
     }
-    const end = await reader.countToEnd();
-    await handle.truncate(end.bytes);
-    return { handle, sync: reader.header.sync, size: end.bytes, nextOffset: segment.firstOffset + end.records };
+  }
+
+  async function countStructurally(reader: SegmentReader): Promise<number> {
+    let records = 0;
+    for (let step = await reader.next(); step.kind !== 'end'; step = await reader.next()) records += step.kind === 'block' ? step.prefix.count : (step.count ?? 0);
+    return records;
   }
 
   let writer: Writer | undefined;
@@ -117,14 +187,16 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
       const segments = await listSegments();
       writer = segments.length > 0 ? await reopenSegment(segments[segments.length - 1]!) : await newSegment(0);
     }
-    const block = encodeBlock(records.map((record) => kind.codec.encode(record)), writer.sync);
-    await writer.handle.write(block, 0, block.length, writer.size);
-    writer.size += block.length;
-    writer.nextOffset += records.length;
+    await appendBlock(writer, encodeBlock(records.map((record) => kind.codec.encode(record)), writer.sync), records.length);
     if (writer.size >= maxSegmentBytes) {
-      await writer.handle.close();
+      await closeWriter(writer);
       writer = await newSegment(writer.nextOffset);
     }
+  }
+
+  async function closeWriter(w: Writer): Promise<void> {
+    await w.handle.close();
+    await w.index.close();
   }
 
   async function committed(group: string): Promise<number> {
@@ -136,11 +208,25 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
     }
   }
 
+  /** Keeps the bytes of a damaged block in the dead-letter folder and says so in one line. */
+  async function deadLetter(segment: Segment, position: number, firstOffset: number, count: number | undefined, bytes: Buffer, reason: string, warn?: (message: string) => void): Promise<void> {
+    await mkdir(deadLetterDir, { recursive: true });
+    const file = join(deadLetterDir, `${segmentName(firstOffset)}.block`);
+    await writeFile(file, bytes);
+    const records = count === undefined ? 'an unknown number of records' : `${count} record${count === 1 ? '' : 's'} (offsets ${firstOffset}-${firstOffset + count - 1})`;
+    warn?.(`${segment.path}: the block at byte ${position} with ${records} is damaged (${reason}); its bytes are in ${file}, its records counted as dead letters`);
+  }
+
   async function* read(readOptions: ReadOptions = {}): AsyncGenerator<LogEntry<T>> {
-    const { fromMs, toMs, follow, group, signal, onDeadLetter } = readOptions;
+    const { fromMs, toMs, follow, group, signal, onDeadLetter, onWarning } = readOptions;
     let nextOffset = group ? await committed(group) : 0;
     const changes = follow ? new FolderChanges(dir) : undefined;
     const pause = () => changes!.wait(pollMs, signal);
+    const toldTails = new Set<string>();
+    const lost = (from: number, to: number, error: Error) => {
+      for (let offset = Math.max(from, nextOffset); offset < to; offset++) onDeadLetter?.({ partition: 0, offset }, error);
+      nextOffset = Math.max(nextOffset, to);
+    };
     try {
       while (!signal?.aborted) {
         const segments = await listSegments();
@@ -152,55 +238,84 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
           await pause();
           continue;
         }
-        const handle = await open(segment.path, 'r');
+        const reader = await SegmentReader.open(segment.path, segment.firstOffset);
         try {
-          let reader = await SegmentReader.open(handle, segment.path);
-          while (!reader) {
-            if (!follow || signal?.aborted) return;
-            await pause();
-            reader = await SegmentReader.open(handle, segment.path);
+          // Without an index nothing says how many records a damaged header hid: the file is refused.
+          // (This log's writer creates the index first, so an index-less file is an old segment or a foreign one.)
+          const problem = reader.headerProblem ?? (!reader.header && (await reader.size()) > 0 ? 'its header is cut short' : undefined);
+          if (problem && !reader.indexed) {
+            throw new ShadowtapError('ST_LOG_IO', `${segment.path} is not a shadowtap log segment (${problem}); move it out of the store folder`);
           }
-          const resolver = resolverFor(reader.header, segment.path);
-          let offset = segment.firstOffset;
+          let decoding: WriterType | undefined;
           for (;;) {
-            const block = await reader.nextBlock();
-            if (!block) {
-              // A segment is complete once a newer one exists: the writer rotates only between blocks.
-              if (index < (await listSegments()).length - 1) break;
+            const step = await reader.next();
+            if (step.kind === 'end') {
+              const newer = segments[index + 1] ?? (await listSegments())[index + 1];
+              if (step.tailBytes > 0 && (newer || !follow) && !toldTails.has(segment.path)) {
+                toldTails.add(segment.path);
+                onWarning?.(
+                  `${segment.path}: ${step.tailBytes} bytes after its last complete block are not records (an append in progress, or cut by a crash: the next append repairs the last segment)`,
+                );
+              }
+              if (newer) {
+                // The next segment's name says where its records start, whatever this one lost.
+                nextOffset = Math.max(nextOffset, newer.firstOffset);
+                break;
+              }
               if (!follow || signal?.aborted) return;
               await pause();
               continue;
             }
-            const blockStart = offset;
-            offset += block.prefix.count;
-            if (offset <= nextOffset) continue;
-            const records = blockRecords<T>(block.bytes, block.prefix, reader.header.sync, kind.codec.type, resolver);
-            for (let i = 0; ; i++) {
-              let step: IteratorResult<T>;
+            if (step.kind === 'damaged') {
+              const end = step.firstOffset + (step.count ?? 1);
+              if (end <= nextOffset) continue;
+              await deadLetter(segment, step.position, step.firstOffset, step.count, step.bytes, step.reason, onWarning);
+              lost(step.firstOffset, end, new Error(`damaged block: ${step.reason}`));
+              continue;
+            }
+            const blockEnd = step.firstOffset + step.prefix.count;
+            if (blockEnd <= nextOffset) continue;
+            if (!decoding) {
               try {
-                step = records.next();
+                decoding = writerTypeFor(reader.header!, segment.path);
+              } catch (error) {
+                // Indexed blocks under a header that is not this log's: counted as damaged, not guessed at.
+                if (!reader.indexed) throw error;
+                reader.rejectHeader((error as Error).message);
+                decoding = undefined;
+                await deadLetter(segment, step.position, step.firstOffset, step.prefix.count, step.bytes, 'the segment header is damaged', onWarning);
+                lost(step.firstOffset, blockEnd, error as Error);
+                continue;
+              }
+            }
+            const check = step.verified && !decoding.check ? undefined : (decoding.check ?? kind.codec.type);
+            const records = blockRecords<T>(step.bytes, step.prefix, kind.codec.type, decoding.resolver, check);
+            for (let i = 0; ; i++) {
+              let next: IteratorResult<T>;
+              try {
+                next = records.next();
               } catch (error) {
                 // The rest of the block cannot be located record by record: it goes to the dead letters whole.
-                await mkdir(deadLetterDir, { recursive: true });
-                await writeFile(join(deadLetterDir, `${segmentName(blockStart)}.block`), block.bytes);
-                onDeadLetter?.({ partition: 0, offset: blockStart + i }, error as Error);
-                nextOffset = offset;
+                const reason = `record ${i + 1} of ${step.prefix.count} cannot be decoded: ${(error as Error).message}`;
+                await deadLetter(segment, step.position, step.firstOffset + i, step.prefix.count - i, step.bytes, reason, onWarning);
+                lost(step.firstOffset + i, blockEnd, error as Error);
                 break;
               }
-              if (step.done) break;
-              if (blockStart + i < nextOffset) continue;
-              const value = step.value;
+              if (next.done) break;
+              const offset = step.firstOffset + i;
+              if (offset < nextOffset) continue;
+              const value = next.value;
               const timestampMs = kind.timestampMs(value);
-              nextOffset = blockStart + i + 1;
+              nextOffset = offset + 1;
               if (fromMs !== undefined && timestampMs < fromMs) continue;
               if (toMs !== undefined && timestampMs >= toMs) continue;
-              yield { value, position: { partition: 0, offset: blockStart + i }, timestampMs };
+              yield { value, position: { partition: 0, offset }, timestampMs };
               if (signal?.aborted) return;
             }
+            nextOffset = Math.max(nextOffset, blockEnd);
           }
-          nextOffset = Math.max(nextOffset, offset);
         } finally {
-          await handle.close();
+          await reader.close();
         }
       }
     } finally {
@@ -229,7 +344,7 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
     },
     async close(): Promise<void> {
       await appending;
-      await writer?.handle.close();
+      if (writer) await closeWriter(writer);
       writer = undefined;
     },
   };
@@ -280,58 +395,5 @@ class FolderChanges {
   close(): void {
     this.watcher?.close();
     this.watcher = undefined;
-  }
-}
-
-/** Walks the blocks of one segment file, which may still be growing. */
-class SegmentReader {
-  private position: number;
-
-  private constructor(
-    private readonly handle: FileHandle,
-    readonly header: ContainerHeader,
-  ) {
-    this.position = header.length;
-  }
-
-  get writerSchemaJson(): string {
-    return this.header.meta['avro.schema']!.toString();
-  }
-
-  /** Undefined while the file does not hold a whole header yet. */
-  static async open(handle: FileHandle, path: string): Promise<SegmentReader | undefined> {
-    for (let size = 4096; ; size *= 4) {
-      const buf = Buffer.alloc(size);
-      const { bytesRead } = await handle.read(buf, 0, size, 0);
-      let header: ContainerHeader | undefined;
-      try {
-        header = decodeHeader(buf.subarray(0, bytesRead));
-      } catch (error) {
-        throw new ShadowtapError('ST_LOG_IO', `${path} is not a shadowtap log segment (${(error as Error).message}); move it out of the store folder`, { cause: error });
-      }
-      if (header) return new SegmentReader(handle, header);
-      if (bytesRead < size) return undefined;
-    }
-  }
-
-  /** The next whole block, or undefined at the end of what has been written so far. */
-  async nextBlock(): Promise<{ prefix: NonNullable<ReturnType<typeof decodeBlockPrefix>>; bytes: Buffer } | undefined> {
-    const head = Buffer.alloc(20);
-    const { bytesRead } = await this.handle.read(head, 0, head.length, this.position);
-    const prefix = decodeBlockPrefix(head.subarray(0, bytesRead));
-    if (!prefix) return undefined;
-    const length = blockLength(prefix);
-    const bytes = Buffer.allocUnsafe(length);
-    const got = await this.handle.read(bytes, 0, length, this.position);
-    if (got.bytesRead < length) return undefined;
-    this.position += length;
-    return { prefix, bytes };
-  }
-
-  /** Records and bytes up to the end of the last whole block. */
-  async countToEnd(): Promise<{ records: number; bytes: number }> {
-    let records = 0;
-    for (let block = await this.nextBlock(); block; block = await this.nextBlock()) records += block.prefix.count;
-    return { records, bytes: this.position };
   }
 }

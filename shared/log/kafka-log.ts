@@ -25,6 +25,13 @@ export interface KafkaLogOptions {
   readLimits?: Partial<KafkaReadLimits>;
 }
 
+/** Throws the usage error of a topic prefix Kafka would refuse. */
+export function checkTopicName(topic: string, topicPrefix: string): void {
+  if (!/^[A-Za-z0-9._-]{1,240}$/.test(topic)) {
+    throw usageError(`--topic-prefix may hold only letters, digits, '.', '_' and '-' (Kafka topic names); got "${topicPrefix}"`);
+  }
+}
+
 /** Opening gives up after this long, so a wrong address fails fast instead of hanging. */
 const openTimeoutMs = 10_000;
 /** Group errors meaning a rebalance moved the partitions: their records will be read again by the new owner. */
@@ -41,9 +48,7 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
   const topic = `${topicPrefix}${kind.name}`;
   const deadLetterTopic = `${topic}.dlq`;
   const where = brokers.join(',');
-  if (!/^[A-Za-z0-9._-]{1,240}$/.test(topic)) {
-    throw usageError(`--topic-prefix may hold only letters, digits, '.', '_' and '-' (Kafka topic names); got "${topicPrefix}"`);
-  }
+  checkTopicName(topic, topicPrefix);
   const kafka = new Kafka({
     clientId,
     brokers,

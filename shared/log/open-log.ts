@@ -1,6 +1,7 @@
 import { usageError } from '../errors.js';
 import { openFileLog } from './file-log.js';
-import { openKafkaLog } from './kafka-log.js';
+import { openLogInBackground, type BackgroundLog } from './background-log.js';
+import { checkTopicName, openKafkaLog } from './kafka-log.js';
 import type { KafkaCompression } from './kafka-produce-protocol.js';
 import type { RecordKind, RecordLog } from './record-log.js';
 
@@ -30,12 +31,31 @@ export const defaultLogOptions = {
   clientId: 'shadowtap',
 };
 
+/** Throws the usage error of brokers or a topic prefix that no broker could accept. */
+function checkKafkaOptions(kind: RecordKind<unknown>, brokers: string[], options: LogOptions): void {
+  if (brokers.some((b) => !/^[^\s:/]+:\d+$/.test(b))) {
+    throw usageError(`--brokers must be host:port[,host:port...]; got "${brokers.join(',')}"`);
+  }
+  const topicPrefix = options.topicPrefix ?? defaultLogOptions.topicPrefix;
+  checkTopicName(`${topicPrefix}${kind.name}`, topicPrefix);
+}
+
+/**
+ * Opens a log for an agent that must work before the log is reachable (capture): Kafka is
+ * reached in the background (appends fail, and are retried by the record queue, until it is);
+ * the file log, on this machine, is opened at once. Mistaken options fail here either way.
+ */
+export async function openLogForAppending<T>(kind: RecordKind<T>, options: LogOptions): Promise<RecordLog<T> | BackgroundLog<T>> {
+  const brokers = options.brokers ?? [];
+  if (brokers.length === 0) return openLog(kind, options);
+  checkKafkaOptions(kind as RecordKind<unknown>, brokers, options);
+  return openLogInBackground(`${options.topicPrefix ?? defaultLogOptions.topicPrefix}${kind.name}`, () => openLog(kind, options));
+}
+
 /** Opens the captures or results log on Kafka or on the embedded file log. */
 export async function openLog<T>(kind: RecordKind<T>, options: LogOptions): Promise<RecordLog<T>> {
   if (options.brokers && options.brokers.length > 0) {
-    if (options.brokers.some((b) => !/^[^\s:/]+:\d+$/.test(b))) {
-      throw usageError(`--brokers must be host:port[,host:port...]; got "${options.brokers.join(',')}"`);
-    }
+    checkKafkaOptions(kind as RecordKind<unknown>, options.brokers, options);
     return openKafkaLog(kind, {
       brokers: options.brokers,
       topicPrefix: options.topicPrefix ?? defaultLogOptions.topicPrefix,

@@ -27,6 +27,8 @@ export interface ReadOptions {
   signal?: AbortSignal;
   /** Told about each record that could not be decoded; it has already been moved to the dead-letter log. */
   onDeadLetter?: (position: Position, error: Error) => void;
+  /** Told in one line about each damaged block or cut tail of the log (once per block), for the user. */
+  onWarning?: (message: string) => void;
 }
 
 /**

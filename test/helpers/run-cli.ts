@@ -10,10 +10,11 @@ export interface CliRun {
 
 /** Runs the built `shadowtap` CLI as a user would, in its own process. */
 /** `nodeArgs` go to node itself, before the script (e.g. --max-old-space-size). */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<CliRun> {
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; nodeArgs?: string[]; cwd?: string } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(packageRoot(), 'dist', 'cli', 'main.js'), ...args], {
       env: { ...process.env, NO_COLOR: '1', ...options.env },
+      cwd: options.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
