@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { startCaptureServer } from '../capture/capture-server.js';
 import { openLog } from '../shared/log/open-log.js';
-import { captureKind } from '../shared/log/record-log.js';
+import { captureKind, type RecordLog } from '../shared/log/record-log.js';
+import { captureV2Defaults, type Capture } from '../shared/records/types.js';
 import { listenLocal, type LocalServer } from '../test/helpers/local-server.js';
 import { startKafkaBroker, type KafkaBroker } from '../test/kafka/broker.js';
 import { load } from './load.js';
@@ -45,4 +46,34 @@ export async function warmUpBroker(brokers: string[], upstream: string, rate: nu
   await load('warm-up', agent.url, { seconds: 20, connections: 10, overallRate: rate });
   await agent.close();
   await sink.close();
+}
+
+/** A small GET capture, `bench-<i>`, recorded at `timeMicros`. */
+export function benchCapture(i: number, timeMicros: number): Capture {
+  return {
+    id: `bench-${i}`,
+    captureTime: timeMicros,
+    agent: 'bench',
+    service: 'bench',
+    request: { method: 'GET', path: `/items/${i % 1000}`, query: '', headers: [{ name: 'accept', value: 'application/json' }], body: Buffer.alloc(0), size: 0, truncated: false, sha256: null },
+    response: null,
+    upstreamError: null,
+    timings: { start: timeMicros, firstByte: null, end: null },
+    redactions: [],
+    ...captureV2Defaults(),
+    sampling: { rate: 1, mode: 'all' },
+  };
+}
+
+/** Appends `count` captures, the i-th `gapMicros(i)` after the one before. */
+export async function fill(log: RecordLog<Capture>, count: number, startMicros: number, gapMicros: (i: number) => number): Promise<void> {
+  let time = startMicros;
+  for (let i = 0; i < count; i += 5000) {
+    const batch: Capture[] = [];
+    for (let j = i; j < Math.min(count, i + 5000); j++) {
+      batch.push(benchCapture(j, time));
+      time += gapMicros(j);
+    }
+    await log.append(batch);
+  }
 }

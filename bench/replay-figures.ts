@@ -6,9 +6,8 @@ import { Pool } from 'undici';
 import { runReplay } from '../replay/replay-worker.js';
 import { openFileLog } from '../shared/log/file-log.js';
 import { openLog, type LogOptions } from '../shared/log/open-log.js';
-import { captureKind, resultKind, type RecordLog } from '../shared/log/record-log.js';
-import { captureV2Defaults, type Capture } from '../shared/records/types.js';
-import { benchKafka, itemsDocument, seconds } from './fixtures.js';
+import { captureKind, resultKind } from '../shared/log/record-log.js';
+import { benchKafka, fill, itemsDocument, seconds } from './fixtures.js';
 import { startPeer } from './replay-peers.js';
 
 /**
@@ -30,34 +29,6 @@ const shadow = await startPeer({ role: 'shadow' });
 const targetUrl = shadow.ready;
 const work = await mkdtemp(join(tmpdir(), 'shadowtap-replay-bench-'));
 const kafka = wanted('max') ? await benchKafka() : undefined;
-
-function capture(i: number, timeMicros: number): Capture {
-  return {
-    id: `bench-${i}`,
-    captureTime: timeMicros,
-    agent: 'bench',
-    service: 'bench',
-    request: { method: 'GET', path: `/items/${i % 1000}`, query: '', headers: [{ name: 'accept', value: 'application/json' }], body: Buffer.alloc(0), size: 0, truncated: false, sha256: null },
-    response: null,
-    upstreamError: null,
-    timings: { start: timeMicros, firstByte: null, end: null },
-    redactions: [],
-    ...captureV2Defaults(),
-    sampling: { rate: 1, mode: 'all' },
-  };
-}
-
-async function fill(log: RecordLog<Capture>, count: number, startMicros: number, gapMicros: (i: number) => number): Promise<void> {
-  let time = startMicros;
-  for (let i = 0; i < count; i += 5000) {
-    const batch: Capture[] = [];
-    for (let j = i; j < Math.min(count, i + 5000); j++) {
-      batch.push(capture(j, time));
-      time += gapMicros(j);
-    }
-    await log.append(batch);
-  }
-}
 
 /** Requests a second of `connections` undici callers each sending the next request as soon as the last is answered. */
 async function closedLoopRate(url: string, connections: number, runSeconds: number): Promise<number> {

@@ -14,7 +14,7 @@ import { listenLocal, type LocalServer } from '../test/helpers/local-server.js';
  * CPU time and garbage collections would count as the replay worker's lateness and lag.
  */
 export type PeerSpec =
-  /** A shadow answering `body` (default `{"ok":true}`). */
+  /** A shadow answering `body` (default `{"ok":true}`); closing tells how many requests came, the first and the last when (ms since the epoch). */
   | { role: 'shadow'; body?: string }
   /** Stable plus a capture proxy in front of it, appending to the file log in `dir`. */
   | { role: 'capture'; dir: string; batchRecords: number };
@@ -24,13 +24,17 @@ export interface Peer {
   ready: string;
   /** Stops the peer and returns its closing figures. */
   close(): Promise<Record<string, number>>;
+  /** A shadow's requests so far. */
+  requests(): number;
 }
 
 export async function startPeer(spec: PeerSpec): Promise<Peer> {
-  const worker = new Worker(new URL(import.meta.url), { workerData: spec });
+  const counter = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(new URL(import.meta.url), { workerData: { ...spec, counter } });
   const [ready] = (await once(worker, 'message')) as [string];
   return {
     ready,
+    requests: () => Atomics.load(counter, 0),
     async close() {
       worker.postMessage('close');
       const [figures] = (await once(worker, 'message')) as [Record<string, number>];
@@ -53,16 +57,25 @@ const answer =
     req.on('end', () => res.end(body));
   };
 
-async function runPeer(spec: PeerSpec, port: NonNullable<typeof parentPort>): Promise<void> {
+async function runPeer(spec: PeerSpec, counter: Int32Array, port: NonNullable<typeof parentPort>): Promise<void> {
   const closed = new Promise<void>((resolve) => port.once('message', () => resolve()));
   switch (spec.role) {
     case 'shadow': {
-      const shadow = await listen(answer(spec.body ?? '{"ok":true}'));
+      const reply = answer(spec.body ?? '{"ok":true}');
+      let requests = 0;
+      let firstMs = NaN;
+      let lastMs = NaN;
+      const shadow = await listen((req, res) => {
+        lastMs = performance.timeOrigin + performance.now();
+        if (requests++ === 0) firstMs = lastMs;
+        Atomics.store(counter, 0, requests);
+        reply(req, res);
+      });
       port.postMessage(shadow.url);
       await closed;
       shadow.server.closeAllConnections();
       shadow.server.close();
-      port.postMessage({});
+      port.postMessage({ requests, firstMs, lastMs });
       return;
     }
     case 'capture': {
@@ -99,4 +112,5 @@ async function runPeer(spec: PeerSpec, port: NonNullable<typeof parentPort>): Pr
   }
 }
 
-if (!isMainThread && parentPort && (workerData as PeerSpec | undefined)?.role) await runPeer(workerData as PeerSpec, parentPort);
+const data = workerData as (PeerSpec & { counter: Int32Array }) | undefined;
+if (!isMainThread && parentPort && data?.role) await runPeer(data, data.counter, parentPort);

@@ -232,6 +232,27 @@ describe('Kafka record log', () => {
     }
   });
 
+  test('a window read with fetches far smaller than the window delivers every record once, in offset order per partition', async () => {
+    const log = await openKafkaLog(captureKind, {
+      brokers,
+      topicPrefix: `${randomName('test')}.`,
+      partitions: 3,
+      clientId: 'shadowtap-test',
+      readLimits: { partitionFetchBytes: 4096, queueEntries: 50 },
+    });
+    openLogs.push(log);
+    const written = captures('small', 1500);
+    for (let i = 0; i < written.length; i += 100) await log.append(written.slice(i, i + 100));
+
+    const entries = await collect(log.read());
+
+    assert.deepEqual(ids(entries), idsOf(written));
+    for (const partition of [0, 1, 2]) {
+      const offsets = entries.filter((entry) => entry.position.partition === partition).map((entry) => entry.position.offset);
+      assert.deepEqual(offsets, offsets.map((_, i) => i));
+    }
+  });
+
   test('an undecodable record goes to the dead-letter topic and reading goes on', async () => {
     const log = await openCaptures();
     const written = captures('dlq', 4);

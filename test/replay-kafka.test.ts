@@ -45,6 +45,46 @@ test('a window by time across three partitions sends exactly the captures inside
   }
 });
 
+test('a bounded window commits its offsets: a run stopped midway resumes where it stopped, and a finished window finds everything committed', async () => {
+  const log = kafkaLog();
+  const group = randomName('window');
+  const captures = await openLog(captureKind, log);
+  const results = await openLog(resultKind, log);
+  const shadow = await startServer();
+  const admin = new Kafka({ brokers: log.brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const base = Date.now() - 60_000;
+    const ids = Array.from({ length: 300 }, (_, i) => `b${i}`);
+    await captures.append(ids.map((id, i) => makeCapture(id, base + i, { path: '/b', query: `id=${id}` })));
+    const window = { source: captures, results, target: shadow.url, fromMs: base, toMs: base + ids.length, group, concurrency: 4 };
+
+    // Stopped after some were sent: what was sent is written and committed before the run returns.
+    const stop = new AbortController();
+    const first = await runReplay({ ...window, signal: stop.signal, onResult: () => shadow.seen.length >= 100 && stop.abort() });
+    assert.ok(first.read < ids.length, `stopped before the end (${first.read} read)`);
+    const second = await runReplay(window);
+    const counts = countIds(shadow.seen);
+    for (const id of ids) assert.equal(counts.get(id), 1, `capture ${id} sent once over the two runs`);
+
+    // Every partition committed up to its end: a third run of the same window has nothing left.
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [captures.name] });
+    const ends = await admin.fetchTopicOffsets(captures.name);
+    assert.deepEqual(
+      committed!.partitions.map(({ partition, offset }) => [partition, offset]).sort(),
+      ends.map(({ partition, high }) => [partition, high]).sort(),
+    );
+    const third = await runReplay(window);
+    assert.equal(third.read, 0);
+    assert.equal(first.sent + second.sent, ids.length);
+  } finally {
+    await admin.disconnect();
+    await captures.close();
+    await results.close();
+    await shadow.close();
+  }
+});
+
 test('three workers in one group split the partitions: no capture sent twice, none missed', async () => {
   const log = kafkaLog();
   const group = randomName('three');

@@ -146,8 +146,14 @@ export async function runReplayCommand<S extends object>(
   format: (summary: S) => string,
 ): Promise<number> {
   if (flags.summaryJson) await checkWritable(flags.summaryJson, '--summary-json');
-  const source = await openLog(captureKind, { ...logOptionsFrom(flags), existing: !flags.follow });
-  let results: RecordLog<Result> | undefined;
+  const logOptions = logOptionsFrom(flags);
+  const opening = openLog(captureKind, { ...logOptions, existing: !flags.follow });
+  // Kafka logs at once (a few round trips each, all before the first request); the file log's
+  // results folder only once the captures are known to be there.
+  const [source, results] = await openBoth(
+    opening,
+    logOptions.brokers ? openLog(resultKind, logOptions) : opening.then(() => openLog(resultKind, logOptions)),
+  );
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGTERM', onSignal);
@@ -155,7 +161,6 @@ export async function runReplayCommand<S extends object>(
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   const progress = flags.progress ? new ProgressReporter(process.stderr, label) : undefined;
   try {
-    results = await openLog(resultKind, logOptionsFrom(flags));
     const metrics = flags.metricsListen ? new ReplayMetrics() : undefined;
     if (metrics && flags.metricsListen) metricsServer = await serveMetrics(metrics.registry, flags.metricsListen);
     const summary = await run({
@@ -183,9 +188,17 @@ export async function runReplayCommand<S extends object>(
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     await metricsServer?.close();
-    await results?.close();
+    await results.close();
     await source.close();
   }
+}
+
+/** Opens two logs at once; when either fails, the other is closed again and the first failure thrown. */
+async function openBoth<A, B>(a: Promise<RecordLog<A>>, b: Promise<RecordLog<B>>): Promise<[RecordLog<A>, RecordLog<B>]> {
+  const [first, second] = await Promise.allSettled([a, b]);
+  if (first.status === 'fulfilled' && second.status === 'fulfilled') return [first.value, second.value];
+  await Promise.all([first, second].map((opened) => (opened.status === 'fulfilled' ? opened.value.close().catch(() => undefined) : undefined)));
+  throw first.status === 'rejected' ? first.reason : (second as PromiseRejectedResult).reason;
 }
 
 /** Whether the log holds a capture in [fromMs, toMs), whatever any group committed. */

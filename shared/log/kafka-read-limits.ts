@@ -19,6 +19,6 @@ export interface KafkaReadLimits {
 export const kafkaReadLimits: KafkaReadLimits = {
   queueBytes: 16 * 1024 * 1024,
   queueEntries: 10_000,
-  partitionFetchBytes: 1024 * 1024,
+  partitionFetchBytes: 512 * 1024,
   groupFetchBytes: 16 * 1024 * 1024,
 };

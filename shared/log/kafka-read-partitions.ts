@@ -10,6 +10,12 @@ import type { LogEntry, ReadOptions } from './record-log.js';
 
 /** A fetch for a partition whose records are all there already returns at once; this only bounds a wait on an open transaction. */
 const fetchWaitMs = 500;
+/**
+ * A partition's first fetch asks for this much, and each next one for twice the last up to the
+ * limit: the first records are decoded and sent while larger fetches follow, instead of after a
+ * whole full-size fetch of every partition is decoded.
+ */
+const firstFetchBytes = 32 * 1024;
 /** Attempts of one fetch through a leader change or a lost connection before the read fails. */
 const fetchAttempts = 6;
 const retryBackoffMs = (attempt: number) => Math.min(2000, 250 * 2 ** (attempt - 1));
@@ -42,7 +48,7 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
   // two sockets and close only one, which keeps the process alive. The first fetch goes alone.
   const firstFetch = new WeakMap<ClusterBroker, Promise<unknown>>();
 
-  const fetchFrom = async (partition: number, offset: number): Promise<FetchedPartition> => {
+  const fetchFrom = async (partition: number, offset: number, maxBytes: number): Promise<FetchedPartition> => {
     for (let attempt = 1; ; attempt++) {
       try {
         const leader = cluster.findTopicPartitionMetadata(topic).find(({ partitionId }) => partitionId === partition)?.leader;
@@ -55,8 +61,8 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
           isolationLevel: readCommitted,
           maxWaitTime: fetchWaitMs,
           minBytes: 1,
-          maxBytes: limits.partitionFetchBytes,
-          topics: [{ topic, partitions: [{ partition, fetchOffset: String(offset), maxBytes: limits.partitionFetchBytes }] }],
+          maxBytes,
+          topics: [{ topic, partitions: [{ partition, fetchOffset: String(offset), maxBytes }] }],
         });
         if (!first) firstFetch.set(broker, request);
         const { responses } = await request;
@@ -95,11 +101,12 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
 
   const readPartition = async (partition: number, start: number, end: number) => {
     let offset = start;
+    let fetchBytes = Math.min(firstFetchBytes, limits.partitionFetchBytes);
     let fetching: Promise<FetchedPartition> | undefined;
     while (offset < end && !queue.closed) {
       let fetched: FetchedPartition;
       try {
-        fetched = await (fetching ?? fetchFrom(partition, offset));
+        fetched = await (fetching ?? fetchFrom(partition, offset, fetchBytes));
       } catch (error) {
         if ((error as Error).name !== 'KafkaJSOffsetOutOfRange') throw error;
         // Retention deleted the records from here on: go on from the oldest one left.
@@ -115,7 +122,8 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
       if (within.length === 0 && lastBatch) next = Math.max(next, Number(lastBatch.firstOffset) + lastBatch.lastOffsetDelta + 1);
       // Nothing at or past `offset`, and the partition ends there: records were removed since the read began.
       if (fetched.messages.length === 0 && Number(fetched.highWatermark) >= 0 && Number(fetched.highWatermark) <= offset) return;
-      fetching = next < end ? fetchFrom(partition, next) : undefined;
+      fetchBytes = Math.min(fetchBytes * 2, limits.partitionFetchBytes);
+      fetching = next < end ? fetchFrom(partition, next, fetchBytes) : undefined;
       // A prefetch that fails while this one is handed over is seen when it is awaited.
       fetching?.catch(() => undefined);
       if (!(await handOver(partition, batch, end))) return;

@@ -45,23 +45,26 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   let watermarks: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
   let fromOffsets: Map<number, number> | undefined;
   let windowCommitted: Map<number, number> | undefined;
+  let cluster: Cluster | undefined;
   try {
-    // One round trip each, side by side: they are all of a bounded read's start.
-    const [offsets, byTime, committed] = await Promise.all([
+    // Side by side, a few round trips each: they are all of a bounded read's start.
+    const [offsets, byTime, committed, connected] = await Promise.all([
       admin.fetchTopicOffsets(topic),
       fromMs === undefined ? undefined : admin.fetchTopicOffsetsByTimestamp(topic, fromMs),
       follow || !group ? undefined : committedOffsets(admin, group, topic),
+      follow ? undefined : context.cluster(),
     ]);
     watermarks = offsets;
     fromOffsets = byTime && new Map(byTime.map(({ partition, offset }) => [partition, Number(offset)]));
     windowCommitted = committed;
+    cluster = connected;
   } catch (error) {
     throw context.failure(`read topic ${topic}`, error);
   }
   // Where a followed partition starts when nothing else says: its beginning, or with startAtEnd its end as the read began.
   const defaults = new Map(watermarks.map(({ partition, low, high }) => [partition, Number(startAtEnd && fromMs === undefined ? high : low)]));
   const decode = recordDecoder(topic, kind, context.registry);
-  if (!follow) {
+  if (cluster) {
     const ranges = new Map(
       watermarks.map(({ partition, low, high }) => {
         const start = windowCommitted?.get(partition) ?? fromOffsets?.get(partition) ?? Number(low);
@@ -69,12 +72,6 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
       }),
     );
     if ([...ranges.values()].every(({ start, end }) => start >= end)) return;
-    let cluster: Cluster;
-    try {
-      cluster = await context.cluster();
-    } catch (error) {
-      throw context.failure(`read topic ${topic}`, error);
-    }
     yield* readPartitions(
       {
         cluster,

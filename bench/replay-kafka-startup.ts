@@ -1,0 +1,83 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openFileLog } from '../shared/log/file-log.js';
+import { openLog } from '../shared/log/open-log.js';
+import { captureKind } from '../shared/log/record-log.js';
+import { packageRoot } from '../shared/package-root.js';
+import { runMeasured } from './child-usage.js';
+import { benchKafka, fill } from './fixtures.js';
+import { startPeer } from './replay-peers.js';
+
+/**
+ * `shadowtap replay` of one window of captures (200,000 by default) from Kafka and from the file
+ * log, as users run it (a process of its own, results written to the same kind of log), in
+ * alternated rounds, each pair in the same round:
+ *   fixed overhead = start to the first request at the shadow + the last request at the shadow to exit
+ *     (the last request comes before its Result is acknowledged, so this is the stricter end);
+ *   throughput = requests between the first and the last; RSS peak and CPU of the whole process (every thread).
+ *   node dist/bench/replay-kafka-startup.js      (BENCH_CAPTURES=N, BENCH_ROUNDS=N; default 200000 and 3)
+ */
+const count = Number(process.env.BENCH_CAPTURES ?? 200_000);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const cli = join(packageRoot(), 'dist', 'cli', 'main.js');
+
+const kafka = await benchKafka();
+const work = await mkdtemp(join(tmpdir(), 'shadowtap-replay-startup-'));
+const prefix = `bench-startup-${Date.now()}.`;
+const fromMs = Date.now() - 24 * 3600_000;
+const toMs = fromMs + count;
+
+interface Run {
+  overheadMs: number;
+  startMs: number;
+  exitMs: number;
+  rate: number;
+  rssMiB: number;
+  cpuMicrosPerRequest: number;
+}
+
+async function replay(log: 'file' | 'kafka', round: number): Promise<Run> {
+  const logArgs = log === 'kafka' ? ['--brokers', kafka.brokers.join(','), '--topic-prefix', prefix] : ['--store', work];
+  const shadow = await startPeer({ role: 'shadow' });
+  const args = ['replay', ...logArgs, '--target', shadow.ready, '--from', String(fromMs), '--to', String(toMs), '--group', `${prefix}${log}-${round}`, '--no-progress'];
+  const usage = await runMeasured(cli, args, { node: true });
+  const { requests, firstMs, lastMs } = (await shadow.close()) as { requests: number; firstMs: number; lastMs: number };
+  if (usage.exitCode !== 0 || requests !== count) throw new Error(`replay from ${log} exited ${usage.exitCode} after ${requests} of ${count} requests: ${usage.stderr.trim()}`);
+  const run = {
+    startMs: firstMs - usage.startMs,
+    exitMs: usage.exitMs - lastMs,
+    overheadMs: firstMs - usage.startMs + (usage.exitMs - lastMs),
+    rate: (requests / (lastMs - firstMs)) * 1000,
+    rssMiB: usage.maxRssMiB ?? NaN,
+    cpuMicrosPerRequest: (usage.cpuMs * 1000) / requests,
+  };
+  console.log(
+    `  ${log.padEnd(5)} start→first ${run.startMs.toFixed(0)} ms, last→exit ${run.exitMs.toFixed(0)} ms (fixed ${(run.overheadMs / 1000).toFixed(2)} s); ${run.rate.toFixed(0)} req/s; RSS ${run.rssMiB.toFixed(0)} MiB; CPU ${run.cpuMicrosPerRequest.toFixed(1)} µs a request`,
+  );
+  return run;
+}
+
+try {
+  console.log(`writing ${count} captures to the file log and to Kafka (3 partitions)...`);
+  const file = await openFileLog(captureKind, { dir: work });
+  const topic = await openLog(captureKind, { brokers: kafka.brokers, topicPrefix: prefix, partitions: 3 });
+  for (const log of [file, topic]) {
+    await fill(log, count, fromMs * 1000, () => 1000);
+    await log.close();
+  }
+  for (let round = 1; round <= rounds; round++) {
+    console.log(`round ${round} of ${rounds}: load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (${process.env.BENCH_NOTE ?? 'other processes share this machine'})`);
+    // Alternated order, so neither log always runs on the warmer machine.
+    const order = round % 2 === 1 ? (['file', 'kafka'] as const) : (['kafka', 'file'] as const);
+    const runs: Partial<Record<'file' | 'kafka', Run>> = {};
+    for (const log of order) runs[log] = await replay(log, round);
+    const { file: f, kafka: k } = runs as Record<'file' | 'kafka', Run>;
+    console.log(
+      `  Kafka vs file log: fixed overhead ${(k.overheadMs / 1000).toFixed(2)} s vs ${(f.overheadMs / 1000).toFixed(2)} s (goal ≤ 2 s); RSS ${(k.rssMiB / f.rssMiB).toFixed(2)}× (goal ≤ 1.5×); throughput ${(k.rate / f.rate).toFixed(2)}× (goal ≥ 0.9×); CPU a request ${(k.cpuMicrosPerRequest / f.cpuMicrosPerRequest).toFixed(2)}×`,
+    );
+  }
+} finally {
+  await kafka.broker?.stop();
+  await rm(work, { recursive: true, force: true });
+}
