@@ -3,8 +3,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Command } from 'commander';
-import { registerDiff } from '../cli/commands/diff.js';
 import { renderHtml } from '../diff/render/html.js';
 import { renderJson } from '../diff/render/json.js';
 import { renderJunit } from '../diff/render/junit.js';
@@ -15,6 +13,7 @@ import { runDiff } from '../diff/run-diff.js';
 import { openFileLog } from '../shared/log/file-log.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';
 import type { Capture, Header, HttpResponse, Result } from '../shared/records/types.js';
+import { runDiffCli } from './helpers/diff-cli-run.js';
 import { memoryLog } from './helpers/diff-memory-log.js';
 import { capture, json, result, text } from './helpers/diff-pairs.js';
 
@@ -153,15 +152,7 @@ test('every format shows the group once and before the per-route tables', () => 
   assert.ok(json.indexOf('"groups"') < json.indexOf('"routes"') && json.indexOf('"groups"') < json.indexOf('"fields"'));
 });
 
-async function cli(...args: string[]): Promise<number> {
-  const program = new Command('shadowtap').exitOverride();
-  registerDiff(program);
-  process.exitCode = undefined;
-  await program.parseAsync(['node', 'shadowtap', 'diff', '--store', join(dir, 'store'), ...args]);
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return code;
-}
+const cli = (...args: string[]) => runDiffCli(join(dir, 'store'), ...args);
 
 test('through the diff CLI on a file log: the group first, exit 1; accepted once for every route, it passes', async () => {
   const out = join(dir, 'report.txt');

@@ -4,6 +4,9 @@ import { test } from 'node:test';
 import { comparePair, compileRules } from '../diff/compare-pair.js';
 import { headerMeaning, sameHeaderMeaning } from '../diff/header-meaning.js';
 import type { PairRecord } from '../diff/pair-record.js';
+import { renderHtml } from '../diff/render/html.js';
+import { renderMarkdown } from '../diff/render/markdown.js';
+import { renderText } from '../diff/render/text.js';
 import { reportExitCode } from '../diff/report-exit.js';
 import { runDiff, type DiffOptions } from '../diff/run-diff.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';
@@ -90,6 +93,8 @@ test('not-compared pairs are counted, shown and fail the run unless a rate allow
   assert.deepEqual(report.routes[0]!.notCompared, { 'truncated body without sha256': 1 });
   assert.equal(verdicts.find((v) => v.id === 'n1')!.notCompared, 'truncated body without sha256');
   assert.deepEqual(report.breaches.map((b) => b.kind), ['not-compared']);
+  assert.match(renderText(report), /not compared: 1 truncated body without sha256/);
+  assert.match(renderMarkdown(report), /\| not compared \|/);
   assert.equal(reportExitCode(report), 1);
   const allowed = await runDiff({ ...logs(captures, results), thresholds: { failOnNotComparedRate: 0.5 } });
   assert.equal(reportExitCode(allowed), 0);
@@ -162,6 +167,10 @@ test('latency like with like: a window replayed at its own pace gets no latency 
   assert.match(route.latency.noVerdict!, /window replay/);
   assert.ok(route.latency.stable.count === 200 && route.latency.shadow.p99Ms > route.latency.stable.p99Ms, 'both latencies are still shown');
   assert.equal(reportExitCode(windowReport), 0);
+  const shown = renderText(windowReport);
+  assert.match(shown, /GET \/orders\/\{id\}.*\| .* ms \(no verdict\)/);
+  assert.match(shown, /no latency verdict on 1 route: stable was timed at capture under live load, the shadow by a window replay/);
+  assert.match(renderHtml(windowReport), /no latency verdict on 1 route/);
 
   const live = latencyCase('follow', 30);
   const liveReport = await runDiff({ ...logs(live.captures, live.results), thresholds });
