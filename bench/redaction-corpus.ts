@@ -205,7 +205,6 @@ function secretSamples(): ValueEntry[] {
     ['huggingface-token', () => `hf_${alnum(34).replace(/\d/g, 'x')}`],
     ['digitalocean-token', () => `dop_v1_${hex(64)}`],
     ['square-token', () => `sq0atp-${alnum(22)}`],
-    ['twilio-key', () => `SK${hex(32)}`],
     ['url-credentials', () => `https://deploy:${alnum(16)}@git.example.com/repo.git`],
     ['url-credentials', () => `postgres://app:${alnum(12)}@db.internal:5432/orders`],
     ['bearer-credentials', () => `Bearer ${alnum(30)}1`],

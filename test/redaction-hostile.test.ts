@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -13,6 +13,7 @@ import { captureKind } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
 import { headerValue } from '../shared/records/types.js';
 import { rawRequest, readAll, startHttpServer } from './helpers/capture-helpers.js';
+import { filesUnder } from './helpers/files-under.js';
 
 /** Random secrets, each in the format a real one has, so a leak cannot be a coincidence. */
 const alnum = (n: number) => [...randomBytes(n)].map((b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[b % 62]).join('');
@@ -100,16 +101,6 @@ const ordinaryResponse = {
   order_id: 1234567890123,
   tags: [{ key: 'env', value: 'prod' }],
 };
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(path)));
-    else out.push(path);
-  }
-  return out;
-}
 
 function deepJson(levels: number, leaf: string): string {
   return '{"a":'.repeat(levels) + leaf + '}'.repeat(levels);

@@ -376,14 +376,13 @@ class ExchangeRedaction {
     const { policy } = this.redactor;
     // Most bodies name no secret and hold none: a byte scan proves the first, a pattern test the second.
     const names = policy.bodyPaths.length > 0 || (policy.defaultNames && mayHoldSensitiveName(plain)) || this.oauth;
+    const values = mayHoldSecretValue(plain);
+    state.text = plain.toString(kind === 'json' ? 'utf8' : 'latin1');
+    if (!names && !values) return;
     if (kind === 'json') {
-      state.text = plain.toString('utf8');
-      if (!names && !mayHoldSecretValue(state.text)) return;
-      this.jsonBody(state);
+      this.jsonBody(state, values);
       return;
     }
-    state.text = plain.toString('latin1');
-    if (!names && !mayHoldSecretValue(state.text)) return;
     if (kind === 'form') {
       const redacted = this.pairs(state.text, where, 'body');
       state.changed = redacted !== state.text;
@@ -395,7 +394,8 @@ class ExchangeRedaction {
     }
   }
 
-  private jsonBody(state: BodyState): void {
+  /** `values`: whether the body may hold a secret by value at all; when not, its strings are not searched one by one. */
+  private jsonBody(state: BodyState, values: boolean): void {
     let doc: unknown;
     try {
       doc = JSON.parse(state.text);
@@ -407,6 +407,7 @@ class ExchangeRedaction {
       return;
     }
     const walk = new JsonWalk(this.redactor, (p) => `${state.where}.body:${formatPath(p)}`, (secret) => this.addSecret(secret), this.found);
+    walk.searchValues = values;
     const result = walk.run(doc);
     if (walk.maxDepth > MAX_JSON_DEPTH) {
       // Too deep to write back: scanned as text instead, which keeps its structure byte for byte.
@@ -606,6 +607,8 @@ function isTextContent(contentType: string | undefined, content: string): boolea
  * secrets by value, or, for echoes, for the exchange's known secrets (`inText`).
  */
 class JsonWalk {
+  /** Whether strings of ordinary fields are searched for secrets by value. */
+  searchValues = true;
   maxDepth = 0;
   /** Entries this walk added to `found`. */
   entries = 0;
@@ -662,11 +665,11 @@ class JsonWalk {
       if (secretName) {
         this.addSecret(value);
         this.replace(container, key, policy.mode === 'drop' && !parent.all ? undefined : this.redactor.replacement(value), path());
-      } else if (mayHoldSecretValue(value)) {
+      } else if (this.searchValues) {
         const spans = findSecretValues(value);
         if (spans.length > 0) this.replace(container, key, this.replaceSpans(value, spans), path());
       }
-    } else if (typeof value === 'number') {
+    } else if (typeof value === 'number' && this.searchValues) {
       // Numbers are ordinary, whatever their name, unless they are card numbers.
       if (Number.isInteger(value) && Math.abs(value) >= 1e12) {
         const digits = String(value);

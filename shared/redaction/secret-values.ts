@@ -1,3 +1,5 @@
+import { ahoCorasick } from './aho-corasick.js';
+
 /**
  * Secrets recognised by their value wherever they appear, whatever the name around them: the
  * formats secret scanners (gitleaks, detect-secrets) and Sentry's `@creditcard`, `@iban` and
@@ -42,7 +44,6 @@ const rules: Rule[] = [
   { name: 'digitalocean-token', pattern: /\bdo[por]_v1_[a-f0-9]{64}\b/g },
   { name: 'pypi-token', pattern: /\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}/g },
   { name: 'square-token', pattern: /\bsq0(?:atp|csp)-[0-9A-Za-z_-]{22,}/g },
-  { name: 'twilio-key', pattern: /\bSK[0-9a-fA-F]{32}\b/g },
   { name: 'url-credentials', pattern: /(?<=\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}:\/\/)[^\s/?#@:"'<>]+:[^\s/?#@"'<>]+(?=@)/g },
   { name: 'bearer-credentials', pattern: /(?<=\bBearer\s+)[A-Za-z0-9._~+/-]{16,}=*/g, check: (s) => (/\d/.test(s) ? s.length : 0) },
   { name: 'basic-credentials', pattern: /(?<=\bBasic\s+)[A-Za-z0-9+/]{6,}={0,2}/g, check: basicCredentials },
@@ -50,17 +51,110 @@ const rules: Rule[] = [
   { name: 'iban', pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}/g, check: iban },
 ];
 
-/** One pattern for all the rules: most values match none, and one test says so. */
-const anyRule = new RegExp(rules.map((r) => `(?:${r.pattern.source})`).join('|'));
+/**
+ * The literal every match of a prefixed rule starts with (or holds: `hooks.slack.com`). Card
+ * numbers, IBANs and URL credentials have none; the scan below looks for their shape instead.
+ */
+const triggers = [
+  'eyJ', '-----BEGIN', 'AKIA', 'ASIA', 'ABIA', 'ACCA', 'A3T', 'ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_',
+  'xoxb-', 'xoxa-', 'xoxp-', 'xoxo-', 'xoxs-', 'xoxr-', 'xapp-', 'hooks.slack.com', 'sk_live_', 'sk_test_', 'rk_live_',
+  'rk_test_', 'whsec_', 'AIza', 'glpat-', 'gldt-', 'glrt-', 'glptt-', 'gloas-', 'glcbt-', 'glft-', 'glimt-', 'glsoat-',
+  'npm_', 'sk-', 'SG.', 'shpat_', 'shpss_', 'shpca_', 'shppa_', 'hf_', 'dop_v1_', 'doo_v1_', 'dor_v1_', 'pypi-', 'sq0atp-',
+  'sq0csp-', 'Bearer', 'Basic',
+];
 
-/** Whether a text may hold a secret by value; `false` is certain. */
-export function mayHoldSecretValue(text: string): boolean {
-  return anyRule.test(text);
+const ASCII = 128;
+const LOWER = 0;
+const DIGIT = 1;
+const UPPER = 2;
+const SEPARATOR = 3;
+/** Ends the authority of a URL: its path, query, fragment, or the end of the URL. */
+const URL_END = 4;
+const PUNCTUATION = 5;
+/** Non-ASCII (and control) characters: no secret format holds them. */
+const OTHER = 6;
+const charKinds = new Uint8Array(ASCII).map((_, c) => {
+  if ((c >= 97 && c <= 122) || c === 95) return LOWER;
+  if (c >= 48 && c <= 57) return DIGIT;
+  if (c >= 65 && c <= 90) return UPPER;
+  if (c === 32 || c === 45) return SEPARATOR;
+  if (c === 47 || c === 63 || c === 35 || c === 34 || c === 39 || c === 60 || c === 62 || c < 32) return URL_END;
+  return PUNCTUATION;
+});
+/** The trigger automaton as one table indexed by state * 128 + char: the next state, or -1 once a trigger is complete. */
+const triggerTable = (() => {
+  const { next, accepting } = ahoCorasick(
+    triggers.map((t) => [...t].map((c) => c.charCodeAt(0))),
+    ASCII,
+  );
+  return next.map((to) => (accepting[to] ? -1 : to));
+})();
+
+/**
+ * Whether a text (or its bytes) may hold a secret by value, in one pass: a trigger
+ * literal, 13 digits in a row (single spaces or dashes between), two capitals followed by two
+ * digits (an IBAN's start), or an `@` in the authority of a URL. `false` is certain; most
+ * values (ids, dates, names, prose) answer it without any pattern being run.
+ */
+export function mayHoldSecretValue(text: string | Uint8Array): boolean {
+  // Bytes index faster than a string's characters; a secret is ASCII, so latin1 keeps every one intact.
+  const bytes = typeof text === 'string' ? Buffer.from(text, 'latin1') : text;
+  let state = 0;
+  let digits = 0;
+  let separated = false;
+  let capitals = 0;
+  let ibanDigits = 0;
+  let slashes = 0;
+  let authority = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    const kind = c < ASCII ? charKinds[c] : OTHER;
+    if (kind === OTHER) {
+      state = digits = capitals = ibanDigits = slashes = 0;
+      authority = false;
+      continue;
+    }
+    state = triggerTable[(state << 7) | c];
+    if (state < 0) return true;
+    if (kind === LOWER) {
+      // The common case: a letter of a word or a name.
+      digits = capitals = ibanDigits = slashes = 0;
+      continue;
+    }
+    if (kind === DIGIT) {
+      if (++digits >= 13) return true;
+      separated = false;
+      if (capitals >= 2 && ++ibanDigits >= 2) return true;
+      if (capitals < 2) capitals = 0;
+      slashes = 0;
+      continue;
+    }
+    if (kind === UPPER) {
+      capitals = ibanDigits > 0 ? 1 : capitals + 1;
+      ibanDigits = digits = slashes = 0;
+      continue;
+    }
+    if (kind === SEPARATOR && digits > 0 && !separated) separated = true;
+    else digits = 0;
+    capitals = ibanDigits = 0;
+    if (c === 58) slashes = 1;
+    else if (c === 47 && (slashes === 1 || slashes === 2)) {
+      if (++slashes === 3) {
+        authority = true;
+        continue;
+      }
+    } else slashes = 0;
+    if (authority) {
+      if (c === 64) return true;
+      if (kind === URL_END) authority = false;
+    }
+  }
+  return false;
 }
 
 /** The secrets in a text, ordered and without overlaps. */
 export function findSecretValues(text: string): ValueMatch[] {
-  if (!anyRule.test(text)) return [];
+  if (!mayHoldSecretValue(text)) return [];
   const found: ValueMatch[] = [];
   for (const rule of rules) {
     rule.pattern.lastIndex = 0;

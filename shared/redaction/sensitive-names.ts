@@ -1,3 +1,5 @@
+import { ahoCorasick } from './aho-corasick.js';
+
 /**
  * Whether a header, parameter or field name holds a secret, decided by its words, not by
  * substrings: `tokens_used`, `authorId`, `passwordless`, `signature_algorithm` and
@@ -186,44 +188,14 @@ const stems = ['pass', 'pwd', 'secret', 'token', 'cred', 'cookie', 'sig', 'iban'
   'otp', 'pin', 'jwt', 'key', 'auth', 'bearer', 'sess', 'code', 'card', 'ccn', 'ccno', 'accountn', 'connectsid', 'csrf', 'xsrf'];
 
 /**
- * An Aho–Corasick automaton over the stems, as one table indexed by (state << 8 | byte):
- * the next state, or -1 once a stem is complete or the byte is opaque. Skipped bytes keep the state.
+ * The stems' automaton as one table indexed by (state << 8 | byte): the next state, or -1 once
+ * a stem is complete or the byte is opaque. Skipped bytes keep the state.
  */
 const scanTable = (() => {
-  const words = stems;
-  const maxStates = words.reduce((n, w) => n + w.length, 1);
-  const next = new Int16Array(maxStates * ALPHABET).fill(-1);
-  const accepting = new Uint8Array(maxStates);
-  let states = 1;
-  for (const word of words) {
-    let state = 0;
-    for (const char of word) {
-      const symbol = symbolOf[char.charCodeAt(0)];
-      if (next[state * ALPHABET + symbol] === -1) next[state * ALPHABET + symbol] = states++;
-      state = next[state * ALPHABET + symbol];
-    }
-    accepting[state] = 1;
-  }
-  // Breadth first: each missing transition follows the failure link, so the scan never backtracks.
-  const fail = new Int16Array(states);
-  const queue: number[] = [];
-  for (let s = 0; s < ALPHABET; s++) {
-    const child = next[s];
-    if (child === -1) next[s] = 0;
-    else queue.push(child);
-  }
-  while (queue.length > 0) {
-    const state = queue.shift()!;
-    if (accepting[fail[state]]) accepting[state] = 1;
-    for (let s = 0; s < ALPHABET; s++) {
-      const child = next[state * ALPHABET + s];
-      if (child === -1) next[state * ALPHABET + s] = next[fail[state] * ALPHABET + s];
-      else {
-        fail[child] = next[fail[state] * ALPHABET + s];
-        queue.push(child);
-      }
-    }
-  }
+  const { next, accepting, states } = ahoCorasick(
+    stems.map((stem) => [...stem].map((c) => symbolOf[c.charCodeAt(0)])),
+    ALPHABET,
+  );
   const table = new Int16Array(states << 8);
   for (let state = 0; state < states; state++) {
     for (let byte = 0; byte < 256; byte++) {

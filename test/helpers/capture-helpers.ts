@@ -122,3 +122,4 @@ export async function finished(child: ChildProcess): Promise<{ code: number | nu
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   return { code, stdout, stderr };
 }
+
