@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,10 +15,11 @@ import { startPeer } from './replay-peers.js';
  * The replay worker's figures, each against a baseline in the same run:
  *   1. maximum replay rate from Kafka vs a closed-loop undici client on the same server (two shadows: a 12-byte and a 1 KB JSON answer);
  *   2. --rate 1000 and --rate 5000: achieved rate and lateness p99;
+ *   2b. (busy-rate) --rate 500 and 5000 with another process busy on one core: delivered, achieved rate, lateness p99; quiet runs as baseline;
  *   3. --pace recorded --speed 1: send gaps vs recorded gaps, p99 of the error;
  *   4. live mirroring at 2,000 requests/s: capture-to-shadow lag p99;
  *   5. memory after 1,000,000 replayed records vs after 100,000.
- *   node --expose-gc dist/bench/replay-figures.js [max|rate|recorded|lag|memory...]   (BENCH_SECONDS=N for 2 and 4; default 30)
+ *   node --expose-gc dist/bench/replay-figures.js [max|rate|busy-rate|recorded|lag|memory...]   (BENCH_SECONDS=N for 2 and 4; default 30)
  * The shadow, the capture agent and the load generator run on threads of their own (replay-peers.ts, autocannon workers),
  * so this process's event loop holds the replay worker alone, as in a deployment.
  */
@@ -88,6 +90,27 @@ try {
       console.log(
         `2. --rate ${rate} for ${duration} s: achieved ${summary.achievedRate.toFixed(1)} req/s (${((summary.achievedRate / rate - 1) * 100).toFixed(2)}%), dropped ${summary.dropped}, lateness p50 ${summary.latenessMs.p50} ms p99 ${summary.latenessMs.p99} ms max ${summary.latenessMs.max} ms`,
       );
+    }
+  }
+
+  if (wanted('busy-rate')) {
+    // The issue's case: another process busy on one core. Quiet runs of the same rates are the baseline.
+    for (const rate of [500, 5000]) {
+      for (const busy of [false, true]) {
+        const hog = busy ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : undefined;
+        const dir = join(work, `busy-${rate}-${busy}`);
+        const captures = await openFileLog(captureKind, { dir });
+        const results = await openFileLog(resultKind, { dir });
+        const total = rate * duration;
+        await fill(captures, total, Date.now() * 1000, () => 10);
+        const summary = await runReplay({ source: captures, results, target: targetUrl, rate, concurrency: 256 });
+        hog?.kill('SIGKILL');
+        await captures.close();
+        await results.close();
+        console.log(
+          `2b. --rate ${rate} for ${duration} s, ${busy ? 'another process busy on one core' : 'quiet (baseline)'}: delivered ${summary.sent}/${total} (${((summary.sent / total) * 100).toFixed(2)} %), dropped ${summary.dropped}, achieved ${summary.achievedRate.toFixed(1)} req/s (${((summary.achievedRate / rate - 1) * 100).toFixed(2)} %), lateness p50 ${summary.latenessMs.p50} ms p99 ${summary.latenessMs.p99} ms max ${summary.latenessMs.max} ms`,
+        );
+      }
     }
   }
 

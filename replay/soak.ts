@@ -2,6 +2,7 @@ import { usageError } from '../shared/errors.js';
 import type { LogEntry } from '../shared/log/record-log.js';
 import type { Capture, Result } from '../shared/records/types.js';
 import { LatencyHistogram } from './latency-histogram.js';
+import { formatDuration } from './progress-reporter.js';
 import { loopedSource, passOf, type LoopedWindow } from './looped-source.js';
 import type { ReplayOptions } from './replay-options.js';
 import type { ReplaySummary } from './replay-stats.js';
@@ -18,11 +19,72 @@ export interface SoakOptions
   loop?: number;
   /** Each request is sent this many times. */
   amplify?: number;
-  /** Time buckets of the per-bucket summary, over the recorded window. */
+  /** Time buckets of the per-bucket summary, over the recorded pattern. */
   buckets?: number;
+  /** A plan whose run would last longer than this is refused. */
+  maxDurationMs?: number;
+  /** Told the plan once it is made, before the first send. */
+  onPlan?: (plan: SoakPlan) => void;
 }
 
-export const soakDefaults = { compress: 1, loop: 1, amplify: 1, buckets: 24 };
+export const soakDefaults = { compress: 1, loop: 1, amplify: 1, buckets: 24, maxDurationMs: 24 * 3600_000 };
+
+/** What a soak will do, worked out from the captures before anything is sent. */
+export interface SoakPlan {
+  captures: number;
+  /** Capture times of the first and last capture inside the window, ms since the epoch. */
+  firstMs: number;
+  lastMs: number;
+  /** The recorded pattern: first to last capture, plus one mean gap before the next pass starts. */
+  patternMs: number;
+  /** One pass in compressed time. */
+  passMs: number;
+  loop: number;
+  amplify: number;
+  /** The whole run: loop passes. */
+  runMs: number;
+  /** Requests sent: captures × amplify × loop. */
+  requests: number;
+  /** Highest rate of the plan over any second of compressed time, requests/s. */
+  peakRate: number;
+}
+
+/**
+ * Reads the window once to plan the soak: the pattern spans its first to its last capture (a
+ * window wider than its traffic does not make the soak wait for empty time), and the peak rate
+ * is counted per second of compressed time.
+ */
+export async function planSoak(options: Pick<SoakOptions, 'source' | 'fromMs' | 'toMs' | 'compress' | 'loop' | 'amplify' | 'signal'>): Promise<SoakPlan | undefined> {
+  const { fromMs, toMs, compress = soakDefaults.compress, loop = soakDefaults.loop, amplify = soakDefaults.amplify } = options;
+  let captures = 0;
+  let firstMs = Infinity;
+  let lastMs = -Infinity;
+  // Captures per second of compressed time: only seconds that hold captures take memory.
+  const perSecond = new Map<number, number>();
+  for await (const entry of options.source.read({ fromMs, toMs, signal: options.signal })) {
+    captures++;
+    firstMs = Math.min(firstMs, entry.timestampMs);
+    lastMs = Math.max(lastMs, entry.timestampMs);
+    const second = Math.floor(entry.timestampMs / (1000 * compress));
+    perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
+  }
+  if (captures === 0) return undefined;
+  const meanGapMs = captures > 1 ? (lastMs - firstMs) / (captures - 1) : 1000;
+  const patternMs = lastMs - firstMs + Math.max(1, meanGapMs);
+  const passMs = patternMs / compress;
+  return {
+    captures,
+    firstMs,
+    lastMs,
+    patternMs,
+    passMs,
+    loop,
+    amplify,
+    runMs: passMs * loop,
+    requests: captures * amplify * loop,
+    peakRate: Math.max(...perSecond.values()) * amplify,
+  };
+}
 
 export interface SoakBucket {
   /** Recorded window slice [startMs, endMs), ms since the epoch. */
@@ -76,6 +138,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     loop = soakDefaults.loop,
     amplify = soakDefaults.amplify,
     buckets: bucketCount = soakDefaults.buckets,
+    maxDurationMs = soakDefaults.maxDurationMs,
+    onPlan,
     ...replayOptions
   } = options;
   if (!(fromMs < toMs)) throw usageError('soak needs --from before --to');
@@ -83,8 +147,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
   for (const [flag, value] of [['--loop', loop], ['--amplify', amplify], ['--buckets', bucketCount]] as const) {
     if (!Number.isInteger(value) || value <= 0) throw usageError(`${flag} must be a positive integer; got ${value}`);
   }
-  const window: LoopedWindow = { fromMs, toMs, loop };
-  const spanMs = toMs - fromMs;
+  const plan = await planSoak({ source: options.source, fromMs, toMs, compress, loop, amplify, signal: options.signal });
+  if (!plan) {
+    throw usageError(`no captures between ${new Date(fromMs).toISOString()} and ${new Date(toMs).toISOString()} in ${options.source.name}: nothing to soak with; check --from/--to and the log (--store/--brokers)`);
+  }
+  if (plan.runMs > maxDurationMs) {
+    throw usageError(
+      `this soak would run ${formatDuration(plan.runMs)} (a ${formatDuration(plan.patternMs)} pattern, compressed ${compress}×, ${loop} loop${loop === 1 ? '' : 's'}), longer than --max-duration ${formatDuration(maxDurationMs)}: raise --compress or --max-duration, or narrow --from/--to`,
+    );
+  }
+  onPlan?.(plan);
+  const window: LoopedWindow = { fromMs, toMs, loop, startMs: plan.firstMs, spanMs: plan.patternMs };
+  const spanMs = plan.patternMs;
+  const patternStart = plan.firstMs;
   const bucketMs = spanMs / bucketCount;
   const buckets: BucketState[] = Array.from({ length: bucketCount }, () => ({
     captures: 0,
@@ -93,17 +168,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     skipped: 0,
     latency: new LatencyHistogram(2),
   }));
-  const bucketOf = (timestampMs: number) => buckets[Math.min(bucketCount - 1, Math.floor(((timestampMs - fromMs) % spanMs) / bucketMs))]!;
+  const bucketOf = (timestampMs: number) => buckets[Math.min(bucketCount - 1, Math.floor(((timestampMs - patternStart) % spanMs) / bucketMs))]!;
 
   const summary = await runReplay({
     ...replayOptions,
     source: loopedSource(options.source, window),
-    // The window of the looped recording, for the progress fraction.
-    fromMs,
-    toMs: fromMs + loop * spanMs,
+    // The looped recording, for the progress fraction.
+    fromMs: patternStart,
+    toMs: patternStart + loop * spanMs,
     pace: 'recorded',
     speed: compress,
-    paceOriginMs: fromMs,
+    paceOriginMs: patternStart,
     commit: false,
     replayMode: 'soak',
     copies: (entry: LogEntry<Capture>) => {
@@ -128,8 +203,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     amplify,
     passMs: Math.round(spanMs / compress),
     buckets: buckets.map((b, i) => ({
-      startMs: Math.round(fromMs + i * bucketMs),
-      endMs: Math.round(fromMs + (i + 1) * bucketMs),
+      startMs: Math.round(patternStart + i * bucketMs),
+      endMs: Math.round(patternStart + (i + 1) * bucketMs),
       captures: b.captures,
       recordedRate: rate(b.captures, bucketMs),
       targetRate: rate(b.captures * compress * amplify, bucketMs),
@@ -141,3 +216,4 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     })),
   };
 }
+

@@ -1,7 +1,9 @@
 import { Command, Option } from 'commander';
-import { runSoak, soakDefaults } from '../../replay/soak.js';
+import { formatDuration } from '../../replay/progress-reporter.js';
+import { runSoak, soakDefaults, type SoakPlan } from '../../replay/soak.js';
 import { formatSoakSummary } from '../../replay/summary-text.js';
 import { action, parsePositiveInt, parsePositiveNumber, parseTime } from '../common.js';
+import { parseDuration } from './gate.js';
 import { addSendOptions, runReplayCommand, sendOptionsFrom, type SendFlags } from './replay.js';
 
 interface SoakFlags extends SendFlags {
@@ -11,6 +13,7 @@ interface SoakFlags extends SendFlags {
   loop: number;
   amplify: number;
   buckets: number;
+  maxDuration: number;
 }
 
 export function registerSoak(program: Command): void {
@@ -22,7 +25,12 @@ export function registerSoak(program: Command): void {
     .addOption(new Option('--compress <n>', 'play the window n times faster (24: a day in an hour)').default(soakDefaults.compress).argParser((v) => parsePositiveNumber(v, '--compress')))
     .addOption(new Option('--loop <n>', 'passes over the window, back to back').default(soakDefaults.loop).argParser((v) => parsePositiveInt(v, '--loop')))
     .addOption(new Option('--amplify <n>', 'send each request n times (copies get ids <id>~<n>)').default(soakDefaults.amplify).argParser((v) => parsePositiveInt(v, '--amplify')))
-    .addOption(new Option('--buckets <n>', 'time buckets in the summary table').default(soakDefaults.buckets).argParser((v) => parsePositiveInt(v, '--buckets')));
+    .addOption(new Option('--buckets <n>', 'time buckets in the summary table').default(soakDefaults.buckets).argParser((v) => parsePositiveInt(v, '--buckets')))
+    .addOption(
+      new Option('--max-duration <duration>', 'refuse a plan that would run longer, e.g. 30m, 24h, 2d')
+        .default(soakDefaults.maxDurationMs, formatDuration(soakDefaults.maxDurationMs))
+        .argParser((v) => parseDuration(v, '--max-duration')),
+    );
   addSendOptions(command)
     .addHelpText(
       'after',
@@ -52,9 +60,20 @@ export function registerSoak(program: Command): void {
               loop: flags.loop,
               amplify: flags.amplify,
               buckets: flags.buckets,
+              maxDurationMs: flags.maxDuration,
+              onPlan: (plan) => process.stderr.write(`${formatSoakPlan(plan)}\n`),
             }),
           formatSoakSummary,
         ),
       ),
     );
+}
+
+/** The plan in one line, before the first send: what will be reproduced, how fast, how much. */
+export function formatSoakPlan(plan: SoakPlan): string {
+  return (
+    `soak plan: ${plan.captures} captures from ${new Date(plan.firstMs).toISOString()} to ${new Date(plan.lastMs).toISOString()}; ` +
+    `pattern ${formatDuration(plan.patternMs)}, compressed to ${formatDuration(plan.passMs)}, ${plan.loop} loop${plan.loop === 1 ? '' : 's'}: ` +
+    `${formatDuration(plan.runMs)} in all, ${plan.requests} requests (amplify ${plan.amplify}), peak ${plan.peakRate} req/s`
+  );
 }
