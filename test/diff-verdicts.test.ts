@@ -11,7 +11,9 @@ import { reportExitCode } from '../diff/report-exit.js';
 import { runDiff, type DiffOptions } from '../diff/run-diff.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';
 import type { Capture, HttpResponse, RequestChange, Result } from '../shared/records/types.js';
+import { runReplay } from '../replay/replay-worker.js';
 import { memoryLog } from './helpers/diff-memory-log.js';
+import { makeCapture, startServer, tempStore } from './helpers/replay-helpers.js';
 import { capture, json, result, text } from './helpers/diff-pairs.js';
 
 const rules = compileRules();
@@ -228,4 +230,49 @@ test('soak copies meet their own reference by send time', async () => {
   const verdicts: PairRecord[] = [];
   await runDiff({ ...logs(captures, results), onVerdict: (v) => verdicts.push(v) } satisfies DiffOptions);
   assert.deepEqual(verdicts.map((v) => `${v.id}:${v.verdict}`).sort(), ['s~1:match', 's~2:match']);
+});
+
+test('end to end on real servers: a rewritten Host echoed back is replay-induced; a request-only capture is compared with the reference', async () => {
+  // One program, two instances: it builds absolute URLs from Host and echoes the replay marker, as many do.
+  const app = (release: string) =>
+    startServer((req, res) => {
+      const host = req.headers.host ?? '';
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('location', `http://${host}/items/7`);
+      const marker = req.headers['x-shadowtap-replay'];
+      res.end(JSON.stringify({ self: `http://${host}/items/7`, headers: marker === undefined ? {} : { 'x-shadowtap-replay': marker }, release: req.url === '/v' ? release : 'same' }));
+    });
+  const stable = await app('stable');
+  const shadow = await app('candidate');
+  const store = await tempStore();
+  try {
+    const recorded = (id: string, path: string, withResponse: boolean) => {
+      const c = makeCapture(id, Date.now(), { path, headers: [{ name: 'host', value: 'api.example.com' }] });
+      const body = Buffer.from(JSON.stringify({ self: 'http://api.example.com/items/7', headers: {}, release: 'same' }));
+      c.response = withResponse
+        ? { status: 200, headers: [{ name: 'content-type', value: 'application/json' }, { name: 'location', value: 'http://api.example.com/items/7' }], body, size: body.length, truncated: false, sha256: null }
+        : null;
+      return c;
+    };
+    await store.captures.append([recorded('h1', '/items/7', true), recorded('h2', '/v', false), recorded('h3', '/items/7', false)]);
+    await runReplay({ source: store.captures, results: store.results, target: shadow.url, hostRewrite: 'shadow.internal', reference: stable.url });
+    const verdicts: PairRecord[] = [];
+    const report = await runDiff({ captures: store.captures, results: store.results, onVerdict: (v) => verdicts.push(v) });
+    const h1 = verdicts.find((v) => v.id === 'h1')!;
+    assert.equal(h1.verdict, 'noise', JSON.stringify(h1.differences));
+    assert.ok(h1.differences.every((d) => d.noise?.startsWith('replay-induced: ')), JSON.stringify(h1.differences));
+    assert.ok(h1.differences.some((d) => d.path === 'header:location' && /host-rewritten host api\.example\.com → shadow\.internal/.test(d.noise!)));
+    assert.ok(h1.differences.some((d) => d.path === '$.headers.x-shadowtap-replay' && /marker-added x-shadowtap-replay/.test(d.noise!)));
+    const h2 = verdicts.find((v) => v.id === 'h2')!;
+    assert.equal(h2.baseline, 'reference');
+    assert.equal(h2.verdict, 'mismatch', 'the request-only capture is compared with the reference asked at the same moment');
+    assert.ok(h2.differences.some((d) => d.path === '$.release' && d.noise === undefined));
+    assert.equal(verdicts.find((v) => v.id === 'h3')!.verdict, 'noise');
+    assert.equal(report.totals.pairs, 3);
+    assert.equal(report.routes.find((r) => r.route === 'GET /v')!.latency.basis, 'reference');
+  } finally {
+    await store.cleanup();
+    await stable.close();
+    await shadow.close();
+  }
 });
