@@ -22,6 +22,12 @@ export interface CaptureServerOptions extends RecorderOptions {
   mirrorTarget?: boolean;
   /** Send the generated request id to stable when the request had none. */
   forwardRequestId?: boolean;
+  /**
+   * Send stable the upstream URL's host as Host (as nginx's proxy_pass does) instead of the
+   * client's (as Envoy and Istio sidecars do, the default): stable then builds absolute URLs from
+   * an address the client never used, and the capture records that.
+   */
+  rewriteHost?: boolean;
   /** How long stable may take to start its answer, or stay silent mid-body, before the client gets 504. */
   upstreamTimeoutMs?: number;
   /** Largest request/response head accepted, in bytes; a larger request head gets 431. */
@@ -50,6 +56,7 @@ export const captureServerDefaults = {
   upstreamTimeoutMs: 60_000,
   drainTimeoutMs: 10_000,
   forwardRequestId: false,
+  rewriteHost: false,
 };
 
 function upstreamUrl(value: string): URL {
@@ -76,7 +83,8 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? captureServerDefaults.upstreamTimeoutMs;
   const pool = upstream ? new Pool(upstream.origin, { maxHeaderSize, headersTimeout: upstreamTimeoutMs, bodyTimeout: upstreamTimeoutMs }) : null;
 
-  const proxy = pool && { recorder, pool, upstreamHost: upstream!.host, basePath, upstreamTimeoutMs, forwardRequestId: options.forwardRequestId ?? captureServerDefaults.forwardRequestId };
+  const rewriteHost = options.rewriteHost ?? captureServerDefaults.rewriteHost;
+  const proxy = pool && { recorder, pool, upstreamHost: upstream!.host, keepClientHost: !rewriteHost, basePath, upstreamTimeoutMs, forwardRequestId: options.forwardRequestId ?? captureServerDefaults.forwardRequestId };
   const server = createServer({ maxHeaderSize }, (req, res) => {
     if (proxy) proxyRequest(proxy, req, res);
     else mirrorRequest(recorder, req, res);

@@ -10,8 +10,10 @@ import { endToEndFromRaw, flattenHeaders, hasBody } from './http-headers.js';
 export interface ProxyContext {
   recorder: CaptureRecorder;
   pool: Pool;
-  /** The Host stable is sent: the upstream URL's, as undici would set it. */
+  /** The upstream URL's host: sent as Host with --rewrite-host, or when the client sent none. */
   upstreamHost: string;
+  /** Keep the client's Host, as a sidecar does (the default). */
+  keepClientHost: boolean;
   /** Path prefix of the upstream URL, without a trailing slash. */
   basePath: string;
   forwardRequestId: boolean;
@@ -25,11 +27,12 @@ const clientClosed = 'client closed the connection';
 
 /**
  * The headers stable is sent, in order, which are also what the capture records (so a replay
- * sends the shadow what stable got): the client's end-to-end headers with Host set to the
- * upstream's, X-Forwarded-For/-Host/-Proto, and the generated request id when asked for.
+ * sends the shadow what stable got): the client's end-to-end headers (Host kept, unless
+ * --rewrite-host sets the upstream's), X-Forwarded-For/-Host/-Proto, and the generated request id
+ * when asked for.
  */
 function forwardedHeaders(req: IncomingMessage, exchange: Exchange, ctx: ProxyContext): Header[] {
-  const headers: Header[] = [{ name: 'host', value: ctx.upstreamHost }];
+  const headers: Header[] = [{ name: 'host', value: (ctx.keepClientHost && req.headers.host) || ctx.upstreamHost }];
   let forwardedFor = -1;
   for (const h of exchange.requestHeaders) {
     const lower = h.name.toLowerCase();

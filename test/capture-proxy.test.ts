@@ -63,6 +63,9 @@ async function startStable(): Promise<TestServer> {
         case '/echo-id':
           res.end(String(req.headers['x-request-id'] ?? 'none'));
           return;
+        case '/echo-host':
+          res.end(String(req.headers.host));
+          return;
         case '/big-headers':
           res.writeHead(200, { 'x-big': 'b'.repeat(30_000) }).end('ok');
           return;
@@ -184,8 +187,8 @@ describe('capture proxy', () => {
     );
     assert.ok(json.timings.firstByte! >= json.timings.start && json.timings.end! >= json.timings.firstByte!);
     assert.deepEqual({ ...json.sampling }, { rate: 1, mode: 'all' });
-    // The request as stable received it: Host as sent upstream and the proxy's X-Forwarded-* additions.
-    assert.equal(headerValue(json.request.headers, 'host'), new URL(stable.url).host);
+    // The request as stable received it: the client's Host (kept, as a sidecar keeps it) and the proxy's X-Forwarded-* additions.
+    assert.equal(headerValue(json.request.headers, 'host'), new URL(proxy.url).host);
     assert.equal(headerValue(json.request.headers, 'x-forwarded-for'), '127.0.0.1');
     assert.equal(headerValue(json.request.headers, 'x-forwarded-host'), new URL(proxy.url).host);
     assert.equal(headerValue(json.request.headers, 'x-forwarded-proto'), 'http');
@@ -217,6 +220,21 @@ describe('capture proxy', () => {
     assert.equal(post.request.size, 7);
     assert.equal(post.request.sha256, createHash('sha256').update('{"a":1}').digest('hex'));
     assert.ok(!post.request.headers.some((h) => h.name.toLowerCase() === 'connection'), 'hop-by-hop headers are not recorded');
+  });
+
+  test("stable gets the client's Host, as behind a sidecar; --rewrite-host sends the upstream's", async () => {
+    const kept = await rawRequest(proxy.url, { path: '/echo-host', headers: { host: 'shop.example.test' } });
+    assert.equal(kept.body.toString(), 'shop.example.test');
+    const sink = new MemorySink();
+    const rewriting = await startCaptureServer({ port: 0, upstream: stable.url, sink, logger: silentLogger, rewriteHost: true });
+    try {
+      const rewritten = await rawRequest(rewriting.url, { path: '/echo-host', headers: { host: 'shop.example.test' } });
+      assert.equal(rewritten.body.toString(), new URL(stable.url).host);
+      await waitFor(() => sink.records.length === 1, 'the capture');
+      assert.equal(headerValue(sink.records[0]!.request.headers, 'host'), new URL(stable.url).host, 'the capture records the Host stable got');
+    } finally {
+      await rewriting.close();
+    }
   });
 
   test('WebSocket-style upgrades are tunnelled to stable', async () => {

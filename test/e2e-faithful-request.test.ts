@@ -6,6 +6,7 @@ import { startCaptureServer } from '../capture/capture-server.js';
 import { runDiff } from '../diff/run-diff.js';
 import type { PairRecord } from '../diff/pair-record.js';
 import { markerHeaders } from '../replay/request-builder.js';
+import { captureIdHeader } from '../shared/records/side-effects.js';
 import { runReplay } from '../replay/replay-worker.js';
 import { openFileLog } from '../shared/log/file-log.js';
 import { resultKind } from '../shared/log/record-log.js';
@@ -28,7 +29,8 @@ function echo(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
   );
 }
 
-const markerNames = new Set(markerHeaders.map((h) => h.name.toLowerCase()));
+// The markers, and the capture id the shadow-mode library reads.
+const markerNames = new Set([...markerHeaders.map((h) => h.name.toLowerCase()), captureIdHeader]);
 
 /** What a service was sent, in order, case and duplicates kept; the replay's markers left out. */
 function sent(seen: SeenRequest): { method: string; url: string; rawHeaders: string[]; body: string } {
@@ -55,12 +57,15 @@ describe('end to end: the shadow is sent the request stable received', () => {
   let shadow: TestServer;
   let store: TestStore;
   let captures: Capture[];
+  /** The Host clients sent, which capture keeps for stable as a sidecar does. */
+  let clientHost: string;
 
   before(async () => {
     stable = await startServer(echo);
     shadow = await startServer(echo);
     store = await tempStore();
     const proxy = await startCaptureServer({ port: 0, upstream: stable.url, sink: store.captures, logger: pino({ level: 'silent' }) });
+    clientHost = new URL(proxy.url).host;
     for (const request of traffic) {
       const res = await rawRequest(proxy.url, request);
       assert.equal(res.status, 200);
@@ -95,8 +100,8 @@ describe('end to end: the shadow is sent the request stable received', () => {
       assert.equal(result.role, 'shadow');
       assert.equal(result.replayMode, 'window');
       const kinds = result.requestChanges.map((c) => `${c.kind} ${c.name}`);
-      assert.deepEqual(kinds, ['marker-added x-shadowtap-replay', 'marker-added X-Mirrored-Request', 'host-kept host'], result.id);
-      assert.equal(result.requestChanges[2]!.to, new URL(stable.url).host, 'the Host stable got');
+      assert.deepEqual(kinds, ['marker-added x-shadowtap-replay', 'marker-added X-Mirrored-Request', 'host-kept host', `marker-added ${captureIdHeader}`], result.id);
+      assert.equal(result.requestChanges[2]!.to, clientHost, 'the Host stable got');
     }
 
     const verdicts: PairRecord[] = [];
@@ -104,7 +109,7 @@ describe('end to end: the shadow is sent the request stable received', () => {
     assert.equal(report.totals.pairs, traffic.length);
     // Only the markers (which the shadow must get) may differ.
     for (const verdict of verdicts) {
-      for (const difference of verdict.differences) assert.match(difference.path, /x-shadowtap-replay|x-mirrored-request/i, `${verdict.url}: ${difference.path}`);
+      for (const difference of verdict.differences) assert.match(difference.path, /x-shadowtap-replay|x-mirrored-request|x-shadowtap-capture-id/i, `${verdict.url}: ${difference.path}`);
     }
   });
 
@@ -130,7 +135,7 @@ describe('end to end: the shadow is sent the request stable received', () => {
       assert.ok(seen.length > 0);
       assert.ok(seen.every((s) => s.headers.host === 'shadow.internal'));
       const results: Result[] = await readAll(rewritten);
-      const stableHost = new URL(stable.url).host;
+      const stableHost = clientHost;
       for (const result of results.filter((r) => r.outcome === 'response' && r.response!.body.length > 0)) {
         assert.deepEqual({ ...result.requestChanges.find((c) => c.name === 'host')! }, { kind: 'host-rewritten', name: 'host', from: stableHost, to: 'shadow.internal' });
         // The echoed Host is the only difference the rewrite makes.

@@ -215,7 +215,7 @@ test('the hostile request set leaves no secret in any byte of the log and change
     }
     for (const [name, secret] of Object.entries(s)) assert.ok(!logLines.some((line) => line.includes(secret)), `the ${name} secret is in the agent's log`);
 
-    const byId = (id: string): Capture => captures.find((c) => c.id === id)!;
+    const byId = (id: string): Capture => captures.find((c) => c.clientRequestId === id)!;
     const json = (c: Capture, side: 'request' | 'response') => JSON.parse((side === 'request' ? c.request.body : c.response!.body).toString());
 
     const first = byId('query-headers');

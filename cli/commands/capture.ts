@@ -83,6 +83,7 @@ interface CaptureFlags extends RedactionFlags {
   maxBody: number;
   requestIdHeader: string;
   forwardRequestId?: boolean;
+  rewriteHost?: boolean;
   sampleRate: number;
   sampleBy?: string;
   onlyMethods?: string[];
@@ -137,6 +138,7 @@ async function runCapture(flags: CaptureFlags): Promise<number> {
     maxBodyBytes: flags.maxBody,
     requestIdHeader: flags.requestIdHeader,
     forwardRequestId: flags.forwardRequestId,
+    rewriteHost: flags.rewriteHost,
     redaction,
     sampling: {
       rate: flags.sampleRate,
@@ -178,6 +180,7 @@ export function registerCapture(program: Command): void {
     )
     .addOption(new Option('--request-id-header <name>', 'header holding the request id').default(recorderDefaults.requestIdHeader))
     .option('--forward-request-id', 'send the generated request id to stable when the request had none')
+    .option('--rewrite-host', "send stable the --upstream URL's host as Host, as nginx's proxy_pass does (default: the client's Host, as a sidecar keeps it)")
     .addOption(
       new Option('--sample-rate <fraction>', 'fraction of requests recorded, 0..1').default(recorderDefaults.sampling.rate).argParser(parseRate),
     )
