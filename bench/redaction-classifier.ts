@@ -1,7 +1,7 @@
 import type { Capture, Header } from '../shared/records/types.js';
-import { captureV2Defaults } from '../shared/records/types.js';
 import { resolveRedaction } from '../shared/redaction/redaction-options.js';
 import { Redactor } from '../shared/redaction/redactor.js';
+import { sampleCapture } from '../test/helpers/sample-records.js';
 import { loadRedactionCorpus, scoreNames, scoreValues, type Score } from '../test/helpers/redaction-corpus.js';
 import { itemsDocument } from './fixtures.js';
 
@@ -49,35 +49,29 @@ for (const [what, s] of [['names', names], ['values', values]] as const) {
 // The hot path: what redaction costs an exchange without secrets, and one with a bearer token.
 const headers = (o: Record<string, string>): Header[] => Object.entries(o).map(([name, value]) => ({ name, value }));
 const answer = Buffer.from(itemsDocument);
-const exchange = (extra: Record<string, string>): Capture => ({
-  id: 'bench',
-  captureTime: 0,
-  agent: 'bench',
-  service: 'bench',
-  request: {
-    method: 'GET',
-    path: '/items',
-    query: 'page=2&sort=asc',
-    headers: headers({ host: '127.0.0.1:8080', 'user-agent': 'autocannon', accept: '*/*', ...extra }),
-    body: Buffer.alloc(0),
-    size: 0,
-    truncated: false,
-    sha256: null,
-  },
-  response: {
-    status: 200,
-    headers: headers({ 'content-type': 'application/json', 'content-length': String(answer.length), date: new Date(0).toUTCString() }),
-    body: answer,
-    size: answer.length,
-    truncated: false,
-    sha256: null,
-  },
-  upstreamError: null,
-  timings: { start: 0, firstByte: null, end: null },
-  redactions: [],
-  sampling: { rate: 1, mode: 'random' },
-  ...captureV2Defaults(),
-});
+const exchange = (extra: Record<string, string>): Capture =>
+  sampleCapture({
+    request: {
+      method: 'GET',
+      path: '/items',
+      query: 'page=2&sort=asc',
+      headers: headers({ host: '127.0.0.1:8080', 'user-agent': 'autocannon', accept: '*/*', ...extra }),
+      body: Buffer.alloc(0),
+      size: 0,
+      truncated: false,
+      sha256: null,
+    },
+    response: {
+      status: 200,
+      headers: headers({ 'content-type': 'application/json', 'content-length': String(answer.length), date: new Date(0).toUTCString() }),
+      body: answer,
+      size: answer.length,
+      truncated: false,
+      sha256: null,
+    },
+    redactions: [],
+    sealed: null,
+  });
 const redactor = new Redactor(resolveRedaction({}));
 const microsEach = (work: () => void, runs = 20_000) => {
   for (let i = 0; i < 2_000; i++) work();

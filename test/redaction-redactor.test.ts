@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { Capture, Header, HttpRequest, HttpResponse } from '../shared/records/types.js';
-import { captureV2Defaults, headerValue } from '../shared/records/types.js';
+import { headerValue } from '../shared/records/types.js';
 import { resolveRedaction, type RedactionOptions } from '../shared/redaction/redaction-options.js';
 import { MAX_JSON_DEPTH, originalRequest, Redactor } from '../shared/redaction/redactor.js';
 import { generateSealKeys, openingKeyFromPem, unsealRequest } from '../shared/redaction/seal.js';
 import { runCli } from './helpers/run-cli.js';
+import { sampleCapture } from './helpers/sample-records.js';
 
 const headers = (o: Record<string, string>): Header[] => Object.entries(o).map(([name, value]) => ({ name, value }));
 
@@ -23,19 +24,7 @@ function response(overrides: Partial<HttpResponse> = {}): HttpResponse {
 }
 
 function capture(req: HttpRequest, res: HttpResponse | null = null): Capture {
-  return {
-    id: 'c1',
-    captureTime: 1,
-    agent: 'a',
-    service: 's',
-    request: req,
-    response: res,
-    upstreamError: null,
-    timings: { start: 1, firstByte: null, end: null },
-    redactions: [],
-    sampling: { rate: 1, mode: 'random' },
-    ...captureV2Defaults(),
-  };
+  return sampleCapture({ request: req, response: res, redactions: [], redactionMode: null, sealed: null });
 }
 
 /** A deep copy that keeps bodies Buffers (structuredClone turns them into Uint8Arrays). */
