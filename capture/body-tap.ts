@@ -1,3 +1,8 @@
+import { createHash, type Hash } from 'node:crypto';
+
+/** SHA-256 of no bytes: most requests have no body, and need no hash object. */
+const emptySha256 = createHash('sha256').digest('hex');
+
 /** Bytes all in-flight body copies may hold together, so memory is bounded by configuration, not by concurrency. */
 export class ByteBudget {
   constructor(private available: number) {}
@@ -15,12 +20,14 @@ export class ByteBudget {
 
 /**
  * Keeps a copy of a body's first `max` bytes while the body flows elsewhere, and counts its real
- * size. When the shared budget runs out the copy stops early and the body is recorded truncated.
+ * size and hash (streaming: every byte, kept or not, no second copy). When the shared budget runs
+ * out the copy stops early and the body is recorded truncated.
  */
 export class BodyTap {
   private readonly chunks: Buffer[] = [];
   private kept = 0;
   private stopped = false;
+  private hash: Hash | null = null;
   size = 0;
 
   constructor(
@@ -29,7 +36,9 @@ export class BodyTap {
   ) {}
 
   add(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
     this.size += chunk.length;
+    (this.hash ??= createHash('sha256')).update(chunk);
     if (this.stopped || this.kept >= this.max) return;
     const wanted = Math.min(chunk.length, this.max - this.kept);
     const granted = this.budget ? this.budget.take(wanted) : wanted;
@@ -42,6 +51,11 @@ export class BodyTap {
 
   get truncated(): boolean {
     return this.size > this.kept;
+  }
+
+  /** Hex SHA-256 of the whole body; call once, when the body has ended. */
+  sha256(): string {
+    return this.hash ? this.hash.digest('hex') : emptySha256;
   }
 
   body(): Buffer {

@@ -57,7 +57,7 @@ export class CaptureMetrics {
     this.requests = new Counter({ name: 'shadowtap_capture_requests_total', help: 'Requests seen by the capture agent', labelNames: ['mode'], registers });
     this.sampledOutTotal = new Counter({
       name: 'shadowtap_capture_sampled_out_total',
-      help: 'Requests not recorded, by reason (filter or rate)',
+      help: 'Requests not recorded, by reason (replayed, filter or rate)',
       labelNames: ['reason'],
       registers,
     });

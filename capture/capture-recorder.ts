@@ -16,12 +16,14 @@ import { Sampler, type SamplingDecision } from './sampler.js';
 
 /** One request on its way through the proxy or the middleware. */
 export interface Exchange {
+  /** Always generated here: clients cannot make two requests share a capture. */
   id: string;
-  /** Whether the id came from the request (false: generated here). */
-  idFromRequest: boolean;
+  /** The request id header the client sent, kept as an attribute. */
+  clientRequestId: string | null;
   method: string;
   path: string;
   query: string;
+  /** What the service received (the proxy puts the headers it sends stable here). */
   requestHeaders: Header[];
   sampling: SamplingDecision;
   start: number;
@@ -107,7 +109,7 @@ export class CaptureRecorder {
     });
   }
 
-  /** Reads the request line and headers, picks the id and decides whether the exchange is recorded. */
+  /** Reads the request line and headers, generates the id and decides whether the exchange is recorded. */
   begin(mode: 'proxy' | 'mirror' | 'middleware', method: string, target: string, rawHeaders: readonly string[], headers: IncomingHttpHeaders): Exchange {
     const start = nowMicros();
     this.metrics.request(mode);
@@ -118,8 +120,8 @@ export class CaptureRecorder {
     if (!sampling.sampled) this.metrics.sampledOut(sampling.reason ?? 'rate');
     else this.open++;
     return {
-      id: fromRequest || randomUUID(),
-      idFromRequest: Boolean(fromRequest),
+      id: randomUUID(),
+      clientRequestId: fromRequest || null,
       method,
       path,
       query,
@@ -152,7 +154,7 @@ export class CaptureRecorder {
         body: outcome.requestBody.body(),
         size: outcome.requestBody.size,
         truncated: outcome.requestBody.truncated,
-        sha256: null,
+        sha256: outcome.requestBody.sha256(),
       },
       response: outcome.response && {
         status: outcome.response.status,
@@ -160,13 +162,14 @@ export class CaptureRecorder {
         body: outcome.response.body.body(),
         size: outcome.response.body.size,
         truncated: outcome.response.body.truncated,
-        sha256: null,
+        sha256: outcome.response.body.sha256(),
       },
       upstreamError: outcome.upstreamError,
       timings: { start: exchange.start, firstByte: outcome.firstByte, end: outcome.end },
       redactions: [],
-    ...captureV2Defaults(),
       sampling: { rate: exchange.sampling.rate, mode: exchange.sampling.mode },
+      ...captureV2Defaults(),
+      clientRequestId: exchange.clientRequestId,
     };
     outcome.requestBody.release();
     outcome.response?.body.release();

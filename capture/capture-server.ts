@@ -81,10 +81,10 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
   const basePath = upstream ? upstream.pathname.replace(/\/$/, '') : '';
   const pool = upstream ? new Pool(upstream.origin, { maxHeaderSize }) : null;
 
+  const proxy = pool && { recorder, pool, upstreamHost: upstream!.host, basePath, forwardRequestId: options.forwardRequestId ?? captureServerDefaults.forwardRequestId };
   const server = createServer({ maxHeaderSize }, (req, res) => {
-    if (pool) {
-      proxyRequest({ recorder, pool, basePath, forwardRequestId: options.forwardRequestId ?? captureServerDefaults.forwardRequestId }, req, res);
-    } else mirrorRequest(recorder, req, res);
+    if (proxy) proxyRequest(proxy, req, res);
+    else mirrorRequest(recorder, req, res);
   });
   // Upgraded connections leave the HTTP server's bookkeeping; close() must end them itself.
   const upgraded = new Set<Duplex>();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ShadowtapError } from '../shared/errors.js';
 import type { Capture, Header } from '../shared/records/types.js';
 import { captureV2Defaults, headerValue } from '../shared/records/types.js';
@@ -124,7 +125,8 @@ export function* goreplayItems(file: Buffer, source: ImportSource, name = 'GoRep
         : Number(response.meta.timestampNs / 1000n)
       : null;
     const capture: Capture = {
-      id: headerValue(message.headers, 'x-request-id') ?? id,
+      // Generated: GoReplay's ids are unique within one recording only, a client's may repeat.
+      id: randomUUID(),
       captureTime: start,
       agent: source.agent,
       service: source.service,
@@ -136,8 +138,9 @@ export function* goreplayItems(file: Buffer, source: ImportSource, name = 'GoRep
       upstreamError: null,
       timings: { start, firstByte: null, end },
       redactions: [],
-    ...captureV2Defaults(),
       sampling: { rate: 1, mode: 'all' },
+      ...captureV2Defaults(),
+      clientRequestId: headerValue(message.headers, 'x-request-id') ?? null,
     };
     yield { capture };
   }

@@ -66,7 +66,8 @@ function entryToItem(entry: HarEntry, source: ImportSource): ImportItem {
   const responseHeaders = messageHeaders(response.headers).filter((h) => !/^content-(encoding|length)$/i.test(h.name));
   const firstByte = firstByteMs(entry.timings);
   const capture: Capture = {
-    id: headerValue(requestHeaders, 'x-request-id') ?? randomUUID(),
+    // Generated: a client's request id may repeat; it is kept as clientRequestId.
+    id: randomUUID(),
     captureTime: start,
     agent: source.agent,
     service: source.service,
@@ -89,8 +90,9 @@ function entryToItem(entry: HarEntry, source: ImportSource): ImportItem {
       end: entry.time === undefined || entry.time < 0 ? null : Math.round(start + entry.time * 1000),
     },
     redactions: [],
-    ...captureV2Defaults(),
     sampling: { rate: 1, mode: 'all' },
+    ...captureV2Defaults(),
+    clientRequestId: headerValue(requestHeaders, 'x-request-id') ?? null,
   };
   return { capture };
 }

@@ -10,6 +10,8 @@ import { endToEndFromRaw, flattenHeaders, hasBody } from './http-headers.js';
 export interface ProxyContext {
   recorder: CaptureRecorder;
   pool: Pool;
+  /** The Host stable is sent: the upstream URL's, as undici would set it. */
+  upstreamHost: string;
   /** Path prefix of the upstream URL, without a trailing slash. */
   basePath: string;
   forwardRequestId: boolean;
@@ -17,23 +19,32 @@ export interface ProxyContext {
 
 const clientClosed = 'client closed the connection';
 
-function forwardedHeaders(req: IncomingMessage, exchange: Exchange, ctx: ProxyContext): string[] {
-  const flat: string[] = [];
+/**
+ * The headers stable is sent, in order, which are also what the capture records (so a replay
+ * sends the shadow what stable got): the client's end-to-end headers with Host set to the
+ * upstream's, X-Forwarded-For/-Host/-Proto, and the generated request id when asked for.
+ */
+function forwardedHeaders(req: IncomingMessage, exchange: Exchange, ctx: ProxyContext): Header[] {
+  const headers: Header[] = [{ name: 'host', value: ctx.upstreamHost }];
   let forwardedFor = -1;
   for (const h of exchange.requestHeaders) {
     const lower = h.name.toLowerCase();
-    // undici sets Host from the upstream; node has already answered Expect: 100-continue itself.
+    // Node has already answered Expect: 100-continue itself.
     if (lower === 'host' || lower === 'expect') continue;
-    if (lower === 'x-forwarded-for') forwardedFor = flat.length + 1;
-    flat.push(h.name, h.value);
+    if (lower === 'x-forwarded-for') forwardedFor = headers.length;
+    headers.push(h);
   }
   const client = req.socket.remoteAddress ?? 'unknown';
-  if (forwardedFor >= 0) flat[forwardedFor] = `${flat[forwardedFor]}, ${client}`;
-  else flat.push('x-forwarded-for', client);
-  if (req.headers.host && !req.headers['x-forwarded-host']) flat.push('x-forwarded-host', req.headers.host);
-  if (!req.headers['x-forwarded-proto']) flat.push('x-forwarded-proto', 'http');
-  if (ctx.forwardRequestId && !exchange.idFromRequest) flat.push(ctx.recorder.options.requestIdHeader, exchange.id);
-  return flat;
+  if (forwardedFor >= 0) headers[forwardedFor] = { name: headers[forwardedFor].name, value: `${headers[forwardedFor].value}, ${client}` };
+  else headers.push({ name: 'x-forwarded-for', value: client });
+  if (req.headers.host && !req.headers['x-forwarded-host']) headers.push({ name: 'x-forwarded-host', value: req.headers.host });
+  if (!req.headers['x-forwarded-proto']) headers.push({ name: 'x-forwarded-proto', value: 'http' });
+  if (ctx.forwardRequestId && !exchange.clientRequestId) headers.push({ name: ctx.recorder.options.requestIdHeader, value: exchange.id });
+  return headers;
+}
+
+async function* chunksOf(stream: Transform): AsyncIterable<Buffer> {
+  for await (const chunk of stream) yield chunk as Buffer;
 }
 
 function describe(error: Error): string {
@@ -77,24 +88,32 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.clientGone = true;
       this.abortUpstream?.(new Error(clientClosed));
     });
-    let body: Transform | null = null;
+    let body: Transform | AsyncIterable<Buffer> | null = null;
     if (hasBody(req)) {
       const { recording, requestBody } = this;
-      body = new Transform({
+      const tap = new Transform({
         transform(chunk: Buffer, _encoding, callback) {
           if (recording) requestBody.add(chunk);
           callback(null, chunk);
         },
       });
-      // On a client abort pipeline destroys `body`, which makes undici abort the upstream request.
-      pipeline(req, body, () => {});
+      // On a client abort pipeline destroys `tap`, which makes undici abort the upstream request.
+      pipeline(req, tap, () => {});
+      // A body sent without a length goes to stable chunked, as it came: given the stream itself,
+      // undici would send a length whenever the body had all arrived before it wrote the head,
+      // which neither the capture nor a replay could know.
+      body = req.headers['content-length'] === undefined ? chunksOf(tap) : tap;
     }
     const target = req.url?.startsWith('/') ? req.url : `${exchange.path}${exchange.query ? `?${exchange.query}` : ''}`;
+    // The capture records the request as stable receives it: upstream path prefix and headers included.
+    exchange.path = `${ctx.basePath}${exchange.path}`;
+    exchange.requestHeaders = forwardedHeaders(req, exchange, ctx);
     res.sendDate = false;
     this.dispatchedAt = performance.now();
     try {
       ctx.pool.dispatch(
-        { path: `${ctx.basePath}${target}`, method: (req.method ?? 'GET') as Dispatcher.HttpMethod, headers: forwardedHeaders(req, exchange, ctx), body },
+        // undici takes an async iterable body too, though its types list fewer.
+        { path: `${ctx.basePath}${target}`, method: (req.method ?? 'GET') as Dispatcher.HttpMethod, headers: flattenHeaders(exchange.requestHeaders), body: body as Transform | null },
         this,
       );
     } catch (error) {
@@ -130,9 +149,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.recording) this.responseBody.add(chunk);
     const { res } = this;
-    if (res.destroyed || res.write(chunk)) return true;
+    const flowing = res.destroyed || res.write(chunk);
+    // Copied and hashed once the chunk is on its way to the client, not before.
+    if (this.recording) this.responseBody.add(chunk);
+    if (flowing) return true;
     res.once('drain', this.resumeUpstream!);
     return false;
   }

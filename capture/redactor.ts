@@ -25,6 +25,7 @@ interface Part {
   headers: Header[];
   body: Buffer;
   truncated: boolean;
+  sha256: string | null;
 }
 
 /** Distinct field and header names whose verdict is remembered; APIs reuse a small set of names. */
@@ -165,6 +166,8 @@ export class Redactor {
     if (paths.length === 0) return;
     for (const p of paths) found.push(`${where}.body:${p}`);
     part.body = redacted;
+    // A hash of the original would let a guess at a short secret be checked against the known rest of the body.
+    part.sha256 = null;
     // The stored body is the redacted plain text, so the recorded headers must stop announcing an
     // encoding and length that no longer describe it.
     part.headers = part.headers

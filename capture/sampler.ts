@@ -5,7 +5,7 @@ import { globToRegExp } from './path-glob.js';
 export interface SamplingDecision {
   sampled: boolean;
   /** Why a request is not recorded. */
-  reason: 'filter' | 'rate' | null;
+  reason: 'replayed' | 'filter' | 'rate' | null;
   rate: number;
   mode: string;
 }
@@ -43,6 +43,9 @@ export class Sampler {
 
   decide(method: string, path: string, query: string, headers: IncomingHttpHeaders): SamplingDecision {
     const { rate, by, allowMethods, denyMethods } = this.options;
+    // shadowtap's own replayed traffic (a --reference or --baseline stable behind this agent):
+    // recording it would replay it again, without end.
+    if (headers['x-shadowtap-replay'] !== undefined) return { sampled: false, reason: 'replayed', rate, mode: 'replayed' };
     const upper = method.toUpperCase();
     const filteredOut =
       (allowMethods.length > 0 && !allowMethods.includes(upper)) ||

@@ -166,6 +166,7 @@ export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
   const prefix = options.pathPrefixRewrite;
   if (prefix && !prefix.from.startsWith('/')) throw usageError(`--path-prefix-rewrite must rewrite a path starting with /; got "${prefix.from}"`);
   const allowedMethods = new Set((options.allowMethods ?? defaultAllowedMethods).map((m) => m.toUpperCase()));
+  if (options.setHeaders?.some((h) => h.name.toLowerCase() === 'host')) throw usageError('--set-header cannot set Host: use --host-rewrite <host>');
   const setHeaders = resolveSetHeaders(options.setHeaders ?? []);
   const removeHeaders = new Set((options.removeHeaders ?? []).map((h) => h.toLowerCase()));
   // The shadow's path and Host rewrites are for the new version; a stable gets the recorded request.

@@ -121,11 +121,11 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
   };
 
   /** The reference's copy of a send: one attempt, or a skipped Result when its method is not safe to repeat on a stable instance. */
-  const sendReference = async ({ peer, request, skip }: ReferenceSend, base: ResultBase): Promise<Result> => {
-    const peerBase = { ...base, target: peer.target.origin, role: 'reference', requestChanges: request?.changes ?? [] };
-    if (!request) return skipped(peerBase, skip!);
-    const outcome = await peer.sender.send(request);
-    return sentResult(peerBase, outcome, 1, outcome.sentTime);
+  const sendReference = async (send: ReferenceSend, base: ResultBase): Promise<Result> => {
+    const peerBase = { ...base, target: send.peer.target.origin, role: 'reference' };
+    if ('skip' in send) return skipped({ ...peerBase, requestChanges: [] }, send.skip);
+    const outcome = await send.peer.sender.send(send.request);
+    return sentResult({ ...peerBase, requestChanges: send.request.changes }, outcome, 1, outcome.sentTime);
   };
 
   let baselineWaiting = 0;
@@ -266,14 +266,12 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
 
 type ResultBase = Pick<Result, 'id' | 'captureId' | 'source' | 'target' | 'scheduledTime' | 'role' | 'requestChanges'> & Pick<ReplayConfig, 'replayMode'>;
 
-/** What the reference is sent with a capture: the request, or why it is not sent. */
-interface ReferenceSend {
-  peer: PeerConfig & { sender: ShadowSender };
-  request?: OutgoingRequest;
-  skip?: string;
-}
+type ReferencePeer = PeerConfig & { sender: ShadowSender };
 
-function referenceSendOf(peer: ReferenceSend['peer'], capture: Capture): ReferenceSend {
+/** What the reference is sent with a capture: the request, or why it is not sent. */
+type ReferenceSend = { peer: ReferencePeer; request: OutgoingRequest } | { peer: ReferencePeer; skip: string };
+
+function referenceSendOf(peer: ReferencePeer, capture: Capture): ReferenceSend {
   const skip = skipReason(capture.request, peer.allowedMethods);
   return skip ? { peer, skip } : { peer, request: buildRequest(capture.request, peer.rules) };
 }

@@ -84,6 +84,8 @@ interface DerivedRules {
   /** Appended after the recorded headers: markers not overridden by --set-header, then the set headers. */
   appended: string[];
   markers: Header[];
+  /** The markers' changes when the recording had none of them: the common case, built once. */
+  markerChanges: RequestChange[];
 }
 
 const derived = new WeakMap<RequestRules, DerivedRules>();
@@ -95,7 +97,8 @@ function derive(rules: RequestRules): DerivedRules {
     // Markers are always sent (--remove-header applies to recorded headers only); --set-header may change their value.
     const markers = markerHeaders.filter((h) => !setNames.has(h.name.toLowerCase()));
     const appended = [...markers, ...rules.setHeaders].flatMap(({ name, value }) => [name, value]);
-    found = { replaced: new Set([...rules.setHeaders, ...markerHeaders].map((h) => h.name.toLowerCase())), appended, markers };
+    const markerChanges = markers.map((h) => Object.freeze({ kind: 'marker-added', name: h.name, from: null, to: h.value }));
+    found = { replaced: new Set([...rules.setHeaders, ...markerHeaders].map((h) => h.name.toLowerCase())), appended, markers, markerChanges };
     derived.set(rules, found);
   }
   return found;
@@ -118,7 +121,7 @@ export function buildRequest(request: HttpRequest, rules: RequestRules): Outgoin
     changes.push({ kind: 'path-prefix-rewritten', name: 'path', from: rewrite.from, to: rewrite.to });
   }
 
-  const { replaced, appended, markers } = derive(rules);
+  const { replaced, appended, markers, markerChanges } = derive(rules);
   // Names listed in Connection are hop-by-hop for this one message too.
   let connectionListed: Set<string> | undefined;
   for (const h of request.headers) {
@@ -157,9 +160,12 @@ export function buildRequest(request: HttpRequest, rules: RequestRules): Outgoin
     headers.push(name, value);
   }
   for (const item of appended) headers.push(item);
-  for (const marker of markers) {
-    const before = recorded?.get(marker.name.toLowerCase());
-    if (before !== marker.value) changes.push({ kind: 'marker-added', name: marker.name, from: before ?? null, to: marker.value });
+  if (!recorded) changes.push(...markerChanges);
+  else {
+    for (const marker of markers) {
+      const before = recorded.get(marker.name.toLowerCase());
+      if (before !== marker.value) changes.push({ kind: 'marker-added', name: marker.name, from: before ?? null, to: marker.value });
+    }
   }
   for (const set of rules.setHeaders) {
     const before = recorded?.get(set.name.toLowerCase());

@@ -62,7 +62,8 @@ describe('shadowtap capture (command)', () => {
     const [capture, ...rest] = await readAll(log);
     await log.close();
     assert.equal(rest.length, 0);
-    assert.equal(capture.id, 'cli-1');
+    assert.equal(capture.clientRequestId, 'cli-1');
+    assert.match(capture.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     assert.equal(capture.service, 'orders');
     assert.equal(capture.request.query, 'token=%5Bredacted%5D');
     assert.equal(capture.response?.body.toString(), 'stable says hi');

@@ -32,7 +32,8 @@ describe('HAR import', () => {
 
   test('maps times, headers and bodies', () => {
     const items = byPath('/api/items');
-    assert.equal(items.id, 'har-1');
+    assert.equal(items.clientRequestId, 'har-1');
+    assert.match(items.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     const start = Date.parse('2026-11-26T10:00:00.000Z') * 1000;
     assert.equal(items.captureTime, start);
     assert.deepEqual({ ...items.timings }, { start, firstByte: start + 31_500, end: start + 42_500 });
@@ -67,13 +68,16 @@ describe('GoReplay import', () => {
     assert.equal(summary.imported, 3);
     assert.deepEqual(summary.reasons, { 'replayed response (type 3)': 1, 'response without a request': 1, 'malformed record': 1 });
     assert.deepEqual(
-      sink.records.map((c) => [c.id, c.request.method, c.request.path, c.response?.status ?? null]),
+      sink.records.map((c) => [c.clientRequestId, c.request.method, c.request.path, c.response?.status ?? null]),
       [
-        ['a1b2c3d4e5f6a1b2c3d4e5f6', 'GET', '/users', 200],
+        [null, 'GET', '/users', 200],
         ['gor-login', 'POST', '/login', 401],
-        ['c1b2c3d4e5f6a1b2c3d4e5f6', 'DELETE', '/users/9', null],
+        [null, 'DELETE', '/users/9', null],
       ],
     );
+    // GoReplay's own ids are unique within one recording only: captures get ids of their own.
+    assert.equal(new Set(sink.records.map((c) => c.id)).size, 3);
+    assert.ok(sink.records.every((c) => /^[0-9a-f-]{36}$/.test(c.id)));
   });
 
   test('keeps times, bodies (chunked decoded) and redacts form fields', () => {

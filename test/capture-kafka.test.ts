@@ -84,7 +84,7 @@ test('the broker killed and restarted while requests flow: no client notices, an
   assert.deepEqual(failures, [], 'no client request failed');
   assert.equal(proxy.metrics.dropped, 0);
   assert.ok(proxy.metrics.logErrors > 0, 'the outage was seen by the agent');
-  const ids = (await topicMessages(broker.brokers, `${topicPrefix}captures`)).map((m) => captureKind.codec.decode(m.value!).id);
+  const ids = (await topicMessages(broker.brokers, `${topicPrefix}captures`)).map((m) => captureKind.codec.decode(m.value!).clientRequestId!);
   const counts = new Map<string, number>();
   for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
   assert.deepEqual([...counts].filter(([, n]) => n > 1), [], 'no request is in the topic twice');

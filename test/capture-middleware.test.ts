@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { describe, test } from 'node:test';
 import express from 'express';
@@ -31,12 +32,14 @@ function nodeHandler(req: IncomingMessage, res: ServerResponse): void {
 /** The parts of a capture that do not depend on the framework around the app. */
 function essence(capture: Capture) {
   return {
-    id: capture.id,
+    clientRequestId: capture.clientRequestId,
     method: capture.request.method,
     path: capture.request.path,
     query: capture.request.query,
     requestBody: capture.request.body.toString(),
     requestSize: capture.request.size,
+    requestSha256: capture.request.sha256,
+    responseSha256: capture.response?.sha256,
     contentType: headerValue(capture.request.headers, 'content-type'),
     status: capture.response?.status,
     responseBody: capture.response?.body.toString(),
@@ -69,6 +72,7 @@ describe('capture middleware records what the proxy records', () => {
   test('proxy reference', async () => {
     reference = essence(await viaProxy());
     assert.equal(reference.requestBody, exchange.body);
+    assert.equal(reference.requestSha256, createHash('sha256').update(exchange.body).digest('hex'));
   });
 
   test('node:http', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -147,18 +147,28 @@ describe('capture proxy', () => {
     await waitFor(() => proxy.metrics.recorded > before, 'the cut exchange to be recorded');
   });
 
-  test('request ids: taken from x-request-id, else generated and forwarded to stable', async () => {
+  test("request ids: always generated; a client's x-request-id is kept apart and reaches stable unchanged", async () => {
     const given = await rawRequest(proxy.url, { path: '/echo-id', headers: { 'x-request-id': 'given-id-1' } });
     assert.equal(given.body.toString(), 'given-id-1');
     const generated = await rawRequest(proxy.url, { path: '/echo-id?gen=1' });
     assert.match(generated.body.toString(), /^[0-9a-f-]{36}$/);
+    await waitFor(() => proxy.metrics.delivered === proxy.metrics.recorded, 'the queue to drain');
+    const captures = (await readAll(log)).filter((c) => c.request.path === '/echo-id');
+    const fromClient = captures.find((c) => c.request.query === '')!;
+    assert.equal(fromClient.clientRequestId, 'given-id-1');
+    assert.match(fromClient.id, /^[0-9a-f-]{36}$/);
+    const minted = captures.find((c) => c.request.query === 'gen=1')!;
+    assert.equal(minted.clientRequestId, null);
+    // --forward-request-id: stable got the capture's own id, and the capture says so.
+    assert.equal(minted.id, generated.body.toString());
+    assert.equal(headerValue(minted.request.headers, 'x-request-id'), minted.id);
   });
 
   test('captures hold request, stable response, truncation and timings', async () => {
     await rawRequest(proxy.url, { path: '/json?q=7', headers: { 'x-request-id': 'json-7' } });
     await waitFor(() => proxy.metrics.delivered === proxy.metrics.recorded, 'the queue to drain');
     const captures = await readAll(log);
-    const byId = (id: string) => captures.find((c) => c.id === id);
+    const byId = (id: string) => captures.find((c) => c.clientRequestId === id);
 
     const json = byId('json-7');
     assert.ok(json, 'capture json-7 exists');
@@ -174,6 +184,13 @@ describe('capture proxy', () => {
     );
     assert.ok(json.timings.firstByte! >= json.timings.start && json.timings.end! >= json.timings.firstByte!);
     assert.deepEqual({ ...json.sampling }, { rate: 1, mode: 'all' });
+    // The request as stable received it: Host as sent upstream and the proxy's X-Forwarded-* additions.
+    assert.equal(headerValue(json.request.headers, 'host'), new URL(stable.url).host);
+    assert.equal(headerValue(json.request.headers, 'x-forwarded-for'), '127.0.0.1');
+    assert.equal(headerValue(json.request.headers, 'x-forwarded-host'), new URL(proxy.url).host);
+    assert.equal(headerValue(json.request.headers, 'x-forwarded-proto'), 'http');
+    assert.equal(json.request.sha256, createHash('sha256').digest('hex'), 'an empty body has the empty hash');
+    assert.equal(json.response!.sha256, createHash('sha256').update(json.response!.body).digest('hex'));
 
     const largeCapture = captures.find((c) => c.request.path === '/large');
     assert.ok(largeCapture);
@@ -181,6 +198,7 @@ describe('capture proxy', () => {
     assert.equal(largeCapture.response!.size, large.length);
     assert.equal(largeCapture.response!.body.length, MAX_BODY);
     assert.ok(largeCapture.response!.body.equals(large.subarray(0, MAX_BODY)));
+    assert.equal(largeCapture.response!.sha256, createHash('sha256').update(large).digest('hex'), 'the hash covers the whole body');
 
     const gzipCapture = captures.find((c) => c.request.path === '/gzip');
     assert.ok(gzipCapture!.response!.body.equals(gzipped), 'compressed body recorded as received');
@@ -197,6 +215,7 @@ describe('capture proxy', () => {
     const post = captures.find((c) => c.request.method === 'POST' && c.request.body.toString() === '{"a":1}');
     assert.ok(post, 'POST body recorded');
     assert.equal(post.request.size, 7);
+    assert.equal(post.request.sha256, createHash('sha256').update('{"a":1}').digest('hex'));
     assert.ok(!post.request.headers.some((h) => h.name.toLowerCase() === 'connection'), 'hop-by-hop headers are not recorded');
   });
 
@@ -239,7 +258,7 @@ describe('capture proxy with stable down', () => {
       assert.match(res.body.toString(), /stable did not answer/);
       await waitFor(() => sink.records.length === 1, 'the capture of the failed exchange');
       const [capture] = sink.records;
-      assert.equal(capture.id, 'down-1');
+      assert.equal(capture.clientRequestId, 'down-1');
       assert.equal(capture.response, null);
       assert.match(capture.upstreamError ?? '', /ECONNREFUSED/);
     } finally {

@@ -50,7 +50,7 @@ describe('capture queue and disk spool', () => {
       sink.failing = false;
       await waitFor(() => proxy.metrics.delivered === 40, 'delivery after the log is back');
       assert.deepEqual(
-        sink.records.map((c) => c.id),
+        sink.records.map((c) => c.clientRequestId),
         Array.from({ length: 40 }, (_, i) => `a-${i}`),
       );
       assert.equal(proxy.metrics.dropped, 0);
@@ -111,7 +111,7 @@ describe('capture queue and disk spool', () => {
       await sendMany(second.url, 'd', 1);
       await waitFor(() => up.records.length === 13, 'the spooled records and the new one');
       assert.deepEqual(
-        up.records.map((c) => c.id),
+        up.records.map((c) => c.clientRequestId),
         [...Array.from({ length: 12 }, (_, i) => `c-${i}`), 'd-0'],
       );
     } finally {

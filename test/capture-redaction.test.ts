@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,7 +109,7 @@ describe('redaction', () => {
         assert.ok(!logLines.some((line) => line.includes(secret)), `${name} found in the pino log`);
       }
 
-      const byId = (id: string) => captures.find((c) => c.id === id)!;
+      const byId = (id: string) => captures.find((c) => c.clientRequestId === id)!;
       const query = byId('r-query');
       for (const entry of ['request.header:authorization', 'request.header:cookie', 'request.header:x-api-key', 'request.query:token']) {
         assert.ok(query.redactions.includes(entry), `${entry} listed`);
@@ -126,6 +127,10 @@ describe('redaction', () => {
       const body = JSON.parse(json.request.body.toString());
       assert.equal(body.user.name, 'ann', 'other fields are kept');
       assert.equal(body.user.password, '[redacted]');
+      // A hash of the original body would let a guessed secret be checked: a redacted body has none.
+      assert.equal(json.request.sha256, null);
+      assert.equal(json.response!.sha256, null);
+      assert.equal(query.request.sha256, createHash('sha256').digest('hex'), 'a body left as it was keeps its hash');
 
       const form = byId('r-form');
       assert.equal(form.request.body.toString(), 'name=ann&password=%5Bredacted%5D');
@@ -184,7 +189,7 @@ describe('redaction', () => {
     await post('text', { 'content-type': 'text/plain' }, 'plain text is not scanned');
     await proxy.close();
     await stable.close();
-    const byId = (id: string) => sink.records.find((c) => c.id === id)!;
+    const byId = (id: string) => sink.records.find((c) => c.clientRequestId === id)!;
     assert.equal(byId('long').request.body.length, 0);
     assert.equal(byId('long').request.size, long.length);
     assert.ok(byId('long').redactions.includes('request.body:unscanned-truncated'));

@@ -24,6 +24,8 @@ describe('sampling', () => {
     assert.equal(s.decide('GET', '/orders', '', {}).sampled, true);
     assert.deepEqual(s.decide('POST', '/orders', '', {}), { sampled: false, reason: 'filter', rate: 1, mode: 'filter' });
     assert.equal(s.decide('GET', '/internal/debug', '', {}).reason, 'filter');
+    // A replayed request (a reference stable behind the agent) is never recorded again.
+    assert.equal(s.decide('GET', '/orders', '', { 'x-shadowtap-replay': '1' }).reason, 'replayed');
     assert.equal(sampler({ allowPaths: ['/api/**'] }).decide('GET', '/static/x.js', '', {}).sampled, false);
   });
 

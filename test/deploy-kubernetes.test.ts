@@ -103,6 +103,7 @@ for (const [layout, manifests] of Object.entries(layouts)) {
           if (!ref) continue;
           const kind = env.valueFrom.secretKeyRef ? 'Secret' : 'ConfigMap';
           const target = named(manifests, kind, ref.name);
+          if (!target && ref.optional === true) continue;
           assert.ok(target, `${owner}: ${kind} ${ref.name} missing`);
           const keys = Object.keys({ ...target.data, ...target.stringData });
           assert.ok(keys.includes(ref.key), `${owner}: ${kind} ${ref.name} has no key ${ref.key}`);
@@ -140,14 +141,31 @@ test('the shadow runs with SHADOW_MODE=true and both layouts capture in front of
 test('istio-mirror: the VirtualService routes to stable and mirrors a share to an existing Service with a DestinationRule', () => {
   const manifests = layouts['istio-mirror'];
   const vs = named(manifests, 'VirtualService', 'api')!;
-  for (const http of vs.spec.http) {
-    for (const route of http.route) assert.ok(named(manifests, 'Service', route.destination.host), `route host ${route.destination.host}`);
+  for (const http of vs.spec.http) for (const route of http.route) assert.ok(named(manifests, 'Service', route.destination.host), `route host ${route.destination.host}`);
+  const mirrored = vs.spec.http.filter((http: any) => http.mirror);
+  assert.equal(mirrored.length, 1);
+  for (const http of mirrored) {
     assert.ok(named(manifests, 'Service', http.mirror.host), `mirror host ${http.mirror.host} is no Service`);
     assert.ok(http.mirrorPercentage.value > 0 && http.mirrorPercentage.value <= 100);
     const service = named(manifests, 'Service', http.mirror.host)!;
     assert.ok(service.spec.ports.some((p: any) => p.port === http.mirror.port.number), 'mirror port is a port of the Service');
   }
   for (const rule of manifests.filter((m) => m.kind === 'DestinationRule')) assert.ok(named(manifests, 'Service', rule.spec.host), `DestinationRule host ${rule.spec.host}`);
+});
+
+test('istio-mirror: the replay asks stable as its reference, and stable is not mirrored the replayed requests again', () => {
+  const manifests = layouts['istio-mirror'];
+  const replay = named(manifests, 'Deployment', 'shadowtap-replay')!.spec.template.spec.containers[0];
+  const ref = replay.env.find((e: any) => e.name === 'SHADOWTAP_REFERENCE').valueFrom.configMapKeyRef;
+  const reference = new URL(named(manifests, 'ConfigMap', ref.name)!.data[ref.key]);
+  assert.ok(named(manifests, 'Service', reference.hostname.split('.')[0]!), `the reference ${reference} is a Service of the layout`);
+  assert.equal(reference.hostname.split('.')[0], 'api-stable');
+  // The first route takes the replay's marked requests, without a mirror: no capture → replay → stable → mirror loop.
+  const [first] = named(manifests, 'VirtualService', 'api')!.spec.http;
+  assert.deepEqual(first.match, [{ headers: { 'x-shadowtap-replay': { exact: '1' } } }]);
+  assert.equal(first.mirror, undefined);
+  // The sidecar layout records stable's answers: no reference is set there.
+  assert.equal(named(layouts.sidecar, 'ConfigMap', ref.name), undefined);
 });
 
 const dirs: string[] = [];

@@ -122,7 +122,10 @@ test('a worker SIGKILLed mid-run and restarted leaves every capture with a Resul
     const resultIds = new Set<string>();
     const reading = new AbortController();
     const collecting = (async () => {
-      for await (const entry of results.read({ follow: true, signal: reading.signal })) resultIds.add(entry.value.captureId);
+      for await (const entry of results.read({ follow: true, signal: reading.signal })) {
+        assert.equal(entry.value.replayMode, 'follow', 'live mirroring says so in each Result');
+        resultIds.add(entry.value.captureId);
+      }
     })();
     await waitFor(() => ids.every((id) => resultIds.has(id)), 'a Result for every capture', 90_000);
     reading.abort();

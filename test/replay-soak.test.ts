@@ -40,6 +40,8 @@ describe('soak', () => {
       const expected = ['a', 'b', 'post'].flatMap((id) => [0, 1, 2, 3, 4, 5].map((n) => copyId(id, n))).sort();
       assert.deepEqual(ids, expected);
       for (const r of results) assert.equal(r.id.split('~')[0], r.captureId);
+      // The diff must know these timings come from the soak's load, not from live traffic.
+      assert.ok(results.every((r) => r.replayMode === 'soak' && r.role === 'shadow'));
       assert.equal(shadow.seen.length, 12);
       assert.equal(shadow.seen.filter((s) => s.url === '/a').length, 6);
       assert.ok(!shadow.seen.some((s) => s.url === '/before' || s.url === '/after' || s.url === '/post'));

@@ -38,13 +38,17 @@ export function assertSeededDifferencesOnly(run: PipelineRun): void {
   assert.ok(report.totals.skipped > 0, 'unsafe POSTs are skipped, not sent');
 }
 
-/** Every request id is in the captures log once and has exactly one shadow Result (and at most one reference Result). */
+/** Every client request is in the captures log once, under an id of its own with exactly one shadow Result (and at most one reference Result). */
 export async function assertEachIdOnce(run: PipelineRun, log: LogOptions, fromMs: number): Promise<void> {
   const captures = await openLog(captureKind, log);
   const results = await openLog(resultKind, log);
   try {
-    const captureCounts = new Map<string, number>();
-    for await (const entry of captures.read({ fromMs })) captureCounts.set(entry.value.id, (captureCounts.get(entry.value.id) ?? 0) + 1);
+    const captureIds: string[] = [];
+    const clientIds = new Map<string | null, number>();
+    for await (const entry of captures.read({ fromMs })) {
+      captureIds.push(entry.value.id);
+      clientIds.set(entry.value.clientRequestId, (clientIds.get(entry.value.clientRequestId) ?? 0) + 1);
+    }
     const resultCounts = new Map<string, number>();
     const referenceCounts = new Map<string, number>();
     for await (const entry of results.read({ fromMs })) {
@@ -52,12 +56,11 @@ export async function assertEachIdOnce(run: PipelineRun, log: LogOptions, fromMs
       counts.set(entry.value.id, (counts.get(entry.value.id) ?? 0) + 1);
     }
     for (const [id, n] of referenceCounts) assert.equal(n, 1, `reference result ${id}`);
-    assert.equal(captureCounts.size, run.ids.length);
+    assert.equal(captureIds.length, run.ids.length);
+    assert.equal(new Set(captureIds).size, captureIds.length, 'capture ids are distinct');
     assert.equal(resultCounts.size, run.ids.length);
-    for (const id of run.ids) {
-      assert.equal(captureCounts.get(id), 1, `capture ${id}`);
-      assert.equal(resultCounts.get(id), 1, `result ${id}`);
-    }
+    for (const id of run.ids) assert.equal(clientIds.get(id), 1, `capture of client request ${id}`);
+    for (const id of captureIds) assert.equal(resultCounts.get(id), 1, `result ${id}`);
   } finally {
     await captures.close();
     await results.close();
