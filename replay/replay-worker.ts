@@ -101,14 +101,20 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
    * attempt, to the reference; the reference's Result is written just before the target's, so a
    * diff reading in order meets it first.
    */
+  let pairsSent = 0;
   const execute = async (entry: LogEntry<Capture>, base: ResultBase, sent: Prepared, request: OutgoingRequest, admission: Admission, referenceSend: ReferenceSend | undefined) => {
     let attempt = 0;
     let firstSentTime: number | undefined;
     let referenceResult: Promise<Result> | undefined;
+    // Whichever side is sent first is answered first on a shared host: take turns, so neither is always second.
+    const referenceFirst = (pairsSent++ & 1) === 0;
     for (;;) {
       attempt++;
-      if (attempt === 1 && referenceSend) referenceResult = sendReference(referenceSend, base, sent).then((r) => redacted(r, entry.value, sent.request));
-      const outcome = await sender.send(request);
+      const toReference = () => sendReference(referenceSend!, base, sent).then((r) => redacted(r, entry.value, sent.request));
+      if (attempt === 1 && referenceSend && referenceFirst) referenceResult = toReference();
+      const sending = sender.send(request);
+      if (attempt === 1 && referenceSend && !referenceFirst) referenceResult = toReference();
+      const outcome = await sending;
       if (hardStop.signal.aborted) return;
       firstSentTime ??= outcome.sentTime;
       const connectionFailure = !outcome.ok && isConnectionFailure(outcome.kind);
