@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { constants, gzipSync } from 'node:zlib';
 import { describe, mock, test } from 'node:test';
 import { encodeProduceRequest, type ProduceRequestFields } from '../shared/log/kafka-record-batch.js';
 
@@ -96,25 +97,59 @@ describe('lean produce request encoding', () => {
     mock.timers.reset();
   });
 
-  test('is installed in the producer thread before kafkajs loads there', async () => {
-    // The producer thread imports it first; a fresh thread doing the same must report it installed.
+  /** Runs `body` (an async function body with `m` = the lean module, `require`) in a fresh worker thread; resolves what it posts. */
+  async function inFreshThread<T>(body: string, kafkajsFirst = false): Promise<T> {
     const moduleUrl = new URL('../shared/log/kafkajs-lean-produce.js', import.meta.url).href;
     const worker = new Worker(
-      `import(${JSON.stringify(moduleUrl)}).then(async (m) => {
+      `(async () => {
          const { createRequire } = await import('node:module');
          const require = createRequire(${JSON.stringify(moduleUrl)});
-         const group = require('kafkajs/src/producer/groupMessagesPerPartition.js');
-         const grouped = group({ topic: 't', partitionMetadata: [{}, {}], partitioner: ({ message }) => message.p, messages: [{ p: 1 }, { p: 0 }, { p: 1 }] });
-         require('node:worker_threads').parentPort.postMessage({ installed: m.leanProduceInstalled, grouped: JSON.stringify(grouped) });
-       });`,
-      { eval: true },
+         ${kafkajsFirst ? "require('kafkajs');" : ''}
+         const m = await import(${JSON.stringify(moduleUrl)});
+         const post = (value) => require('node:worker_threads').parentPort.postMessage(value);
+         ${body}
+       })();`,
+      { eval: true, stderr: true },
     );
-    const reply = await new Promise<{ installed: boolean; grouped: string }>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    });
-    await worker.terminate();
+    try {
+      return await new Promise<T>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+    } finally {
+      await worker.terminate();
+    }
+  }
+
+  test('is installed in the producer thread before kafkajs loads there', async () => {
+    // The producer thread imports it first; a fresh thread doing the same must report it installed.
+    const reply = await inFreshThread<{ installed: boolean; grouped: string }>(`
+      const group = require('kafkajs/src/producer/groupMessagesPerPartition.js');
+      const grouped = group({ topic: 't', partitionMetadata: [{}, {}], partitioner: ({ message }) => message.p, messages: [{ p: 1 }, { p: 0 }, { p: 1 }] });
+      post({ installed: m.leanProduceInstalled, grouped: JSON.stringify(grouped) });`);
     assert.equal(reply.installed, true);
     assert.equal(reply.grouped, JSON.stringify({ 0: [{ p: 0 }], 1: [{ p: 1 }, { p: 1 }] }));
+  });
+
+  test('loaded after kafkajs, it changes nothing and says why', async () => {
+    const reply = await inFreshThread<{ installed: boolean; reason: string }>(
+      `post({ installed: m.leanProduce.installed, reason: m.leanProduce.reason });`,
+      true,
+    );
+    assert.equal(reply.installed, false);
+    assert.match(reply.reason, /kafkajs was loaded in this thread before/);
+  });
+
+  test("gzips at level 1 through kafkajs's public codec registry, and reads what it wrote", async () => {
+    const reply = await inFreshThread<{ compressed: number[]; restored: string }>(`
+      const { CompressionCodecs, CompressionTypes } = require('kafkajs');
+      const codec = CompressionCodecs[CompressionTypes.GZIP]();
+      const input = Buffer.from(JSON.stringify(Array.from({ length: 200 }, (_, i) => ({ id: i, name: 'item ' + i }))));
+      const compressed = await codec.compress({ buffer: input });
+      post({ compressed: [...compressed], restored: (await codec.decompress(compressed)).toString() });`);
+    const input = Buffer.from(JSON.stringify(Array.from({ length: 200 }, (_, i) => ({ id: i, name: 'item ' + i }))));
+    assert.deepEqual(Buffer.from(reply.compressed), gzipSync(input, { level: constants.Z_BEST_SPEED }));
+    assert.notDeepEqual(Buffer.from(reply.compressed), gzipSync(input), 'not the default level');
+    assert.equal(reply.restored, input.toString());
   });
 });

@@ -12,40 +12,69 @@ import { encodeProduceRequest, type ProduceMessage, type ProduceRequestFields } 
  * - gzip at level 1 instead of zlib's default 6: half the CPU a record (1.7 vs 3.5 µs for 1 KB
  *   JSON captures) for a few percent more bytes; any Kafka client reads it the same.
  * Everything else (connections, metadata, idempotent sequence numbers, retries) stays kafkajs's.
- * If kafkajs's layout is not the expected one, nothing is changed and kafkajs works as shipped.
+ * Only for the exact kafkajs version pinned in package.json, and only when this module runs before
+ * kafkajs loads in the thread; otherwise nothing is changed, kafkajs works as shipped, and one
+ * warning says why.
  */
 const require = createRequire(import.meta.url);
 const gzip = promisify(zlib.gzip);
-const gzipType = 1;
+
+/** The one kafkajs release whose private produce path this replaces (package.json pins it exactly). */
+export const supportedKafkajsVersion = '2.2.4';
+/** Produce request versions whose encoding encodeProduceRequest reproduces byte for byte. */
+const leanVersions = { min: 3, max: 7 };
 
 type Partitioner = (args: { topic: string; partitionMetadata: unknown[]; message: ProduceMessage }) => number;
 type BuildRequest = (fields: ProduceRequestFields) => { request: Record<string, unknown>; response: unknown };
+type Codec = { compress(encoder: { buffer: Buffer }): Promise<Buffer>; decompress(buffer: Buffer): Promise<Buffer> };
 
-export const leanProduceInstalled = install();
+/** Whether the lean path is in place in this thread, and why not when it is not. */
+export const leanProduce: { installed: boolean; reason: string | null } = install();
+export const leanProduceInstalled = leanProduce.installed;
+if (!leanProduce.installed) {
+  // Once per producer thread: kafkajs still works as shipped, only slower.
+  process.emitWarning(`shadowtap: kafkajs's own produce path is used (${leanProduce.reason})`, { code: 'SHADOWTAP_LEAN_PRODUCE' });
+}
 
-function install(): boolean {
+function install(): { installed: boolean; reason: string | null } {
   try {
+    const version = (require('kafkajs/package.json') as { version: string }).version;
+    if (version !== supportedKafkajsVersion) return { installed: false, reason: `kafkajs ${version} is not ${supportedKafkajsVersion}` };
+    // The producer keeps the grouping function it found when it loaded: replacing it later does nothing.
+    if (require.cache[require.resolve('kafkajs/src/producer/index.js')]) {
+      return { installed: false, reason: 'kafkajs was loaded in this thread before the lean produce path' };
+    }
     const produce = require('kafkajs/src/protocol/requests/produce/index.js') as { protocol: (v: { version: number }) => BuildRequest };
-    const compression = require('kafkajs/src/protocol/message/compression/index.js') as {
-      lookupCodec: (type: number) => { compress(encoder: { buffer: Buffer }): Promise<Buffer> } | null;
-    };
     const groupPath = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js');
     require(groupPath);
     const groupModule = require.cache[groupPath];
-    if (typeof produce.protocol !== 'function' || typeof compression.lookupCodec !== 'function' || !groupModule) return false;
+    if (typeof produce.protocol !== 'function' || !groupModule) return { installed: false, reason: "kafkajs's produce modules are not where 2.2.4 has them" };
+    groupModule.exports = groupMessagesPerPartition;
+
+    // Public API from here on: kafkajs's codec registry, with gzip at level 1.
+    const { CompressionCodecs, CompressionTypes } = require('kafkajs') as {
+      CompressionCodecs: Record<number, () => Codec>;
+      CompressionTypes: Record<string, number>;
+    };
+    const gzipType = CompressionTypes.GZIP!;
+    const shipped = CompressionCodecs[gzipType]!();
+    const fastGzip: Codec = {
+      compress: (encoder) => gzip(encoder.buffer, { level: zlib.constants.Z_BEST_SPEED }),
+      decompress: (buffer) => shipped.decompress(buffer),
+    };
+    CompressionCodecs[gzipType] = () => fastGzip;
 
     const original = produce.protocol;
     produce.protocol = ({ version }) => {
       const build = original({ version });
-      if (Number(version) < 3) return build;
+      if (Number(version) < leanVersions.min || Number(version) > leanVersions.max) return build;
       return (fields) => {
         const built = build(fields);
         const encode = async () => {
           const bytes = await encodeProduceRequest(fields, (records) => {
-            if (fields.compression === gzipType) return gzip(records, { level: zlib.constants.Z_BEST_SPEED });
-            const codec = compression.lookupCodec(fields.compression ?? 0);
+            const codec = CompressionCodecs[fields.compression ?? 0];
             if (!codec) throw new Error(`kafkajs has no codec for compression type ${fields.compression}`);
-            return codec.compress({ buffer: records });
+            return codec().compress({ buffer: records });
           });
           // kafkajs's request framing accepts anything shaped like its Encoder.
           return { buf: bytes, buffer: bytes };
@@ -53,10 +82,9 @@ function install(): boolean {
         return { ...built, request: { ...built.request, encode } };
       };
     };
-    groupModule.exports = groupMessagesPerPartition;
-    return true;
-  } catch {
-    return false;
+    return { installed: true, reason: null };
+  } catch (error) {
+    return { installed: false, reason: (error as Error).message };
   }
 }
 
