@@ -111,6 +111,16 @@ describe('Redactor', () => {
     assert.deepEqual(out.redactions, ['request.body:$.api_key']);
   });
 
+  test('a cut text body is searched on its kept part and kept; a cut JSON body is not kept', async () => {
+    const text = await redactor({}).redact(
+      capture(request({ headers: headers({ 'content-type': 'text/plain' }), body: Buffer.from('key AKIAIOSFODNN7EXAMPLE and more'), truncated: true })),
+    );
+    assert.equal(text.request.body.toString(), 'key [redacted] and more');
+    const json = await redactor({}).redact(capture(request({ headers: headers({ 'content-type': 'application/json' }), body: Buffer.from('{"a": "b'), truncated: true })));
+    assert.equal(json.request.body.length, 0);
+    assert.deepEqual(json.redactions, ['request.body:not-scanned(truncated)']);
+  });
+
   test(`JSON deeper than ${MAX_JSON_DEPTH} levels is scanned as text, not dropped`, async () => {
     const deep = `${'['.repeat(50_000)}"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl"${']'.repeat(50_000)}`;
     const out = await redactor({}).redact(capture(request({ headers: headers({ 'content-type': 'application/json' }), body: Buffer.from(deep) })));

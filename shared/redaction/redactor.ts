@@ -41,8 +41,10 @@ import { isSensitiveName, mayHoldSensitiveName } from './sensitive-names.js';
  *   `<where>.body:unparseable(json)`       a body declared JSON that does not parse was scanned as
  *                                          text (kept as is when nothing was found)
  *   `<where>.body:scanned-as-text(too-deep)` JSON nested deeper than MAX_JSON_DEPTH: scanned as text
- *   `<where>.body:not-scanned(<why>)`      truncated, too-large (inflated past the limit) or
- *                                          compressed (unknown or broken encoding): the body is not kept
+ *   `<where>.body:not-scanned(<why>)`      truncated (a cut JSON, form, multipart or compressed body;
+ *                                          a cut text is searched on its kept part), too-large
+ *                                          (inflated past the limit) or compressed (unknown or
+ *                                          broken encoding): the body is not kept
  * where `<where>` is `request` or `response`.
  *
  * What is a secret: names by their words (sensitive-names.ts), values by their form wherever
@@ -347,8 +349,12 @@ class ExchangeRedaction {
     if (part.body.length === 0) return;
     const encoding = (headerValue(part.headers, 'content-encoding') ?? 'identity').trim().toLowerCase();
     const compressed = encoding !== 'identity' && encoding !== '';
-    // A cut body cannot be scanned whole (nor a cut compressed one decoded), so it is not kept: the safe choice.
-    if (part.truncated) return this.notScanned(part, where, 'truncated');
+    if (part.truncated) {
+      // A cut JSON, form or multipart body cannot be parsed, nor a cut compressed one decoded: it is
+      // not kept, the safe choice. A cut text is searched on what was kept; a binary one is kept as is.
+      const kind = compressed ? 'json' : bodyKind(headerValue(part.headers, 'content-type'), part.body);
+      if (kind !== 'text' && kind !== null) return this.notScanned(part, where, 'truncated');
+    }
     if (!compressed) {
       this.plainBody(part, part.body, false, where);
       return;
