@@ -72,8 +72,12 @@ function latencyCheck(report: DiffReport, maxPct: number): GateCheck {
   const regressed = judged
     .filter((r) => r.latency.ci95Ms![0] > 0 && r.latency.p99DeltaPct > maxPct)
     .sort((a, b) => b.latency.p99DeltaPct - a.latency.p99DeltaPct);
-  const unjudged = report.routes.length - judged.length;
-  const note = unjudged > 0 ? `; ${unjudged} route${unjudged === 1 ? '' : 's'} had too few pairs to judge` : '';
+  const apart = report.routes.filter((r) => r.latency.noVerdict !== undefined).length;
+  const unjudged = report.routes.length - judged.length - apart;
+  const routes = (n: number) => `${n} route${n === 1 ? '' : 's'}`;
+  const note =
+    (unjudged > 0 ? `; ${routes(unjudged)} had too few pairs to judge` : '') +
+    (apart > 0 ? `; ${routes(apart)} timed under different loads, not judged (replay with --reference, or mirror live)` : '');
   if (regressed.length === 0) {
     return { name: 'latency', passed: true, message: `no route's p99 grew significantly by more than ${maxPct}%${note}` };
   }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { headerValue, type HttpResponse } from '../shared/records/types.js';
+import { parseMediaType } from './header-meaning.js';
 
 /** A response body made comparable: undone content-encoding, decoded charset, parsed by media type. */
 export type DecodedBody =
@@ -39,11 +40,9 @@ function decompress(body: Buffer, encoding: string | undefined): Buffer {
 
 function mediaType(contentType: string | undefined): { type: string; charset?: string } {
   if (!contentType) return { type: '' };
-  // Most bodies' content type has no parameters: nothing to split or search.
-  if (!contentType.includes(';')) return { type: contentType.trim().toLowerCase() };
-  const [type, ...params] = contentType.split(';');
-  const charset = params.map((p) => /^\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(p)?.[1]).find(Boolean);
-  return { type: (type ?? '').trim().toLowerCase(), charset: charset?.toLowerCase() };
+  const { type, params } = parseMediaType(contentType);
+  const charset = params.find(([name, value]) => name === 'charset' && value !== '')?.[1];
+  return charset === undefined ? { type } : { type, charset };
 }
 
 const isJsonType = (t: string) => t === 'application/json' || t.endsWith('+json') || t === 'text/json';

@@ -35,22 +35,26 @@ const utf8Only = /^application\/(?:[\w.+-]+\+)?json$/;
 const items = (value: string) => value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 const unquote = (s: string) => (s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s);
 
-function mediaType(value: string): string {
-  const [type = '', ...params] = value.split(';').map((s) => s.trim());
-  const essence = type.toLowerCase();
-  const kept: string[] = [];
-  for (const param of params) {
-    if (param === '') continue;
+/** A Content-Type split into its lower-cased essence and parameters (names lower-cased, values unquoted; charset lower-cased). */
+export function parseMediaType(value: string): { type: string; params: Array<[string, string]> } {
+  // Most content types have no parameters: nothing to split.
+  if (!value.includes(';')) return { type: value.trim().toLowerCase(), params: [] };
+  const [type = '', ...rest] = value.split(';');
+  const params: Array<[string, string]> = [];
+  for (const param of rest) {
     const eq = param.indexOf('=');
     const name = (eq < 0 ? param : param.slice(0, eq)).trim().toLowerCase();
-    let v = eq < 0 ? '' : unquote(param.slice(eq + 1).trim());
-    if (name === 'charset') {
-      v = v.toLowerCase();
-      if ((v === 'utf-8' || v === 'utf8') && utf8Only.test(essence)) continue;
-    }
-    kept.push(`${name}=${v}`);
+    if (name === '') continue;
+    const v = eq < 0 ? '' : unquote(param.slice(eq + 1).trim());
+    params.push([name, name === 'charset' ? v.toLowerCase() : v]);
   }
-  return [essence, ...kept.sort()].join(';');
+  return { type: type.trim().toLowerCase(), params };
+}
+
+function mediaType(value: string): string {
+  const { type, params } = parseMediaType(value);
+  const kept = params.filter(([name, v]) => !(name === 'charset' && (v === 'utf-8' || v === 'utf8') && utf8Only.test(type))).map(([name, v]) => `${name}=${v}`);
+  return [type, ...kept.sort()].join(';');
 }
 
 function directives(value: string): string {

@@ -25,7 +25,7 @@ export function replayInduced(
   for (const c of changes) if (explains(c, name?.toLowerCase(), change, stable, shadow)) return `replay-induced: ${describeChange(c)}`;
   // An absolute URL can carry several rewrites at once (Host and a path prefix): undo them all.
   if (change !== 'value-changed' || typeof stable !== 'string' || typeof shadow !== 'string') return undefined;
-  const used = changes.filter((c) => c.from !== null && c.to !== null && c.to.length >= minNeedle && shadow.includes(c.to));
+  const used = changes.filter((c) => c.from !== null && c.to !== null && c.from !== c.to && c.to.length >= minNeedle && shadow.includes(c.to));
   if (used.length < 2) return undefined;
   const undone = used.reduce((value, c) => value.split(c.to!).join(c.from!), shadow);
   return undone === stable ? `replay-induced: ${used.map(describeChange).join('; ')}` : undefined;
@@ -42,11 +42,12 @@ const minNeedle = 3;
 
 function explains(c: RequestChange, name: string | undefined, change: Change, stable: unknown, shadow: unknown): boolean {
   const sameName = name !== undefined && name === c.name.toLowerCase();
-  if (change === 'added') {
+  // An echo of a header stable did not get is often null on stable's side rather than absent.
+  if (change === 'added' || (change === 'type-changed' && stable === null)) {
     if (c.to === null || typeof shadow !== 'string') return false;
     return (sameName && shadow === c.to) || echoesLine(shadow, c.name, c.to);
   }
-  if (change === 'removed') {
+  if (change === 'removed' || (change === 'type-changed' && shadow === null)) {
     if (c.to !== null || !sameName) return false;
     return c.from === null || stable === c.from;
   }

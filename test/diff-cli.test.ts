@@ -6,9 +6,9 @@ import { after, before, test } from 'node:test';
 import { Command } from 'commander';
 import { registerDiff } from '../cli/commands/diff.js';
 import type { DiffReport } from '../diff/report.js';
-import { ShadowtapError } from '../shared/errors.js';
 import { openFileLog } from '../shared/log/file-log.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';
+import { runDiffCli } from './helpers/diff-cli-run.js';
 import { capture, json, result } from './helpers/diff-pairs.js';
 
 let dir: string;
@@ -26,22 +26,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function run(...args: string[]): Promise<number> {
-  const program = new Command('shadowtap').exitOverride();
-  registerDiff(program);
-  process.exitCode = undefined;
-  try {
-    await program.parseAsync(['node', 'shadowtap', 'diff', '--store', join(dir, 'store'), ...args]);
-  } catch (error) {
-    // As cli/main.ts does: flag parsers throw ShadowtapErrors before the action runs.
-    if (!(error instanceof ShadowtapError)) throw error;
-    process.stderr.write(`shadowtap: ${error.message}\n`);
-    process.exitCode = error.exitCode;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return code;
-}
+const run = (...args: string[]) => runDiffCli(join(dir, 'store'), ...args);
 
 test('diff writes a JSON report and exits 1 on a mismatch, 0 when the field is ignored', async () => {
   const out = join(dir, 'report.json');

@@ -4,11 +4,16 @@ import { test } from 'node:test';
 import { comparePair, compileRules } from '../diff/compare-pair.js';
 import { headerMeaning, sameHeaderMeaning } from '../diff/header-meaning.js';
 import type { PairRecord } from '../diff/pair-record.js';
+import { renderHtml } from '../diff/render/html.js';
+import { renderMarkdown } from '../diff/render/markdown.js';
+import { renderText } from '../diff/render/text.js';
 import { reportExitCode } from '../diff/report-exit.js';
 import { runDiff, type DiffOptions } from '../diff/run-diff.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';
 import type { Capture, HttpResponse, RequestChange, Result } from '../shared/records/types.js';
+import { runReplay } from '../replay/replay-worker.js';
 import { memoryLog } from './helpers/diff-memory-log.js';
+import { makeCapture, startServer, tempStore } from './helpers/replay-helpers.js';
 import { capture, json, result, text } from './helpers/diff-pairs.js';
 
 const rules = compileRules();
@@ -90,6 +95,8 @@ test('not-compared pairs are counted, shown and fail the run unless a rate allow
   assert.deepEqual(report.routes[0]!.notCompared, { 'truncated body without sha256': 1 });
   assert.equal(verdicts.find((v) => v.id === 'n1')!.notCompared, 'truncated body without sha256');
   assert.deepEqual(report.breaches.map((b) => b.kind), ['not-compared']);
+  assert.match(renderText(report), /not compared: 1 truncated body without sha256/);
+  assert.match(renderMarkdown(report), /\| not compared \|/);
   assert.equal(reportExitCode(report), 1);
   const allowed = await runDiff({ ...logs(captures, results), thresholds: { failOnNotComparedRate: 0.5 } });
   assert.equal(reportExitCode(allowed), 0);
@@ -162,6 +169,10 @@ test('latency like with like: a window replayed at its own pace gets no latency 
   assert.match(route.latency.noVerdict!, /window replay/);
   assert.ok(route.latency.stable.count === 200 && route.latency.shadow.p99Ms > route.latency.stable.p99Ms, 'both latencies are still shown');
   assert.equal(reportExitCode(windowReport), 0);
+  const shown = renderText(windowReport);
+  assert.match(shown, /GET \/orders\/\{id\}.*\| .* ms \(no verdict\)/);
+  assert.match(shown, /no latency verdict on 1 route: stable was timed at capture under live load, the shadow by a window replay/);
+  assert.match(renderHtml(windowReport), /no latency verdict on 1 route/);
 
   const live = latencyCase('follow', 30);
   const liveReport = await runDiff({ ...logs(live.captures, live.results), thresholds });
@@ -219,4 +230,49 @@ test('soak copies meet their own reference by send time', async () => {
   const verdicts: PairRecord[] = [];
   await runDiff({ ...logs(captures, results), onVerdict: (v) => verdicts.push(v) } satisfies DiffOptions);
   assert.deepEqual(verdicts.map((v) => `${v.id}:${v.verdict}`).sort(), ['s~1:match', 's~2:match']);
+});
+
+test('end to end on real servers: a rewritten Host echoed back is replay-induced; a request-only capture is compared with the reference', async () => {
+  // One program, two instances: it builds absolute URLs from Host and echoes the replay marker, as many do.
+  const app = (release: string) =>
+    startServer((req, res) => {
+      const host = req.headers.host ?? '';
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('location', `http://${host}/items/7`);
+      const marker = req.headers['x-shadowtap-replay'];
+      res.end(JSON.stringify({ self: `http://${host}/items/7`, headers: marker === undefined ? {} : { 'x-shadowtap-replay': marker }, release: req.url === '/v' ? release : 'same' }));
+    });
+  const stable = await app('stable');
+  const shadow = await app('candidate');
+  const store = await tempStore();
+  try {
+    const recorded = (id: string, path: string, withResponse: boolean) => {
+      const c = makeCapture(id, Date.now(), { path, headers: [{ name: 'host', value: 'api.example.com' }] });
+      const body = Buffer.from(JSON.stringify({ self: 'http://api.example.com/items/7', headers: {}, release: 'same' }));
+      c.response = withResponse
+        ? { status: 200, headers: [{ name: 'content-type', value: 'application/json' }, { name: 'location', value: 'http://api.example.com/items/7' }], body, size: body.length, truncated: false, sha256: null }
+        : null;
+      return c;
+    };
+    await store.captures.append([recorded('h1', '/items/7', true), recorded('h2', '/v', false), recorded('h3', '/items/7', false)]);
+    await runReplay({ source: store.captures, results: store.results, target: shadow.url, hostRewrite: 'shadow.internal', reference: stable.url });
+    const verdicts: PairRecord[] = [];
+    const report = await runDiff({ captures: store.captures, results: store.results, onVerdict: (v) => verdicts.push(v) });
+    const h1 = verdicts.find((v) => v.id === 'h1')!;
+    assert.equal(h1.verdict, 'noise', JSON.stringify(h1.differences));
+    assert.ok(h1.differences.every((d) => d.noise?.startsWith('replay-induced: ')), JSON.stringify(h1.differences));
+    assert.ok(h1.differences.some((d) => d.path === 'header:location' && /host-rewritten host api\.example\.com → shadow\.internal/.test(d.noise!)));
+    assert.ok(h1.differences.some((d) => d.path === '$.headers.x-shadowtap-replay' && /marker-added x-shadowtap-replay/.test(d.noise!)));
+    const h2 = verdicts.find((v) => v.id === 'h2')!;
+    assert.equal(h2.baseline, 'reference');
+    assert.equal(h2.verdict, 'mismatch', 'the request-only capture is compared with the reference asked at the same moment');
+    assert.ok(h2.differences.some((d) => d.path === '$.release' && d.noise === undefined));
+    assert.equal(verdicts.find((v) => v.id === 'h3')!.verdict, 'noise');
+    assert.equal(report.totals.pairs, 3);
+    assert.equal(report.routes.find((r) => r.route === 'GET /v')!.latency.basis, 'reference');
+  } finally {
+    await store.cleanup();
+    await stable.close();
+    await shadow.close();
+  }
 });
