@@ -70,6 +70,7 @@ describe('replay of redacted captures', () => {
     assert.ok(result!.redactions.includes('response.body:$.authorization'));
     assert.ok(result!.redactions.includes('response.body:$.access_token'));
     assert.ok(result!.redactions.includes('response.body:$.query.token'));
+    assert.equal(result!.response!.sha256, null, 'no hash of the unredacted answer');
     const stored = JSON.stringify(result) + result!.response!.body.toString();
     for (const value of Object.values(secret)) assert.equal(stored.includes(value.split('=').at(-1)!), false, `${value} reached the Result`);
   });
