@@ -13,7 +13,7 @@ interface SoakFlags extends SendFlags {
   loop: number;
   amplify: number;
   buckets: number;
-  maxDuration: number;
+  maxDuration?: number;
 }
 
 export function registerSoak(program: Command): void {
@@ -27,9 +27,9 @@ export function registerSoak(program: Command): void {
     .addOption(new Option('--amplify <n>', 'send each request n times (copies get ids <id>~<n>)').default(soakDefaults.amplify).argParser((v) => parsePositiveInt(v, '--amplify')))
     .addOption(new Option('--buckets <n>', 'time buckets in the summary table').default(soakDefaults.buckets).argParser((v) => parsePositiveInt(v, '--buckets')))
     .addOption(
-      new Option('--max-duration <duration>', 'refuse a plan that would run longer, e.g. 30m, 24h, 2d')
-        .default(soakDefaults.maxDurationMs, formatDuration(soakDefaults.maxDurationMs))
-        .argParser((v) => parseDuration(v, '--max-duration')),
+      new Option('--max-duration <duration>', `refuse a plan that would run longer, e.g. 30m, 24h, 2d (default: ${formatDuration(soakDefaults.maxDurationMs)})`).argParser((v) =>
+        parseDuration(v, '--max-duration'),
+      ),
     );
   addSendOptions(command)
     .addHelpText(
