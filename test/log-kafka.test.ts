@@ -215,7 +215,7 @@ describe('Kafka record log', () => {
   test('a read larger than the hand-over queue delivers every record once, in offset order per partition', async () => {
     const log = await openCaptures();
     const group = randomName('group');
-    // More than the queue's 10,000 entries: the fetch loop blocks on the slow reader and resumes.
+    // Many times the queue's entries: the fetch loop blocks on the slow reader and resumes.
     const written = captures('big', 12_000);
     for (let i = 0; i < written.length; i += 2000) await log.append(written.slice(i, i + 2000));
 

@@ -16,9 +16,15 @@ export interface KafkaReadLimits {
   groupFetchBytes: number;
 }
 
+/**
+ * Small on purpose: entries and fetched messages that wait long enough to outlive a young-generation
+ * collection fill the old generation, which V8 lets grow instead of collecting. A 200,000-capture
+ * window read at the same rate peaked at 142 MiB RSS with these, 248 MiB with 10,000 entries, 16
+ * MiB and 512 KiB fetches.
+ */
 export const kafkaReadLimits: KafkaReadLimits = {
-  queueBytes: 16 * 1024 * 1024,
-  queueEntries: 10_000,
-  partitionFetchBytes: 512 * 1024,
-  groupFetchBytes: 16 * 1024 * 1024,
+  queueBytes: 1024 * 1024,
+  queueEntries: 1000,
+  partitionFetchBytes: 64 * 1024,
+  groupFetchBytes: 4 * 1024 * 1024,
 };

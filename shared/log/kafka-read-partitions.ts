@@ -15,7 +15,7 @@ const fetchWaitMs = 500;
  * limit: the first records are decoded and sent while larger fetches follow, instead of after a
  * whole full-size fetch of every partition is decoded.
  */
-const firstFetchBytes = 32 * 1024;
+const firstFetchBytes = 16 * 1024;
 /** Attempts of one fetch through a leader change or a lost connection before the read fails. */
 const fetchAttempts = 6;
 const retryBackoffMs = (attempt: number) => Math.min(2000, 250 * 2 ** (attempt - 1));
