@@ -208,11 +208,8 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     }
     // A redaction policy the replay cannot apply to the answer stops it before anything is sent.
     redaction.redactorFor(capture.redactionMode);
-    const request = buildRequest(prepared.request, config.rules);
-    // Lets the shadow's code name the capture it replays (shadowtap/shadow captureId()).
-    request.headers.push(captureIdHeader, capture.id);
-    request.changes.push({ kind: 'marker-added', name: captureIdHeader, from: null, to: capture.id });
-    const referenceSend = reference && referenceSendOf(reference, prepared.request);
+    const request = withCaptureId(buildRequest(prepared.request, config.rules), capture.id);
+    const referenceSend = reference && referenceSendOf(reference, prepared.request, capture.id);
     const scheduledAt = pacer.scheduleFor(entry.timestampMs);
     await sleepUntil(scheduledAt, signal);
     // A stop before the send: no Result, so the capture is not committed and is replayed later.
@@ -324,9 +321,17 @@ interface ReferenceSend {
   skip?: string;
 }
 
-function referenceSendOf(peer: ReferencePeer, request: HttpRequest): ReferenceSend {
+/** The reference is sent what the shadow is, capture id included, so their answers compare like with like. */
+function referenceSendOf(peer: ReferencePeer, request: HttpRequest, captureId: string): ReferenceSend {
   const skip = skipReason(request, peer.allowedMethods);
-  return skip ? { peer, skip } : { peer, request: buildRequest(request, peer.rules) };
+  return skip ? { peer, skip } : { peer, request: withCaptureId(buildRequest(request, peer.rules), captureId) };
+}
+
+/** Lets the shadow's code name the capture it replays (shadowtap/shadow captureId()); recorded as a marker. */
+function withCaptureId(request: OutgoingRequest, captureId: string): OutgoingRequest {
+  request.headers.push(captureIdHeader, captureId);
+  request.changes.push({ kind: 'marker-added', name: captureIdHeader, from: null, to: captureId });
+  return request;
 }
 
 /**

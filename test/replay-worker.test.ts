@@ -118,6 +118,7 @@ describe('replay worker against a real shadow', () => {
       { kind: 'header-set', name: 'x-set', from: null, to: 'yes' },
       { kind: 'host-kept', name: 'host', from: 'stable.local', to: 'stable.local' },
       { kind: 'content-length-set', name: 'content-length', from: '999', to: '0' },
+      { kind: 'marker-added', name: 'x-shadowtap-capture-id', from: null, to: 'get-1' },
     ]);
     assert.deepEqual(byId.get('post-1')!.requestChanges, []);
     assert.match(get.response!.sha256!, /^[0-9a-f]{64}$/);
