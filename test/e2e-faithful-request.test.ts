@@ -107,9 +107,14 @@ describe('end to end: the shadow is sent the request stable received', () => {
     const verdicts: PairRecord[] = [];
     const report = await runDiff({ captures: store.captures, results: store.results, onVerdict: (v) => verdicts.push(v) });
     assert.equal(report.totals.pairs, traffic.length);
-    // Only the markers (which the shadow must get) may differ.
+    // Only the markers (which the shadow must get) differ, and the diff says the replay made them.
+    assert.equal(report.totals.mismatch, 0);
     for (const verdict of verdicts) {
-      for (const difference of verdict.differences) assert.match(difference.path, /x-shadowtap-replay|x-mirrored-request|x-shadowtap-capture-id/i, `${verdict.url}: ${difference.path}`);
+      assert.ok(verdict.verdict === 'match' || verdict.verdict === 'noise', `${verdict.url}: ${verdict.verdict}`);
+      for (const difference of verdict.differences) {
+        assert.match(difference.path, /x-shadowtap-replay|x-mirrored-request|x-shadowtap-capture-id/i, `${verdict.url}: ${difference.path}`);
+        assert.match(difference.noise ?? '', /^replay-induced: marker-added /, `${verdict.url}: ${difference.path}`);
+      }
     }
   });
 
@@ -145,6 +150,13 @@ describe('end to end: the shadow is sent the request stable received', () => {
         assert.deepEqual({ ...shadowEcho, host: stableHost, headers: { ...shadowEcho.headers, host: stableHost } }, stableEcho);
         assert.equal(shadowEcho.host, 'shadow.internal');
       }
+      // The diff labels the echoed Host as the replay's doing, never as a mismatch.
+      const verdicts: PairRecord[] = [];
+      await runDiff({ captures: store.captures, results: rewritten, onVerdict: (v) => verdicts.push(v) });
+      const hostDifferences = verdicts.flatMap((v) => v.differences.filter((d) => /host/.test(d.path)));
+      assert.ok(hostDifferences.length > 0);
+      for (const difference of hostDifferences) assert.match(difference.noise ?? '', /^replay-induced: host-rewritten host /, difference.path);
+      assert.ok(verdicts.every((v) => v.verdict !== 'mismatch'), JSON.stringify(verdicts.filter((v) => v.verdict === 'mismatch')));
     } finally {
       await rewritten.close();
     }

@@ -3,6 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { startCaptureServer } from '../capture/capture-server.js';
+import type { PairRecord } from '../diff/pair-record.js';
+import { runDiff } from '../diff/run-diff.js';
 import { runReplay } from '../replay/replay-worker.js';
 import { ShadowtapError } from '../shared/errors.js';
 import type { Capture, Result } from '../shared/records/types.js';
@@ -101,6 +103,20 @@ describe('replay --reference: request-only captures (capture --mirror-target)', 
         'both sides changed alike',
       );
     }
+  });
+
+  it('the diff compares the shadow with the reference: real verdicts, the seeded change found', async () => {
+    const verdicts: PairRecord[] = [];
+    await runDiff({ captures: store.captures, results: store.results, onVerdict: (v) => verdicts.push(v) });
+    const byUrl = new Map(verdicts.map((v) => [v.url, v]));
+    assert.equal(verdicts.length, items.length + 1);
+    for (const id of items) assert.equal(byUrl.get(`/prices/${id}`)!.verdict, id === 3 ? 'mismatch' : 'match', `/prices/${id}`);
+    assert.deepEqual(
+      byUrl.get('/prices/3')!.differences.filter((d) => !d.noise).map((d) => d.path),
+      ['$.price'],
+    );
+    // The POST went to the shadow only: nothing to compare it with, and the verdict says so.
+    assert.equal(byUrl.get('/prices/9')!.verdict, 'no-baseline');
   });
 });
 
