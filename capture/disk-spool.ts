@@ -5,12 +5,20 @@ import type { Codec } from '../shared/records/codec.js';
 const SEGMENT_BYTES = 4 * 1024 * 1024;
 /** Sequence numbers start high so records put back at close can take lower numbers and be read first. */
 const FIRST_SEQ = 1_000_000_000;
-const NAME = /^(\d{16})\.spool$/;
-const fileName = (seq: number) => `${String(seq).padStart(16, '0')}.spool`;
+/**
+ * `<seq>.v<schema version>.spool`: records are decoded with the schema they were written with, so a
+ * record spooled before an upgrade that changed the schema is still read right after it. Segments
+ * named without a version were written before versions were recorded, when only v1 existed.
+ */
+const NAME = /^(\d{16})(?:\.v(\d+))?\.spool$/;
+const fileName = (seq: number, version: number) => `${String(seq).padStart(16, '0')}.v${version}.spool`;
 
 interface Segment {
   seq: number;
   bytes: number;
+  /** Schema version of its records. */
+  version: number;
+  name: string;
 }
 
 export interface SpoolEvents {
@@ -25,13 +33,13 @@ export interface SpoolEvents {
  */
 export class DiskSpool<T> {
   private readonly sealed: Segment[] = [];
-  private active: { seq: number; bytes: number; handle: FileHandle } | null = null;
+  private active: { seq: number; bytes: number; name: string; handle: FileHandle } | null = null;
   private nextSeq = FIRST_SEQ;
   private pending: Buffer[] = [];
   private pendingRecords = 0;
   private writing: Promise<void> | null = null;
   /** The oldest sealed segment being read: its bytes and how far it has been delivered. */
-  private head: { seq: number; data: Buffer; offset: number } | null = null;
+  private head: { segment: Segment; data: Buffer; offset: number } | null = null;
   private readonly opened: Promise<void>;
   private totalBytes = 0;
   private loaded = false;
@@ -94,14 +102,14 @@ export class DiskSpool<T> {
       if (!next) return { records: [], ack: async () => {} };
       let data: Buffer;
       try {
-        data = await readFile(join(this.dir, fileName(next.seq)));
+        data = await readFile(join(this.dir, next.name));
       } catch (error) {
-        this.events.onLoss(1, new Error(`unreadable spool segment ${fileName(next.seq)}: ${(error as Error).message}`));
+        this.events.onLoss(1, new Error(`unreadable spool segment ${next.name}: ${(error as Error).message}`));
         this.sealed.shift();
         this.totalBytes -= next.bytes;
         return this.peek(max);
       }
-      this.head = { seq: next.seq, data, offset: 0 };
+      this.head = { segment: next, data, offset: 0 };
     }
     const head = this.head;
     const records: T[] = [];
@@ -110,12 +118,12 @@ export class DiskSpool<T> {
       while (records.length < max && offset + 4 <= head.data.length) {
         const length = head.data.readUInt32BE(offset);
         if (offset + 4 + length > head.data.length) throw new Error('segment ends inside a record');
-        records.push(this.codec.decode(head.data.subarray(offset + 4, offset + 4 + length)));
+        records.push(this.codec.decode(head.data.subarray(offset + 4, offset + 4 + length), head.segment.version));
         offset += 4 + length;
       }
     } catch (error) {
       if (records.length === 0) {
-        this.events.onLoss(1, new Error(`corrupt spool segment ${fileName(head.seq)}: ${(error as Error).message}`));
+        this.events.onLoss(1, new Error(`corrupt spool segment ${head.segment.name}: ${(error as Error).message}`));
         await this.dropHead(head.data.length - head.offset);
         return this.peek(max);
       }
@@ -142,8 +150,9 @@ export class DiskSpool<T> {
     if (this.active) await this.seal();
     await this.releaseHead();
     const seq = Math.min(this.nextSeq, ...this.sealed.map((s) => s.seq)) - 1;
-    await writeFile(join(this.dir, fileName(seq)), Buffer.concat(frames));
-    this.sealed.unshift({ seq, bytes });
+    const name = fileName(seq, this.codec.version);
+    await writeFile(join(this.dir, name), Buffer.concat(frames));
+    this.sealed.unshift({ seq, bytes, version: this.codec.version, name });
     this.totalBytes += bytes;
     return frames.length;
   }
@@ -162,7 +171,7 @@ export class DiskSpool<T> {
     if (!head) return;
     this.head = null;
     if (head.offset === 0) return;
-    const path = join(this.dir, fileName(head.seq));
+    const path = join(this.dir, head.segment.name);
     const rest = head.data.subarray(head.offset);
     await writeFile(`${path}.tmp`, rest);
     await rename(`${path}.tmp`, path);
@@ -171,18 +180,18 @@ export class DiskSpool<T> {
 
   private async load(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    const seqs = (await readdir(this.dir))
+    const found = (await readdir(this.dir))
       .map((name) => NAME.exec(name))
       .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => Number(m[1]))
-      .sort((a, b) => a - b);
-    for (const seq of seqs) {
-      const { size } = await stat(join(this.dir, fileName(seq)));
+      .map((m) => ({ seq: Number(m[1]), version: m[2] === undefined ? 1 : Number(m[2]), name: m[0] }))
+      .sort((a, b) => a.seq - b.seq);
+    for (const { seq, version, name } of found) {
+      const { size } = await stat(join(this.dir, name));
       if (size === 0) {
-        await unlink(join(this.dir, fileName(seq)));
+        await unlink(join(this.dir, name));
         continue;
       }
-      this.sealed.push({ seq, bytes: size });
+      this.sealed.push({ seq, bytes: size, version, name });
       this.totalBytes += size;
       this.nextSeq = Math.max(this.nextSeq, seq + 1);
     }
@@ -205,7 +214,8 @@ export class DiskSpool<T> {
           if (this.active && this.active.bytes >= SEGMENT_BYTES) await this.seal();
           if (!this.active) {
             const seq = this.nextSeq++;
-            this.active = { seq, bytes: 0, handle: await open(join(this.dir, fileName(seq)), 'a') };
+            const name = fileName(seq, this.codec.version);
+            this.active = { seq, bytes: 0, name, handle: await open(join(this.dir, name), 'a') };
           }
           await this.active.handle.write(chunk);
           this.active.bytes += chunk.length;
@@ -223,7 +233,7 @@ export class DiskSpool<T> {
     const active = this.active!;
     this.active = null;
     await active.handle.close();
-    this.sealed.push({ seq: active.seq, bytes: active.bytes });
+    this.sealed.push({ seq: active.seq, bytes: active.bytes, version: this.codec.version, name: active.name });
   }
 
   private async dropHead(lostBytes: number): Promise<void> {
@@ -231,7 +241,7 @@ export class DiskSpool<T> {
     this.head = null;
     this.sealed.shift();
     this.totalBytes -= lostBytes;
-    await unlink(join(this.dir, fileName(head.seq))).catch(() => {});
+    await unlink(join(this.dir, head.segment.name)).catch(() => {});
   }
 }
 
