@@ -140,7 +140,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
 
   /** The reference's copy of a send: one attempt, or a skipped Result when its method is not safe to repeat on a stable instance. */
   const sendReference = async ({ peer, request, skip }: ReferenceSend, base: ResultBase, sent: Prepared): Promise<Result> => {
-    const peerBase = { ...base, target: peer.target.origin, role: 'reference', requestChanges: [...concealSecrets(request?.changes ?? [], sent.capture), ...sent.changes] };
+    const peerBase = { ...base, target: peer.target.origin, role: 'reference', requestChanges: changesOf(request, sent) };
     if (!request) return skipped(peerBase, skip!);
     const outcome = await peer.sender.send(request);
     return sentResult(peerBase, outcome, 1, outcome.sentTime);
@@ -167,8 +167,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       const request = buildRequest(sent.request, baseline.rules);
       const outcome = await baseline.sender.send(request);
       if (hardStop.signal.aborted) return;
-      const requestChanges = [...concealSecrets(request.changes, entry.value), ...sent.changes];
-      const result = await redacted(sentResult({ ...base, target: baseline.target.origin, role: 'baseline', requestChanges }, outcome, 1, outcome.sentTime), entry.value, sent.request);
+      const result = await redacted(sentResult({ ...base, target: baseline.target.origin, role: 'baseline', requestChanges: changesOf(request, sent) }, outcome, 1, outcome.sentTime), entry.value, sent.request);
       if (hardStop.signal.aborted) return;
       stats.baselineResult(result);
       writer.add(result);
@@ -251,12 +250,13 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       const lag = lagMs;
       observe((o) => o.lag(lag));
     }
-    execute(entry, { ...base, scheduledTime, requestChanges: [...concealSecrets(request.changes, capture), ...prepared.changes] }, { ...prepared, capture }, request, admission, referenceSend)
+    const sent = { ...prepared, capture };
+    execute(entry, { ...base, scheduledTime, requestChanges: changesOf(request, sent) }, sent, request, admission, referenceSend)
       .catch((error: unknown) => {
         failure ??= error;
       })
       .finally(() => limit.release());
-    sendBaseline(entry, { ...base, scheduledTime, requestChanges: [] }, { ...prepared, capture }).catch((error: unknown) => {
+    sendBaseline(entry, { ...base, scheduledTime, requestChanges: [] }, sent).catch((error: unknown) => {
       failure ??= error;
     });
   };
@@ -313,6 +313,11 @@ type ReferencePeer = PeerConfig & { sender: ShadowSender };
 
 /** The request to send, as redaction left it or with its sealed originals, and what that changed. */
 type Prepared = { request: HttpRequest; changes: RequestChange[]; capture: Capture };
+
+/** Every change a send made to the recorded request: the builder's (secret values concealed) and restoring the sealed originals. */
+function changesOf(request: OutgoingRequest | undefined, sent: Prepared): RequestChange[] {
+  return [...concealSecrets(request?.changes ?? [], sent.capture), ...sent.changes];
+}
 
 /** What the reference is sent with a capture: the request, or why it is not sent. */
 interface ReferenceSend {
