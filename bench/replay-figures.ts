@@ -67,7 +67,7 @@ try {
         const captures = await openLog(captureKind, log);
         const results = await openLog(resultKind, log);
         await fill(captures, Math.round(baseline * 10), Date.now() * 1000, () => 10);
-        const summary = await runReplay({ source: captures, results, target: url, concurrency: 64 });
+        const summary = await runReplay({ source: captures, results, target: url, concurrency: 64, reference: false });
         await captures.close();
         await results.close();
         console.log(
@@ -84,7 +84,7 @@ try {
       const captures = await openFileLog(captureKind, { dir: join(work, `rate-${rate}`) });
       const results = await openFileLog(resultKind, { dir: join(work, `rate-${rate}`) });
       await fill(captures, rate * duration, Date.now() * 1000, () => 10);
-      const summary = await runReplay({ source: captures, results, target: targetUrl, rate, concurrency: 256 });
+      const summary = await runReplay({ source: captures, results, target: targetUrl, rate, concurrency: 256, reference: false });
       await captures.close();
       await results.close();
       console.log(
@@ -103,7 +103,7 @@ try {
         const results = await openFileLog(resultKind, { dir });
         const total = rate * duration;
         await fill(captures, total, Date.now() * 1000, () => 10);
-        const summary = await runReplay({ source: captures, results, target: targetUrl, rate, concurrency: 256 });
+        const summary = await runReplay({ source: captures, results, target: targetUrl, rate, concurrency: 256, reference: false });
         hog?.kill('SIGKILL');
         await captures.close();
         await results.close();
@@ -125,6 +125,7 @@ try {
       source: captures,
       results,
       target: targetUrl,
+      reference: false,
       pace: 'recorded',
       speed: 1,
       onResult: (result, entry) => {
@@ -155,6 +156,7 @@ try {
       source: captures,
       results,
       target: targetUrl,
+      reference: false,
       follow: true,
       signal: stop.signal,
       concurrency: 256,
@@ -191,6 +193,7 @@ try {
       source: captures,
       results,
       target: targetUrl,
+      reference: false,
       concurrency: 64,
       onResult: () => {
         count++;
