@@ -1,4 +1,5 @@
 import { configError } from '../shared/errors.js';
+import { replayMarkerNames } from '../shared/records/replay-markers.js';
 import { isOverBroad, matchesPath, parsePathPattern, type PathPattern, type PathSegment } from './json-path.js';
 import { routeSelectorMatches } from './route-template.js';
 
@@ -29,8 +30,7 @@ export const defaultIgnoredHeaders: readonly string[] = [
   'keep-alive',
   'connection',
   'transfer-encoding',
-  'x-shadowtap-replay',
-  'x-mirrored-request',
+  ...replayMarkerNames,
 ];
 
 /** A user rule; differences it selects are listed as noise with the rule as reason. */

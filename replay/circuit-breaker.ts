@@ -7,8 +7,6 @@ export interface CircuitBreakerOptions {
   probeIntervalMs: number;
 }
 
-export const defaultCircuitBreaker: CircuitBreakerOptions = { failureThreshold: 5, probeIntervalMs: 1000 };
-
 /** How a send was let through: normally, or as the single probe of an open circuit. */
 export type Admission = 'normal' | 'probe';
 

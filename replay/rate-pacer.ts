@@ -1,3 +1,4 @@
+import { replayDefaults } from './replay-defaults.js';
 import type { Pacer } from './pacer.js';
 
 export interface RatePacerOptions {
@@ -16,8 +17,6 @@ export interface RatePacerOptions {
   strict?: boolean;
 }
 
-export const ratePacerDefaults = { maxLatenessMs: 1000 };
-
 /** Send i of a constant-arrival-rate schedule: exact 1/rate steps from the start, never shifted by how sends went. */
 export function rateSchedule(startMs: number, rate: number, index: number): number {
   return startMs + (index * 1000) / rate;
@@ -33,7 +32,7 @@ export function ratePacer(options: RatePacerOptions): Pacer {
   let index = 0;
   const intervalMs = 1000 / options.rate;
   return {
-    openModel: { maxLatenessMs: options.maxLatenessMs ?? ratePacerDefaults.maxLatenessMs, strict: options.strict ?? false },
+    openModel: { maxLatenessMs: options.maxLatenessMs ?? replayDefaults.maxLatenessMs, strict: options.strict ?? replayDefaults.strictOpenModel },
     scheduleFor(): number {
       const now = performance.now();
       start ??= now;

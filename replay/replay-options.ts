@@ -1,18 +1,25 @@
 import { resolveRedaction, type RedactionOptions, type ResolvedRedaction } from '../shared/redaction/redaction-options.js';
-import { ratePacerDefaults } from './rate-pacer.js';
 import { usageError } from '../shared/errors.js';
 import type { LogEntry, RecordLog } from '../shared/log/record-log.js';
 import type { Capture, Header, Result } from '../shared/records/types.js';
 import type { OpeningKey } from '../shared/redaction/seal.js';
-import { defaultCircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
+import type { CircuitBreakerOptions } from './circuit-breaker.js';
+import { defaultGroup, replayDefaults } from './replay-defaults.js';
 import type { ReplayProgress } from './progress.js';
 import type { RequestSecrets } from './redacted-request.js';
 import type { ReplayObserver } from './replay-observer.js';
 import { resolveSetHeaders, type RequestRules } from './request-builder.js';
-import { defaultAllowedMethods } from './side-effect-guard.js';
 
-/** Where captures come from: any RecordLog of captures (Kafka or the file log). */
-export type CaptureSource = Pick<RecordLog<Capture>, 'name' | 'read' | 'commit'>;
+/** Where captures come from: any RecordLog of captures (Kafka or the file log), or a wrapper around one. */
+export interface CaptureSource extends Pick<RecordLog<Capture>, 'name' | 'read' | 'commit'> {
+  /** Result ids to send for one entry (a soak's amplified copies); default just the capture id. */
+  copies?(entry: LogEntry<Capture>): string[];
+  /**
+   * Set by a source that replays a plan rather than a position in the log (soak-source.ts): its
+   * mode is recorded in every Result, nothing is committed, and recorded pacing counts from originMs.
+   */
+  readonly plan?: { replayMode: ReplayMode; originMs: number };
+}
 export type ResultSink = Pick<RecordLog<Result>, 'append'>;
 
 export interface ReplayOptions {
@@ -34,16 +41,12 @@ export interface ReplayOptions {
    * error checks only).
    */
   reference?: string | false;
-  /** Recorded in each Result; default 'follow' with `follow`, else 'window' (soak passes 'soak'). */
-  replayMode?: ReplayMode;
   /** Keep tailing the log instead of stopping at its end. */
   follow?: boolean;
   fromMs?: number;
   toMs?: number;
-  /** Consumer group whose committed positions the read resumes from. */
+  /** Consumer group whose committed positions the read resumes from; default defaultGroup(). */
   group?: string;
-  /** Commit positions for `group` (default true); soak replays a fixed window and does not. */
-  commit?: boolean;
   pace?: 'asap' | 'recorded';
   /** With pace 'recorded': 2 replays twice as fast as recorded. */
   speed?: number;
@@ -55,7 +58,7 @@ export interface ReplayOptions {
   strictOpenModel?: boolean;
   concurrency?: number;
   /** Methods sent; others are skipped as unsafe-method, unless guardedWrites finds the shadow guarded. */
-  allowMethods?: string[];
+  allowMethods?: readonly string[];
   /**
    * Send unsafe methods not in allowMethods to a shadow that proves it is guarded (its
    * shadow-mode library marks every answer); default true. See guard-proof.ts.
@@ -91,25 +94,9 @@ export interface ReplayOptions {
   onWarning?: (message: string) => void;
   /** Extra listeners, e.g. ReplayMetrics. */
   observers?: ReplayObserver[];
-  /** Result ids to send for one capture (soak: `<id>~<n>` copies); default just the capture id. */
-  copies?: (entry: LogEntry<Capture>) => string[];
-  /** Recorded pacing relative to this time instead of the first capture (soak: the window start). */
-  paceOriginMs?: number;
-  /** Told about every Result with the entry it came from (soak buckets). */
+  /** Told about every Result with the entry it came from. */
   onResult?: (result: Result, entry: LogEntry<Capture>) => void;
 }
-
-export const replayDefaults = {
-  /** The live mirroring group (`--follow`); see defaultGroup. */
-  group: 'shadowtap-replay',
-  concurrency: 64,
-  speed: 1,
-  timeoutMs: 10_000,
-  retries: 0,
-  maxBodyBytes: 1024 * 1024,
-  drainTimeoutMs: 10_000,
-  guardedWrites: true,
-};
 
 export type ReplayMode = 'follow' | 'window' | 'soak';
 
@@ -137,7 +124,6 @@ export interface ReplayConfig {
   drainTimeoutMs: number;
   redaction: ResolvedRedaction;
   secrets: RequestSecrets;
-  copies: (entry: LogEntry<Capture>) => string[];
 }
 
 /** A stable instance sent the same requests as the target: the A/A baseline or the reference. */
@@ -148,20 +134,33 @@ export interface PeerConfig {
   allowedMethods: ReadonlySet<string>;
 }
 
-/**
- * The consumer group when none is given. Live mirroring (`--follow`) uses one group, so the
- * workers of a deployment share the partitions and a restarted one resumes (a relative `--from`
- * such as -5m differs on every start, so it cannot name the group). A bounded replay (a window,
- * or the whole log once) gets a group of its own window and target: it resumes after a crash,
- * yet never starts where another window or another shadow's replay stopped (with one shared
- * group, a window replayed after any other replay found everything committed and sent nothing).
- */
-export function defaultGroup(scope: { follow?: boolean; fromMs?: number; toMs?: number; target: URL }): string {
-  if (scope.follow) return replayDefaults.group;
-  return `${replayDefaults.group}.${scope.fromMs ?? 'start'}-${scope.toMs ?? 'end'}.${scope.target.host}`;
-}
-
+/** Checks the options once and applies the defaults (replay-defaults.ts), destructured as kafkajs's producer factory does. */
 export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
+  const {
+    source,
+    follow = false,
+    fromMs,
+    toMs,
+    pace: paceMode = replayDefaults.pace,
+    speed = replayDefaults.speed,
+    rate,
+    maxLatenessMs = replayDefaults.maxLatenessMs,
+    strictOpenModel = replayDefaults.strictOpenModel,
+    concurrency = replayDefaults.concurrency,
+    allowMethods = replayDefaults.allowMethods,
+    guardedWrites = replayDefaults.guardedWrites,
+    setHeaders: setHeaderList = [],
+    removeHeaders: removeHeaderList = [],
+    pathPrefixRewrite: prefix,
+    hostRewrite,
+    timeoutMs = replayDefaults.timeoutMs,
+    retries = replayDefaults.retries,
+    circuitBreaker: { failureThreshold = replayDefaults.breakerFailures, probeIntervalMs = replayDefaults.breakerProbeIntervalMs } = {},
+    maxBodyBytes = replayDefaults.maxBodyBytes,
+    drainTimeoutMs = replayDefaults.drainTimeoutMs,
+    sealKeys = [],
+    allowMasked = replayDefaults.allowMasked,
+  } = options;
   const target = parseTarget(options.target, '--target');
   const baselineTarget = options.baseline === undefined ? undefined : parseTarget(options.baseline, '--baseline');
   if (baselineTarget?.origin === target.origin) throw usageError(`--baseline must be another origin than --target; both are ${target.origin}`);
@@ -170,76 +169,57 @@ export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
   if (referenceTarget && referenceTarget.origin === baselineTarget?.origin) {
     throw usageError(`--baseline must be a second stable instance, another origin than --reference; both are ${referenceTarget.origin}`);
   }
-  const positive = (value: number | undefined, fallback: number, name: string, integer = false): number => {
-    const n = value ?? fallback;
-    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw usageError(`${name} must be a positive ${integer ? 'integer' : 'number'}; got ${value}`);
+  const positive = (n: number, name: string, integer = false): number => {
+    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw usageError(`${name} must be a positive ${integer ? 'integer' : 'number'}; got ${n}`);
     return n;
   };
-  const nonNegative = (value: number | undefined, fallback: number, name: string): number => {
-    const n = value ?? fallback;
-    if (!Number.isFinite(n) || n < 0) throw usageError(`${name} must be a number of 0 or more; got ${value}`);
-    return n;
-  };
-  const retries = options.retries ?? replayDefaults.retries;
-  if (!Number.isInteger(retries) || retries < 0) throw usageError(`--retries must be 0 or more; got ${options.retries}`);
-  if (options.fromMs !== undefined && options.toMs !== undefined && options.fromMs >= options.toMs) {
-    throw usageError('--from must be before --to');
-  }
-  if (options.rate !== undefined && options.pace === 'recorded') {
-    throw usageError('--rate and --pace recorded exclude each other: pick one way to pace');
-  }
+  if (!Number.isFinite(maxLatenessMs) || maxLatenessMs < 0) throw usageError(`--max-lateness must be a number of 0 or more; got ${maxLatenessMs}`);
+  if (!Number.isInteger(retries) || retries < 0) throw usageError(`--retries must be 0 or more; got ${retries}`);
+  if (fromMs !== undefined && toMs !== undefined && fromMs >= toMs) throw usageError('--from must be before --to');
+  if (rate !== undefined && paceMode === 'recorded') throw usageError('--rate and --pace recorded exclude each other: pick one way to pace');
   const pace: PaceConfig =
-    options.rate !== undefined
-      ? {
-          kind: 'rate',
-          rate: positive(options.rate, 1, '--rate'),
-          maxLatenessMs: nonNegative(options.maxLatenessMs, ratePacerDefaults.maxLatenessMs, '--max-lateness'),
-          strict: options.strictOpenModel ?? false,
-        }
-      : options.pace === 'recorded'
-        ? { kind: 'recorded', speed: positive(options.speed, replayDefaults.speed, '--speed'), originMs: options.paceOriginMs }
+    rate !== undefined
+      ? { kind: 'rate', rate: positive(rate, '--rate'), maxLatenessMs, strict: strictOpenModel }
+      : paceMode === 'recorded'
+        ? { kind: 'recorded', speed: positive(speed, '--speed'), originMs: source.plan?.originMs }
         : { kind: 'asap' };
-  const prefix = options.pathPrefixRewrite;
   if (prefix && !prefix.from.startsWith('/')) throw usageError(`--path-prefix-rewrite must rewrite a path starting with /; got "${prefix.from}"`);
-  const allowedMethods = new Set((options.allowMethods ?? defaultAllowedMethods).map((m) => m.toUpperCase()));
-  if (options.setHeaders?.some((h) => h.name.toLowerCase() === 'host')) throw usageError('--set-header cannot set Host: use --host-rewrite <host>');
-  const setHeaders = resolveSetHeaders(options.setHeaders ?? []);
-  const removeHeaders = new Set((options.removeHeaders ?? []).map((h) => h.toLowerCase()));
+  const allowedMethods = new Set(allowMethods.map((m) => m.toUpperCase()));
+  if (setHeaderList.some((h) => h.name.toLowerCase() === 'host')) throw usageError('--set-header cannot set Host: use --host-rewrite <host>');
+  const setHeaders = resolveSetHeaders(setHeaderList);
+  const removeHeaders = new Set(removeHeaderList.map((h) => h.toLowerCase()));
   // The shadow's path and Host rewrites are for the new version; a stable gets the recorded request.
   const peer = (peerTarget: URL): PeerConfig => ({
     target: peerTarget,
     rules: { target: peerTarget, setHeaders, removeHeaders },
-    allowedMethods: new Set(defaultAllowedMethods.filter((m) => allowedMethods.has(m))),
+    allowedMethods: new Set(replayDefaults.allowMethods.filter((m) => allowedMethods.has(m))),
   });
   return {
     target,
     baseline: baselineTarget && peer(baselineTarget),
     reference: referenceTarget && peer(referenceTarget),
     referenceOptional: options.reference === false,
-    replayMode: options.replayMode ?? (options.follow ? 'follow' : 'window'),
-    group: options.group ?? defaultGroup({ follow: options.follow, fromMs: options.fromMs, toMs: options.toMs, target }),
-    commit: options.commit ?? true,
+    replayMode: source.plan?.replayMode ?? (follow ? 'follow' : 'window'),
+    group: options.group ?? defaultGroup({ follow, fromMs, toMs, target }),
+    // A source that replays a plan (a soak) holds no position worth committing.
+    commit: source.plan === undefined,
     pace,
-    concurrency: positive(options.concurrency, replayDefaults.concurrency, '--concurrency', true),
+    concurrency: positive(concurrency, '--concurrency', true),
     allowedMethods,
-    guardedWrites: options.guardedWrites ?? replayDefaults.guardedWrites,
-    rules: { target, hostRewrite: options.hostRewrite, pathPrefixRewrite: prefix, setHeaders, removeHeaders },
-    timeoutMs: positive(options.timeoutMs, replayDefaults.timeoutMs, '--timeout'),
+    guardedWrites,
+    rules: { target, hostRewrite, pathPrefixRewrite: prefix, setHeaders, removeHeaders },
+    timeoutMs: positive(timeoutMs, '--timeout'),
     retries,
-    circuitBreaker: {
-      failureThreshold: positive(options.circuitBreaker?.failureThreshold, defaultCircuitBreaker.failureThreshold, '--breaker-failures', true),
-      probeIntervalMs: positive(options.circuitBreaker?.probeIntervalMs, defaultCircuitBreaker.probeIntervalMs, '--breaker-probe-interval'),
-    },
-    maxBodyBytes: positive(options.maxBodyBytes, replayDefaults.maxBodyBytes, '--max-body', true),
-    drainTimeoutMs: positive(options.drainTimeoutMs, replayDefaults.drainTimeoutMs, '--drain-timeout'),
+    circuitBreaker: { failureThreshold: positive(failureThreshold, '--breaker-failures', true), probeIntervalMs: positive(probeIntervalMs, '--breaker-probe-interval') },
+    maxBodyBytes: positive(maxBodyBytes, '--max-body', true),
+    drainTimeoutMs: positive(drainTimeoutMs, '--drain-timeout'),
     // The replay only redacts answers: seal mode needs no public key here.
     redaction: resolveRedaction(options.redaction, { sealing: false }),
     secrets: {
-      openingKeys: new Map((options.sealKeys ?? []).map((key) => [key.keyId, key])),
-      allowMasked: options.allowMasked ?? false,
+      openingKeys: new Map(sealKeys.map((key) => [key.keyId, key])),
+      allowMasked,
       replacedHeaders: new Set(setHeaders.map((h) => h.name.toLowerCase())),
     },
-    copies: options.copies ?? ((entry) => [entry.value.id]),
   };
 }
 

@@ -1,6 +1,7 @@
 import { isSensitiveName } from '../shared/redaction/sensitive-names.js';
 import { configError } from '../shared/errors.js';
 import type { Header, HttpRequest, RequestChange } from '../shared/records/types.js';
+import { replayMarkers } from '../shared/records/replay-markers.js';
 import { originFormPath } from './side-effect-guard.js';
 
 /** The request as undici takes it: headers as a flat name/value list so order and duplicates survive. */
@@ -60,11 +61,6 @@ export interface RequestRules {
  */
 const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'http2-settings']);
 
-/** Every replayed request carries both, so the shadow can switch into its shadow mode. */
-export const markerHeaders: Header[] = [
-  { name: 'x-shadowtap-replay', value: '1' },
-  { name: 'X-Mirrored-Request', value: 'true' },
-];
 
 /** Resolves `env:NAME` header values once at start-up; a missing variable is a configuration mistake. */
 export function resolveSetHeaders(headers: Header[], env: NodeJS.ProcessEnv = process.env): SetHeader[] {
@@ -95,10 +91,10 @@ function derive(rules: RequestRules): DerivedRules {
   if (!found) {
     const setNames = new Set(rules.setHeaders.map((h) => h.name.toLowerCase()));
     // Markers are always sent (--remove-header applies to recorded headers only); --set-header may change their value.
-    const markers = markerHeaders.filter((h) => !setNames.has(h.name.toLowerCase()));
+    const markers = replayMarkers.filter((h) => !setNames.has(h.name.toLowerCase()));
     const appended = [...markers, ...rules.setHeaders].flatMap(({ name, value }) => [name, value]);
     const markerChanges = markers.map((h) => Object.freeze({ kind: 'marker-added', name: h.name, from: null, to: h.value }));
-    found = { replaced: new Set([...rules.setHeaders, ...markerHeaders].map((h) => h.name.toLowerCase())), appended, markers, markerChanges };
+    found = { replaced: new Set([...rules.setHeaders, ...replayMarkers].map((h) => h.name.toLowerCase())), appended, markers, markerChanges };
     derived.set(rules, found);
   }
   return found;

@@ -1,5 +1,5 @@
 import { configError } from '../shared/errors.js';
-import type { HttpRequest, HttpResponse } from '../shared/records/types.js';
+import type { Capture, HttpRequest, HttpResponse, Result } from '../shared/records/types.js';
 import type { RedactionMode, ResolvedRedaction } from '../shared/redaction/redaction-options.js';
 import { Redactor } from '../shared/redaction/redactor.js';
 
@@ -40,5 +40,11 @@ export class ShadowRedaction {
     if (!redactor) return { response, redactions: [] };
     // The Redactor drops the hash of a body it changed, as it does for capture.
     return redactor.redactResponse(response, sent);
+  }
+
+  /** A Result's answer redacted by its capture's policy before it is written, given the request as it was sent. */
+  async redactResult(result: Result, capture: Capture, sent: HttpRequest): Promise<Result> {
+    if (result.response) ({ response: result.response, redactions: result.redactions } = await this.redact(result.response, sent, capture.redactionMode));
+    return result;
   }
 }

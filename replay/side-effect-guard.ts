@@ -1,8 +1,5 @@
 import type { HttpRequest } from '../shared/records/types.js';
 
-/** Methods replayed without being listed: the ones HTTP defines as safe. */
-export const defaultAllowedMethods = ['GET', 'HEAD', 'OPTIONS'];
-
 /**
  * Why a recorded request must not be sent to the shadow, or null when it may be.
  * Unsafe methods could write to shared databases or call third parties twice; a truncated body

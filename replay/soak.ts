@@ -1,15 +1,18 @@
 import { usageError } from '../shared/errors.js';
 import type { LogEntry } from '../shared/log/record-log.js';
 import type { Capture, Result } from '../shared/records/types.js';
+import { soakDefaults } from './replay-defaults.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { formatDuration } from './progress-reporter.js';
-import { loopedSource, passOf, type LoopedWindow } from './looped-source.js';
+import { soakSource, type SoakEntry } from './soak-source.js';
 import type { ReplayOptions } from './replay-options.js';
 import type { ReplaySummary } from './replay-stats.js';
-import { runReplay } from './replay-worker.js';
+import { createReplay } from './replay-worker.js';
+
+export { copyId } from './soak-source.js';
 
 export interface SoakOptions
-  extends Omit<ReplayOptions, 'fromMs' | 'toMs' | 'follow' | 'pace' | 'speed' | 'rate' | 'copies' | 'paceOriginMs' | 'commit' | 'group' | 'onResult' | 'replayMode'> {
+  extends Omit<ReplayOptions, 'fromMs' | 'toMs' | 'follow' | 'pace' | 'speed' | 'rate' | 'group' | 'onResult'> {
   /** The recorded window [fromMs, toMs) whose shape is reproduced. */
   fromMs: number;
   toMs: number;
@@ -26,8 +29,6 @@ export interface SoakOptions
   /** Told the plan once it is made, before the first send. */
   onPlan?: (plan: SoakPlan) => void;
 }
-
-export const soakDefaults = { compress: 1, loop: 1, amplify: 1, buckets: 24, maxDurationMs: 24 * 3600_000 };
 
 /** What a soak will do, worked out from the captures before anything is sent. */
 export interface SoakPlan {
@@ -121,11 +122,6 @@ interface BucketState {
   latency: LatencyHistogram;
 }
 
-/** Result id of copy n of a capture: the capture's own id for the first, `<id>~<n>` after. */
-export function copyId(captureId: string, n: number): string {
-  return n === 0 ? captureId : `${captureId}~${n}`;
-}
-
 /**
  * Reproduces a recorded pattern: the window's shape kept in (to − from)/compress time, looped,
  * each request sent `amplify` times. Results of copies carry `<id>~<n>` and the original captureId.
@@ -157,7 +153,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     );
   }
   onPlan?.(plan);
-  const window: LoopedWindow = { fromMs, toMs, loop, startMs: plan.firstMs, spanMs: plan.patternMs };
   const spanMs = plan.patternMs;
   const patternStart = plan.firstMs;
   const bucketMs = spanMs / bucketCount;
@@ -168,32 +163,26 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     skipped: 0,
     latency: new LatencyHistogram(2),
   }));
-  const bucketOf = (timestampMs: number) => buckets[Math.min(bucketCount - 1, Math.floor(((timestampMs - patternStart) % spanMs) / bucketMs))]!;
+  const bucketOf = (entry: LogEntry<Capture>) => buckets[Math.min(bucketCount - 1, Math.floor(((entry as SoakEntry).recordedMs - patternStart) / bucketMs))]!;
+  const source = soakSource(options.source, { fromMs, toMs, startMs: patternStart, spanMs, compress, loop, amplify }, (entry) => {
+    if (entry.pass === 0) bucketOf(entry).captures++;
+  });
 
-  const summary = await runReplay({
+  const summary = await createReplay({
     ...replayOptions,
-    source: loopedSource(options.source, window),
-    // The looped recording, for the progress fraction.
+    source,
+    // The soak in compressed time, for the progress fraction.
     fromMs: patternStart,
-    toMs: patternStart + loop * spanMs,
+    toMs: patternStart + plan.runMs,
     pace: 'recorded',
-    speed: compress,
-    paceOriginMs: patternStart,
-    commit: false,
-    replayMode: 'soak',
-    copies: (entry: LogEntry<Capture>) => {
-      const pass = passOf(entry.timestampMs, window);
-      if (pass === 0) bucketOf(entry.timestampMs).captures++;
-      return Array.from({ length: amplify }, (_, a) => copyId(entry.value.id, pass * amplify + a));
-    },
     onResult: (result: Result, entry: LogEntry<Capture>) => {
-      const bucket = bucketOf(entry.timestampMs);
+      const bucket = bucketOf(entry);
       if (result.outcome === 'skipped') bucket.skipped++;
       else bucket.sent++;
       if (result.outcome === 'error') bucket.errors++;
       if (result.latencyMicros !== null) bucket.latency.recordMicros(result.latencyMicros);
     },
-  });
+  }).run();
 
   const rate = (count: number, ms: number) => Math.round((count / (ms / 1000)) * 100) / 100;
   return {

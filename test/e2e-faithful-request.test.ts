@@ -5,7 +5,7 @@ import pino from 'pino';
 import { startCaptureServer } from '../capture/capture-server.js';
 import { runDiff } from '../diff/run-diff.js';
 import type { PairRecord } from '../diff/pair-record.js';
-import { markerHeaders } from '../replay/request-builder.js';
+import { replayMarkers } from '../shared/records/replay-markers.js';
 import { captureIdHeader } from '../shared/records/side-effects.js';
 import { runReplay } from '../replay/replay-worker.js';
 import { openFileLog } from '../shared/log/file-log.js';
@@ -30,7 +30,7 @@ function echo(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
 }
 
 // The markers, and the capture id the shadow-mode library reads.
-const markerNames = new Set([...markerHeaders.map((h) => h.name.toLowerCase()), captureIdHeader]);
+const markerNames = new Set([...replayMarkers.map((h) => h.name.toLowerCase()), captureIdHeader]);
 
 /** What a service was sent, in order, case and duplicates kept; the replay's markers left out. */
 function sent(seen: SeenRequest): { method: string; url: string; rawHeaders: string[]; body: string } {
@@ -90,7 +90,7 @@ describe('end to end: the shadow is sent the request stable received', () => {
     const shadowSeen = byUrl(shadow);
     for (const request of traffic) {
       assert.deepEqual(sent(shadowSeen.get(request.path)!), sent(stableSeen.get(request.path)!), request.path);
-      for (const marker of markerHeaders) assert.equal(shadowSeen.get(request.path)!.headers[marker.name.toLowerCase()], marker.value);
+      for (const marker of replayMarkers) assert.equal(shadowSeen.get(request.path)!.headers[marker.name.toLowerCase()], marker.value);
     }
     assert.equal(shadowSeen.get('/upload')!.headers['transfer-encoding'], 'chunked', 'a chunked upload is replayed chunked');
     assert.equal(shadowSeen.get('/behind-a-proxy')!.headers['x-forwarded-for'], '10.1.2.3, 127.0.0.1');

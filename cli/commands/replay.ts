@@ -3,11 +3,9 @@ import { Command, Option } from 'commander';
 import { ReplayMetrics } from '../../replay/replay-metrics.js';
 import { serveMetrics } from '../../shared/metrics-server.js';
 import { ProgressReporter } from '../../replay/progress-reporter.js';
-import { defaultGroup, replayDefaults, type ReplayOptions } from '../../replay/replay-options.js';
-import { ratePacerDefaults } from '../../replay/rate-pacer.js';
-import { runReplay } from '../../replay/replay-worker.js';
-import { defaultCircuitBreaker } from '../../replay/circuit-breaker.js';
-import { defaultAllowedMethods } from '../../replay/side-effect-guard.js';
+import { replayDefaults } from '../../replay/replay-defaults.js';
+import type { ReplayOptions } from '../../replay/replay-options.js';
+import { createReplay } from '../../replay/replay-worker.js';
 import { formatReplaySummary } from '../../replay/summary-text.js';
 import { ShadowtapError, usageError } from '../../shared/errors.js';
 import { openLog } from '../../shared/log/open-log.js';
@@ -76,7 +74,7 @@ export function addSendOptions(command: Command): Command {
   command
     .addOption(new Option('--target <url>', 'the shadow: the only origin requests are sent to').env('SHADOWTAP_TARGET').argParser((v) => parseUrl(v, '--target')).makeOptionMandatory())
     .addOption(new Option('--concurrency <n>', 'requests in flight at most').default(replayDefaults.concurrency).argParser((v) => parsePositiveInt(v, '--concurrency')))
-    .addOption(new Option('--allow-methods <list>', 'methods that are always sent; unsafe ones go only to a shadow proven guarded by shadowtap/shadow').default(defaultAllowedMethods.join(',')))
+    .addOption(new Option('--allow-methods <list>', 'methods that are always sent; unsafe ones go only to a shadow proven guarded by shadowtap/shadow').default(replayDefaults.allowMethods.join(',')))
     .addOption(new Option('--no-guarded-writes', 'skip unsafe methods not in --allow-methods even when the shadow proves it is guarded'))
     .addOption(new Option('--set-header <name:value>', 'add or replace a header (repeatable); value env:NAME reads the environment').argParser(collect(parseHeader)).default([]))
     .addOption(new Option('--remove-header <name>', 'drop a recorded header (repeatable)').argParser(collect((v) => v)).default([]))
@@ -90,8 +88,8 @@ export function addSendOptions(command: Command): Command {
     .addOption(new Option('--no-reference', 'replay request-only captures (capture --mirror-target) without a reference: load and error checks only'))
     .addOption(new Option('--timeout <ms>', 'per-request timeout').default(replayDefaults.timeoutMs).argParser((v) => parsePositiveInt(v, '--timeout')))
     .addOption(new Option('--retries <n>', 'extra attempts after a connection failure (refused/reset) only').default(replayDefaults.retries).argParser((v) => parseNonNegativeInt(v, '--retries')))
-    .addOption(new Option('--breaker-failures <n>', 'consecutive connection failures that pause sending').default(defaultCircuitBreaker.failureThreshold).argParser((v) => parsePositiveInt(v, '--breaker-failures')))
-    .addOption(new Option('--breaker-probe-interval <ms>', 'while paused, one probe request this often').default(defaultCircuitBreaker.probeIntervalMs).argParser((v) => parsePositiveInt(v, '--breaker-probe-interval')))
+    .addOption(new Option('--breaker-failures <n>', 'consecutive connection failures that pause sending').default(replayDefaults.breakerFailures).argParser((v) => parsePositiveInt(v, '--breaker-failures')))
+    .addOption(new Option('--breaker-probe-interval <ms>', 'while paused, one probe request this often').default(replayDefaults.breakerProbeIntervalMs).argParser((v) => parsePositiveInt(v, '--breaker-probe-interval')))
     .addOption(new Option('--max-body <bytes>', 'shadow response bytes kept per Result').default(replayDefaults.maxBodyBytes).argParser((v) => parsePositiveInt(v, '--max-body')))
     .addOption(
       new Option('--seal-private-key <file>', 'private key (from shadowtap keys generate) that opens sealed captures, so the shadow gets the originals; repeatable for rotation')
@@ -228,14 +226,14 @@ export function registerReplay(program: Command): void {
     .option('--from <time>', 'start of the window (ISO time, ms since epoch, or -15m)', (v) => parseTime(v, '--from'))
     .option('--to <time>', 'end of the window, exclusive; without --from/--to/--follow the whole log is replayed once', (v) => parseTime(v, '--to'))
     .option('--group <name>', `consumer group: a restarted run resumes after its last commit (default: ${replayDefaults.group} with --follow, else one per window and target)`)
-    .addOption(new Option('--pace <mode>', 'asap: as fast as --concurrency allows; recorded: keep the recorded gaps').choices(['asap', 'recorded']).default('asap'))
+    .addOption(new Option('--pace <mode>', 'asap: as fast as --concurrency allows; recorded: keep the recorded gaps').choices(['asap', 'recorded']).default(replayDefaults.pace))
     .addOption(new Option('--speed <n>', 'with --pace recorded: 2 replays twice as fast').default(replayDefaults.speed).argParser((v) => parsePositiveNumber(v, '--speed')))
     .addOption(
       new Option('--rate <r>', 'open model: r requests/s at exact intervals; a send reached late is sent late, its lateness recorded').argParser((v) => parsePositiveNumber(v, '--rate')),
     )
     .addOption(
       new Option('--max-lateness <ms>', 'with --rate: a send still waiting for a free --concurrency slot this long after its time is dropped (the shadow cannot keep up)')
-        .default(ratePacerDefaults.maxLatenessMs)
+        .default(replayDefaults.maxLatenessMs)
         .argParser((v) => parseNonNegative(v, '--max-lateness')),
     )
     .option('--strict-open-model', 'with --rate: drop any send later than --max-lateness, also when the worker itself was late (a busy core, a GC pause)')
@@ -264,8 +262,7 @@ export function registerReplay(program: Command): void {
           flags,
           'replay',
           async ({ source, results, signal, extra }) => {
-            const group = flags.group ?? defaultGroup({ follow: flags.follow, fromMs: flags.from, toMs: flags.to, target: flags.target });
-            const summary = await runReplay({
+            const replay = createReplay({
               ...sendOptionsFrom(flags),
               ...extra,
               source,
@@ -274,7 +271,7 @@ export function registerReplay(program: Command): void {
               follow: flags.follow,
               fromMs: flags.from,
               toMs: flags.to,
-              group,
+              group: flags.group,
               pace: flags.pace,
               speed: flags.speed,
               rate: flags.rate,
@@ -282,9 +279,10 @@ export function registerReplay(program: Command): void {
               strictOpenModel: flags.strictOpenModel,
               baseline: flags.baseline && String(flags.baseline),
             });
+            const summary = await replay.run();
             if (!flags.follow && summary.read === 0 && !signal.aborted && (await holdsCaptures(source, flags.from, flags.to))) {
               process.stderr.write(
-                `shadowtap: nothing replayed: consumer group "${group}" has already committed every capture of this window (a finished run of the same command); pass --group with a new name to replay it again\n`,
+                `shadowtap: nothing replayed: consumer group "${replay.group}" has already committed every capture of this window (a finished run of the same command); pass --group with a new name to replay it again\n`,
               );
             }
             return summary;

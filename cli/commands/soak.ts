@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { formatDuration } from '../../replay/progress-reporter.js';
-import { runSoak, soakDefaults, type SoakPlan } from '../../replay/soak.js';
+import { soakDefaults } from '../../replay/replay-defaults.js';
+import { runSoak, type SoakPlan } from '../../replay/soak.js';
 import { formatSoakSummary } from '../../replay/summary-text.js';
 import { action, parsePositiveInt, parsePositiveNumber, parseTime } from '../common.js';
 import { parseDuration } from './gate.js';
