@@ -18,7 +18,8 @@ export * from './capture/index.js';
 export { generateSealKeys, openingKeyFromPem, sealingKeyFromPem, type OpeningKey, type SealingKey } from './shared/redaction/seal.js';
 
 // Replay and soak.
-export { runReplay, type ReplayOptions, type ReplaySummary, type ReplayProgress } from './replay/replay-worker.js';
+export { createReplay, runReplay, type Replay, type ReplayOptions, type ReplaySummary, type ReplayProgress } from './replay/replay-worker.js';
+export { replayMarkerHeader, mirroredRequestHeader, replayMarkers, replayMarkerNames } from './shared/records/replay-markers.js';
 export { runSoak, type SoakOptions, type SoakSummary } from './replay/soak.js';
 
 // Diff and its reports.
