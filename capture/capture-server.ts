@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { Pool } from 'undici';
 import { configError } from '../shared/errors.js';
+import { parseHttpUrl } from '../shared/http/http-url.js';
 import type { RecorderOptions } from './capture-options.js';
 import { listenOn } from '../shared/listen.js';
 import { serveMetrics } from '../shared/metrics-server.js';
@@ -59,16 +60,6 @@ export const captureServerDefaults = {
   rewriteHost: false,
 };
 
-function upstreamUrl(value: string): URL {
-  try {
-    const url = new URL(value);
-    if (url.protocol === 'http:' || url.protocol === 'https:') return url;
-  } catch {
-    // reported below
-  }
-  throw configError(`upstream must be an http(s) URL such as http://stable:8080; got "${value}"`);
-}
-
 /** Starts the capture agent: a reverse proxy in front of stable, or a target for mirrored traffic. */
 export async function startCaptureServer(options: CaptureServerOptions): Promise<CaptureServer> {
   if (Boolean(options.upstream) === Boolean(options.mirrorTarget)) {
@@ -78,7 +69,7 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
   const maxHeaderSize = options.maxHeaderBytes ?? captureServerDefaults.maxHeaderBytes;
   const drainTimeoutMs = options.drainTimeoutMs ?? captureServerDefaults.drainTimeoutMs;
   const recorder = new CaptureRecorder(options);
-  const upstream = options.upstream ? upstreamUrl(options.upstream) : null;
+  const upstream = options.upstream ? parseHttpUrl(options.upstream, 'upstream', 'http://stable:8080', configError) : null;
   const basePath = upstream ? upstream.pathname.replace(/\/$/, '') : '';
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? captureServerDefaults.upstreamTimeoutMs;
   const pool = upstream ? new Pool(upstream.origin, { maxHeaderSize, headersTimeout: upstreamTimeoutMs, bodyTimeout: upstreamTimeoutMs }) : null;

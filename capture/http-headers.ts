@@ -1,8 +1,6 @@
 import type { IncomingMessage } from 'node:http';
+import { connectionListed, hopByHopHeaders } from '../shared/http/hop-by-hop.js';
 import type { Header } from '../shared/records/types.js';
-
-/** Headers that describe one connection, not the message (RFC 9110 §7.6.1); never forwarded or recorded. */
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 export function flattenHeaders(headers: readonly Header[]): string[] {
   const flat: string[] = [];
@@ -19,13 +17,8 @@ export function endToEndFromRaw(raw: readonly string[]): Header[] {
   let named: string[] | null = null;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const lower = raw[i].toLowerCase();
-    if (!hopByHop.has(lower)) out.push({ name: raw[i], value: raw[i + 1] });
-    else if (lower === 'connection') {
-      for (const token of raw[i + 1].split(',')) {
-        const t = token.trim().toLowerCase();
-        if (t && t !== 'close' && !hopByHop.has(t)) (named ??= []).push(t);
-      }
-    }
+    if (!hopByHopHeaders.has(lower)) out.push({ name: raw[i], value: raw[i + 1] });
+    else if (lower === 'connection') (named ??= []).push(...connectionListed(raw[i + 1]));
   }
   return named ? out.filter((h) => !named.includes(h.name.toLowerCase())) : out;
 }

@@ -12,6 +12,7 @@ import type { RecorderOptions } from './capture-options.js';
 import type { CaptureCounters } from './capture-metrics.js';
 import { CaptureRecorder } from './capture-recorder.js';
 import { endToEndHeaders, hasBody } from './http-headers.js';
+import { onResponseHead } from './response-head.js';
 
 export interface CaptureMiddlewareOptions extends RecorderOptions {
   /** How long close() waits for the queue to drain. */
@@ -39,28 +40,6 @@ function toBuffer(chunk: Chunk, encoding?: BufferEncoding): Buffer {
   return typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
-/**
- * The response head exactly as node wrote it (status line and headers in order, duplicates kept),
- * which also covers headers passed to writeHead() that getHeaders() never sees.
- */
-function writtenHeaders(res: ServerResponse): Header[] {
-  const head = (res as unknown as { _header?: unknown })._header;
-  if (typeof head === 'string') {
-    const headers: Header[] = [];
-    for (const line of head.split('\r\n').slice(1)) {
-      const colon = line.indexOf(':');
-      if (colon > 0) headers.push({ name: line.slice(0, colon), value: line.slice(colon + 1).trim() });
-    }
-    return headers;
-  }
-  const headers: Header[] = [];
-  for (const name of res.getHeaderNames()) {
-    const value = res.getHeader(name);
-    for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) headers.push({ name, value: String(v) });
-  }
-  return headers;
-}
-
 /** Copies request body chunks as node's HTTP parser hands them over, whoever reads them and when. */
 function tapRequestBody(req: IncomingMessage, tap: BodyTap): void {
   const push = req.push;
@@ -74,18 +53,25 @@ function tapRequestBody(req: IncomingMessage, tap: BodyTap): void {
  * Copies what the app writes, leaving write()/end() semantics as they were. The originals are
  * called with `arguments` as given: no bound functions or rest arrays on every request.
  */
-function tapResponseBody(res: ServerResponse, tap: BodyTap, onFirstByte: () => void): void {
+function tapResponseBody(res: ServerResponse, tap: BodyTap, watch: { firstByte(): void; wholeBody(bytes: number): void }): void {
   const { write, end } = res;
+  let wrote = false;
   const take = (chunk: unknown, encoding: unknown) => {
-    onFirstByte();
-    if (typeof chunk === 'string' || chunk instanceof Uint8Array) tap.add(toBuffer(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined));
+    watch.firstByte();
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) return 0;
+    const bytes = toBuffer(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined);
+    tap.add(bytes);
+    return bytes.length;
   };
   res.write = function (this: ServerResponse, chunk: unknown, encoding?: unknown) {
+    wrote = true;
     take(chunk, encoding);
     return (write as (...args: unknown[]) => boolean).apply(this, arguments as unknown as unknown[]);
   } as ServerResponse['write'];
   res.end = function (this: ServerResponse, chunk?: unknown, encoding?: unknown) {
-    take(chunk, encoding);
+    const bytes = take(chunk, encoding);
+    // A body given whole to end() before the head is sent goes out with its length, not chunked.
+    if (!wrote && !this.headersSent) watch.wholeBody(bytes);
     return (end as (...args: unknown[]) => ServerResponse).apply(this, arguments as unknown as unknown[]);
   } as ServerResponse['end'];
 }
@@ -115,18 +101,21 @@ export function captureMiddleware(options: CaptureMiddlewareOptions): CaptureMid
       beforeHead(res, () => effects.freeze());
       enterScope(req, { effects, policy: null, captureId: null });
     }
+    let head: Header[] = [];
+    let wholeBody: number | undefined;
+    onResponseHead(res, () => wholeBody, (headers) => (head = headers));
     const requestBody = recorder.bodyTap();
     const responseBody = recorder.bodyTap();
     let firstByte: number | null = null;
     if (hasBody(req)) tapRequestBody(req, requestBody);
-    tapResponseBody(res, responseBody, () => (firstByte ??= nowMicros()));
+    tapResponseBody(res, responseBody, { firstByte: () => (firstByte ??= nowMicros()), wholeBody: (bytes) => (wholeBody = bytes) });
     const done = (upstreamError: string | null) => {
       // HEAD, 204 and 304 answers carry no body on the wire, whatever the app wrote.
       const bodiless = req.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304;
       if (bodiless) responseBody.release();
       recorder.complete(exchange, {
         requestBody,
-        response: res.headersSent ? { status: res.statusCode, headers: endToEndHeaders(writtenHeaders(res)), body: bodiless ? new BodyTap(0) : responseBody } : null,
+        response: res.headersSent ? { status: res.statusCode, headers: endToEndHeaders(head), body: bodiless ? new BodyTap(0) : responseBody } : null,
         upstreamError,
         firstByte,
         end: nowMicros(),

@@ -3,6 +3,7 @@ import { access, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { ExitCode, ShadowtapError, usageError } from '../shared/errors.js';
+import { parseHttpUrl } from '../shared/http/http-url.js';
 import { defaultLogOptions, type LogOptions } from '../shared/log/open-log.js';
 
 /** Flags every command that touches a log shares: `--brokers` for Kafka or `--store` for the file log. */
@@ -65,14 +66,42 @@ export function parsePositiveNumber(value: string, flag: string): number {
   return n;
 }
 
+/** A share as a fraction (0.01) or a percentage (1%), between 0 and 1. */
+export function parseRate(value: string, flag: string): number {
+  const text = value.trim();
+  const n = text.endsWith('%') ? Number(text.slice(0, -1)) / 100 : Number(text);
+  if (text === '' || text === '%' || !(n >= 0 && n <= 1)) throw usageError(`${flag} must be a share between 0 and 1 (0.01 = 1%); got "${value}"`);
+  return n;
+}
+
+/** A percentage of 0 or more (20 or 20%), at most MAX. */
+export function parsePercent(value: string, flag: string, max = Infinity): number {
+  const text = value.trim().replace(/%$/, '');
+  const n = Number(text);
+  if (text === '' || !(n >= 0 && n <= max)) throw usageError(`${flag} must be a percentage of 0 or more${max < Infinity ? ` and at most ${max}` : ''}, e.g. 20; got "${value}"`);
+  return n;
+}
+
+const durationUnits = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const durationPattern = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+
+/** "90s", "30m", "1.5h", "2d", in ms. */
+export function parseDuration(value: string, flag: string): number {
+  const ms = durationMs(value.trim());
+  if (ms === undefined) throw usageError(`${flag} must be a duration such as 30m, 24h or 2d; got "${value}"`);
+  return ms;
+}
+
+function durationMs(text: string): number | undefined {
+  const match = durationPattern.exec(text);
+  return match ? Number(match[1]) * durationUnits[match[2] as keyof typeof durationUnits] : undefined;
+}
+
 /** Parses an ISO-8601 time, a Unix time in ms, "now", or a relative time like "-15m" / "-2h" (before now). */
 export function parseTime(value: string, flag: string): number {
   if (value.trim() === 'now') return Date.now();
-  const relative = /^-(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim());
-  if (relative) {
-    const unit = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[relative[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-    return Date.now() - Number(relative[1]) * unit;
-  }
+  const before = value.trim().startsWith('-') ? durationMs(value.trim().slice(1)) : undefined;
+  if (before !== undefined) return Date.now() - before;
   if (/^\d{10,}$/.test(value)) return Number(value);
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) {
@@ -90,13 +119,7 @@ export function parseListen(value: string, flag = '--listen'): { host: string; p
 }
 
 export function parseUrl(value: string, flag: string): URL {
-  try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
-    return url;
-  } catch {
-    throw usageError(`${flag} must be an http(s) URL such as http://shadow:8080; got "${value}"`);
-  }
+  return parseHttpUrl(value, flag);
 }
 
 /**

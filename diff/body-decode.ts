@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
+import { decodeContentSync } from '../shared/http/content-coding.js';
 import { headerValue, type HttpResponse } from '../shared/records/types.js';
 import { parseMediaType } from './header-meaning.js';
 
@@ -18,25 +18,6 @@ export interface Decoded {
 
 /** Bodies beyond this decoded size are compared by hash only, so one huge response cannot stall the diff. */
 export const maxComparableBytes = 4 * 1024 * 1024;
-
-function decompress(body: Buffer, encoding: string | undefined): Buffer {
-  if (!encoding) return body;
-  let out = body;
-  // Content-Encoding lists codings in the order they were applied; undo them in reverse.
-  for (const coding of encoding.toLowerCase().split(',').map((c) => c.trim()).reverse()) {
-    if (coding === 'gzip' || coding === 'x-gzip') out = gunzipSync(out);
-    else if (coding === 'br') out = brotliDecompressSync(out);
-    else if (coding === 'deflate') {
-      // Servers send both zlib-wrapped and raw deflate under this name.
-      try {
-        out = inflateSync(out);
-      } catch {
-        out = inflateRawSync(out);
-      }
-    } else if (coding !== 'identity' && coding !== '') throw new Error(`unknown content-encoding ${coding}`);
-  }
-  return out;
-}
 
 function mediaType(contentType: string | undefined): { type: string; charset?: string } {
   if (!contentType) return { type: '' };
@@ -70,7 +51,7 @@ function decodeText(bytes: Buffer, charset: string | undefined): string {
 export function decodeBody(response: HttpResponse): Decoded {
   let bytes: Buffer;
   try {
-    bytes = decompress(response.body, headerValue(response.headers, 'content-encoding'));
+    bytes = decodeContentSync(response.body, headerValue(response.headers, 'content-encoding'));
   } catch (error) {
     return { body: binary(response.body), note: `body not decodable (${(error as Error).message}); compared as bytes` };
   }

@@ -1,5 +1,6 @@
 import { isSensitiveName } from '../shared/redaction/sensitive-names.js';
 import { configError } from '../shared/errors.js';
+import { hopByHopHeaders } from '../shared/http/hop-by-hop.js';
 import type { Header, HttpRequest, RequestChange } from '../shared/records/types.js';
 import { replayMarkers } from '../shared/records/replay-markers.js';
 import { originFormPath } from './side-effect-guard.js';
@@ -59,7 +60,7 @@ export interface RequestRules {
  * Per-connection headers (RFC 9110 §7.6.1) and ones undici refuses; captures already leave them
  * out, imported or older ones may not. Host and content-length are handled on their own.
  */
-const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'http2-settings']);
+const hopByHop = new Set([...hopByHopHeaders, 'expect', 'http2-settings']);
 
 
 /** Resolves `env:NAME` header values once at start-up; a missing variable is a configuration mistake. */

@@ -130,3 +130,64 @@ describe('capture middleware records what the proxy records', () => {
     }
   });
 });
+
+describe('capture middleware records the response head as it went out, through public API only', () => {
+  /** Each way an app writes its head; the capture must hold what the client received. */
+  const heads: Record<string, (res: ServerResponse) => void> = {
+    'writeHead with an object, nothing set before': (res) => res.writeHead(200, { 'Content-Type': 'text/plain', 'X-One': ['a', 'b'] }).end('whole body'),
+    'writeHead with a flat list keeps order and duplicates': (res) =>
+      res.writeHead(200, ['X-Tag', 'a', 'X-Mid', 'm', 'X-Tag', 'b']).end('whole body'),
+    'setHeader, then writeHead with an object that replaces one in place': (res) => {
+      res.setHeader('X-First', '1');
+      res.setHeader('Content-Type', 'text/html');
+      res.setHeader('X-Last', 'z');
+      res.writeHead(202, 'Taken', { 'content-type': 'text/plain', 'X-New': 'n' }).end('whole body');
+    },
+    'setHeader, then writeHead with a list': (res) => {
+      res.setHeader('X-Twice', 'old');
+      res.setHeader('X-Keep', 'k');
+      res.writeHead(200, ['X-Twice', 'new-1', 'X-Twice', 'new-2']).end();
+    },
+    'implicit head by end(): node adds the length': (res) => {
+      res.statusCode = 203;
+      res.setHeader('X-Case', 'Kept');
+      res.end('whole body');
+    },
+    'implicit head by write(): chunked, no length': (res) => {
+      res.setHeader('Content-Type', 'text/plain');
+      res.write('part one, ');
+      res.end('part two');
+    },
+    'an app-set length and no date': (res) => {
+      res.sendDate = false;
+      res.setHeader('Content-Length', '4');
+      res.end('four');
+    },
+    '204 gets no length': (res) => res.writeHead(204).end(),
+  };
+
+  for (const [name, writeHead] of Object.entries(heads)) {
+    test(name, async () => {
+      const sink = new MemorySink();
+      const capture = captureMiddleware({ sink, logger: silentLogger, sideEffects: false });
+      const server = await listenLocal(createServer((req, res) => capture(req, res, () => writeHead(res))));
+      try {
+        const received = await rawRequest(server.url, { path: '/head' });
+        await waitFor(() => sink.records.length === 1, 'the capture');
+        const recorded = sink.records[0].response!.headers;
+        const pairs = (headers: string[][]) => headers.filter(([n]) => n.toLowerCase() !== 'date');
+        // Names with their case, values and order, as on the wire (the Date value may tick over a second).
+        const wire: string[][] = [];
+        for (let i = 0; i < received.rawHeaders.length; i += 2) {
+          if (!['connection', 'keep-alive', 'transfer-encoding'].includes(received.rawHeaders[i].toLowerCase())) wire.push([received.rawHeaders[i], received.rawHeaders[i + 1]]);
+        }
+        assert.deepEqual(pairs(recorded.map((h) => [h.name, h.value])), pairs(wire));
+        assert.equal(headerValue(recorded, 'date') === undefined, headerValue(wire.map(([n, v]) => ({ name: n, value: v })), 'date') === undefined);
+        assert.equal(sink.records[0].response!.status, received.status);
+      } finally {
+        await capture.close();
+        await server.close();
+      }
+    });
+  }
+});

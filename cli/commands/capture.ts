@@ -9,21 +9,9 @@ import { captureServerDefaults, startCaptureServer } from '../../capture/capture
 import { usageError } from '../../shared/errors.js';
 import { openLogForAppending } from '../../shared/log/open-log.js';
 import { captureKind } from '../../shared/log/record-log.js';
-import { action, addLogOptions, logOptionsFrom, parseListen, parsePositiveInt, parseUrl } from '../common.js';
+import { action, addLogOptions, logOptionsFrom, parseListen, parseNonNegative, parsePositiveInt, parseRate, parseUrl } from '../common.js';
 
 const list = (value: string) => value.split(',').map((v) => v.trim()).filter(Boolean);
-
-function parseRate(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || n > 1) throw usageError(`--sample-rate must be a fraction between 0 and 1, e.g. 0.1; got "${value}"`);
-  return n;
-}
-
-function parseSeconds(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw usageError(`${flag} must be a number of seconds; got "${value}"`);
-  return n;
-}
 
 /** Redaction flags, shared by `capture` and `import`. */
 export function addRedactionOptions(command: Command): Command {
@@ -182,7 +170,7 @@ export function registerCapture(program: Command): void {
     .option('--forward-request-id', 'send the generated request id to stable when the request had none')
     .option('--rewrite-host', "send stable the --upstream URL's host as Host, as nginx's proxy_pass does (default: the client's Host, as a sidecar keeps it)")
     .addOption(
-      new Option('--sample-rate <fraction>', 'fraction of requests recorded, 0..1').default(recorderDefaults.sampling.rate).argParser(parseRate),
+      new Option('--sample-rate <fraction>', 'fraction of requests recorded, 0..1').default(recorderDefaults.sampling.rate).argParser((v) => parseRate(v, '--sample-rate')),
     )
     .addOption(new Option('--sample-by <key>', 'sample consistently by header:<name>, query:<name> or cookie:<name> (else at random)'))
     .addOption(new Option('--only-methods <list>', 'record only these methods, e.g. GET,HEAD').argParser(list))
@@ -204,12 +192,12 @@ export function registerCapture(program: Command): void {
     .addOption(
       new Option('--drain-timeout <seconds>', 'on SIGTERM, how long to finish requests and deliver queued captures')
         .default(captureServerDefaults.drainTimeoutMs / 1000)
-        .argParser((v) => parseSeconds(v, '--drain-timeout')),
+        .argParser((v) => parseNonNegative(v, '--drain-timeout')),
     )
     .addOption(
       new Option('--upstream-timeout <seconds>', 'stable silent this long (before its answer starts, or mid-body) ends the request: the client gets 504, the capture records the timeout')
         .default(captureServerDefaults.upstreamTimeoutMs / 1000)
-        .argParser((v) => parseSeconds(v, '--upstream-timeout')),
+        .argParser((v) => parseNonNegative(v, '--upstream-timeout')),
     )
     .addOption(new Option('--metrics-listen <addr>', 'admin address serving Prometheus /metrics and the probes /healthz and /readyz, e.g. :9464'))
     .addOption(new Option('--log-level <level>', 'log level of the JSON logs on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'));

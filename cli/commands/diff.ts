@@ -20,7 +20,7 @@ import { appendAccepted } from '../../diff/reviewed-differences.js';
 import { RollingSummary } from '../../diff/rolling-summary.js';
 import { defaultJoinWindow, runDiff } from '../../diff/run-diff.js';
 import { postWebhook } from '../../diff/webhook.js';
-import { action, addLogOptions, checkWritable, logOptionsFrom, parseListen, parseNonNegative, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
+import { action, addLogOptions, checkWritable, logOptionsFrom, parseListen, parseNonNegative, parsePercent, parsePositiveInt, parsePositiveNumber, parseRate, parseTime, parseUrl } from '../common.js';
 
 const formats = ['text', 'json', 'jsonl', 'html', 'junit', 'md'] as const;
 type Format = (typeof formats)[number];
@@ -60,20 +60,6 @@ interface DiffFlags {
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
-
-/** A rate as a fraction (0.01) or a percentage (1%). */
-function parseRate(value: string, flag: string): number {
-  const text = value.trim();
-  const n = text.endsWith('%') ? Number(text.slice(0, -1)) / 100 : Number(text);
-  if (!Number.isFinite(n) || n < 0 || n > 1) throw usageError(`${flag} must be a rate between 0 and 1 or a percentage (0.01 or 1%); got "${value}"`);
-  return n;
-}
-
-function parsePercent(value: string, flag: string, max = Infinity): number {
-  const n = Number(value.trim().replace(/%$/, ''));
-  if (!Number.isFinite(n) || n < 0 || n > max) throw usageError(`${flag} must be a percentage of 0 or more${max < Infinity ? ` and at most ${max}` : ''}, e.g. 20; got "${value}"`);
-  return n;
-}
 
 export function registerDiff(program: Command): void {
   const command = program

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import type { DiffReport } from '../../diff/report.js';
 import { ExitCode, ShadowtapError, usageError } from '../../shared/errors.js';
-import { action } from '../common.js';
+import { action, parseDuration, parsePercent, parseRate } from '../common.js';
 import { defaultGateCriteria, evaluateGate, formatDuration, type GateCriteria } from '../graduation-gate.js';
 
 interface GateFlags {
@@ -86,25 +86,4 @@ async function readReport(path: string): Promise<DiffReport> {
     throw new ShadowtapError('ST_BAD_INPUT_FILE', `--report ${path} is not a shadowtap diff report (schemaVersion 1); write it with \`shadowtap diff --format json\``);
   }
   return report as DiffReport;
-}
-
-const durationUnits = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** "90s", "30m", "1.5h", "2d". */
-export function parseDuration(value: string, flag: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim());
-  if (!match) throw usageError(`${flag} must be a duration such as 30m, 24h or 2d; got "${value}"`);
-  return Number(match[1]) * durationUnits[match[2] as keyof typeof durationUnits];
-}
-
-function parseRate(value: string, flag: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw usageError(`${flag} must be a share between 0 and 1 (0.01 = 1%); got "${value}"`);
-  return n;
-}
-
-function parsePercent(value: string, flag: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !(n >= 0)) throw usageError(`${flag} must be a percentage of 0 or more; got "${value}"`);
-  return n;
 }

@@ -1,5 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { httpUrl, notHttpUrl } from '../http/http-url.js';
 import type { ConfigProblem } from './config-problem.js';
 import { didYouMean } from './did-you-mean.js';
 import type { LoadedConfig } from './load-config.js';
@@ -109,14 +110,7 @@ function checkPlaceholder(option: ConfigOption, text: string): string | undefine
       return `cannot read file "${text}"`;
     }
   }
-  if (!option.parse && /(^|-)url$/i.test(placeholder)) {
-    try {
-      const url = new URL(text);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
-    } catch {
-      return `must be an http(s) URL such as http://shadow:8080; got "${text}"`;
-    }
-  }
+  if (!option.parse && /(^|-)url$/i.test(placeholder) && !httpUrl(text)) return notHttpUrl(text);
   return undefined;
 }
 

@@ -1,8 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
 import type { Capture, Header, HttpRequest, HttpResponse } from '../records/types.js';
 import { headerValue } from '../records/types.js';
+import { canDecode, decodeContent } from '../http/content-coding.js';
 import { formatPath, matchesPath, type PathSegment } from './body-path.js';
 import { bodyKind, multipartBoundary, multipartParts, type BodyKind } from './body-formats.js';
 import type { ResolvedRedaction } from './redaction-options.js';
@@ -62,13 +61,6 @@ export const MAX_JSON_DEPTH = 1000;
 const MIN_ECHO_LENGTH = 6;
 /** Distinct names whose verdict is remembered; APIs reuse a small set of names. */
 const NAME_CACHE_SIZE = 4096;
-
-const decompressors: Record<string, (body: Buffer, options: zlib.ZlibOptions) => Promise<Buffer>> = {
-  gzip: promisify(zlib.gunzip),
-  'x-gzip': promisify(zlib.gunzip),
-  deflate: promisify(zlib.inflate),
-  br: promisify(zlib.brotliDecompress),
-};
 
 type Where = 'request' | 'response';
 
@@ -360,9 +352,8 @@ class ExchangeRedaction {
       this.plainBody(part, part.body, false, where);
       return;
     }
-    const decompress = decompressors[encoding];
-    if (!decompress) return this.notScanned(part, where, 'compressed');
-    return decompress(part.body, { maxOutputLength: MAX_INFLATED_BYTES }).then(
+    if (!canDecode(encoding)) return this.notScanned(part, where, 'compressed');
+    return decodeContent(part.body, encoding, { maxOutputLength: MAX_INFLATED_BYTES }).then(
       (plain) => this.plainBody(part, plain, true, where),
       (error: NodeJS.ErrnoException) => this.notScanned(part, where, error.code === 'ERR_BUFFER_TOO_LARGE' ? 'too-large' : 'compressed'),
     );
