@@ -23,10 +23,15 @@ export { replayMarkerHeader, mirroredRequestHeader, replayMarkers, replayMarkerN
 export { runSoak, type SoakOptions, type SoakSummary } from './replay/soak.js';
 
 // Diff and its reports.
-export { runDiff, summarizeDiff, type DiffOptions } from './diff/run-diff.js';
+export { createDiff, runDiff, summarizeDiff, type Diff, type DiffOptions } from './diff/run-diff.js';
+export { diffDefaults } from './diff/diff-defaults.js';
+export type { PairRecord } from './diff/pair-record.js';
 export { buildReport, type DiffReport, type RouteReport, type Thresholds } from './diff/report.js';
+export { acceptReport } from './diff/reviewed-differences.js';
+export { defaultGateCriteria, evaluateGate, type GateCheck, type GateCriteria, type GateDecision } from './diff/graduation-gate.js';
+export { renderReport, reportFormats, type RenderOptions, type ReportFormat, type WholeReportFormat } from './diff/render/formats.js';
 export { renderText } from './diff/render/text.js';
-export { renderJson, renderJsonLines } from './diff/render/json.js';
+export { jsonLinesWriter, renderJson, renderJsonLines, type JsonLinesWriter } from './diff/render/json.js';
 export { renderHtml } from './diff/render/html.js';
 export { renderJunit } from './diff/render/junit.js';
 export { renderMarkdown } from './diff/render/markdown.js';

@@ -84,6 +84,17 @@ export const recorderDefaults = {
   },
 };
 
+/** The capture agent's own defaults (the server and its proxy mode); the recorder's are above. */
+export const captureServerDefaults = {
+  host: '127.0.0.1',
+  maxHeaderBytes: 64 * 1024,
+  upstreamTimeoutMs: 60_000,
+  /** How long close() waits for in-flight requests and the queue (the middleware's too). */
+  drainTimeoutMs: 10_000,
+  forwardRequestId: false,
+  rewriteHost: false,
+};
+
 export interface ResolvedSampling {
   rate: number;
   by: { source: 'header' | 'query' | 'cookie'; name: string } | null;

@@ -1,43 +1,35 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
-import { Pool } from 'undici';
 import { configError } from '../shared/errors.js';
-import { parseHttpUrl } from '../shared/http/http-url.js';
-import type { RecorderOptions } from './capture-options.js';
 import { listenOn } from '../shared/listen.js';
 import { serveMetrics } from '../shared/metrics-server.js';
 import type { CaptureCounters } from './capture-metrics.js';
+import type { CaptureModeFactory } from './capture-mode.js';
+import { captureServerDefaults, type RecorderOptions } from './capture-options.js';
 import { CaptureRecorder } from './capture-recorder.js';
-import { mirrorRequest } from './mirror-handler.js';
-import { proxyRequest } from './proxy-handler.js';
-import { tunnelUpgrade } from './upgrade-tunnel.js';
+import { mirrorMode } from './mirror-handler.js';
+import { proxyMode, type ProxyModeOptions } from './proxy-handler.js';
 
-export interface CaptureServerOptions extends RecorderOptions {
+export interface CaptureOptions extends RecorderOptions {
+  /** How exchanges arrive: proxyMode({ upstream }) in front of stable, or mirrorMode() for mirrored copies. */
+  mode: CaptureModeFactory;
   host?: string;
   /** 0 picks a free port. */
   port: number;
-  /** Stable's URL (reverse-proxy mode); a path in it is prefixed to every request path. */
-  upstream?: string;
-  /** Receive mirrored copies and record requests only, instead of proxying. */
-  mirrorTarget?: boolean;
-  /** Send the generated request id to stable when the request had none. */
-  forwardRequestId?: boolean;
-  /**
-   * Send stable the upstream URL's host as Host (as nginx's proxy_pass does) instead of the
-   * client's (as Envoy and Istio sidecars do, the default): stable then builds absolute URLs from
-   * an address the client never used, and the capture records that.
-   */
-  rewriteHost?: boolean;
-  /** How long stable may take to start its answer, or stay silent mid-body, before the client gets 504. */
-  upstreamTimeoutMs?: number;
   /** Largest request/response head accepted, in bytes; a larger request head gets 431. */
   maxHeaderBytes?: number;
   /** How long close() waits for in-flight requests and the queue to drain. */
   drainTimeoutMs?: number;
-  /** Port of the admin server with GET /metrics; none when absent. */
+  /** Port of the admin server with GET /metrics, /healthz and /readyz; none when absent. */
   metricsPort?: number;
   metricsHost?: string;
+}
+
+/** startCaptureServer's options: `upstream` picks the proxy mode, `mirrorTarget` the mirror mode. */
+export interface CaptureServerOptions extends Omit<CaptureOptions, 'mode'>, Partial<ProxyModeOptions> {
+  /** Receive mirrored copies and record requests only, instead of proxying. */
+  mirrorTarget?: boolean;
 }
 
 export interface CaptureServer {
@@ -51,43 +43,29 @@ export interface CaptureServer {
   close(): Promise<void>;
 }
 
-export const captureServerDefaults = {
-  host: '127.0.0.1',
-  maxHeaderBytes: 64 * 1024,
-  upstreamTimeoutMs: 60_000,
-  drainTimeoutMs: 10_000,
-  forwardRequestId: false,
-  rewriteHost: false,
-};
-
-/** Starts the capture agent: a reverse proxy in front of stable, or a target for mirrored traffic. */
-export async function startCaptureServer(options: CaptureServerOptions): Promise<CaptureServer> {
+/** Starts the capture agent in proxy mode (`upstream`) or mirror-target mode (`mirrorTarget`). */
+export function startCaptureServer(options: CaptureServerOptions): Promise<CaptureServer> {
   if (Boolean(options.upstream) === Boolean(options.mirrorTarget)) {
     throw configError('capture needs exactly one of an upstream URL (proxy mode) or mirror-target mode');
   }
+  return createCapture({ ...options, mode: options.upstream ? proxyMode({ ...options, upstream: options.upstream }) : mirrorMode() });
+}
+
+/** The capture agent: one server and recorder, its exchanges handled by the given mode. */
+export async function createCapture(options: CaptureOptions): Promise<CaptureServer> {
   const host = options.host ?? captureServerDefaults.host;
   const maxHeaderSize = options.maxHeaderBytes ?? captureServerDefaults.maxHeaderBytes;
   const drainTimeoutMs = options.drainTimeoutMs ?? captureServerDefaults.drainTimeoutMs;
   const recorder = new CaptureRecorder(options);
-  const upstream = options.upstream ? parseHttpUrl(options.upstream, 'upstream', 'http://stable:8080', configError) : null;
-  const basePath = upstream ? upstream.pathname.replace(/\/$/, '') : '';
-  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? captureServerDefaults.upstreamTimeoutMs;
-  const pool = upstream ? new Pool(upstream.origin, { maxHeaderSize, headersTimeout: upstreamTimeoutMs, bodyTimeout: upstreamTimeoutMs }) : null;
-
-  const rewriteHost = options.rewriteHost ?? captureServerDefaults.rewriteHost;
-  const proxy = pool && { recorder, pool, upstreamHost: upstream!.host, keepClientHost: !rewriteHost, basePath, upstreamTimeoutMs, forwardRequestId: options.forwardRequestId ?? captureServerDefaults.forwardRequestId };
-  const server = createServer({ maxHeaderSize }, (req, res) => {
-    if (proxy) proxyRequest(proxy, req, res);
-    else mirrorRequest(recorder, req, res);
-  });
+  const mode = options.mode(recorder, { maxHeaderBytes: maxHeaderSize });
+  const server = createServer({ maxHeaderSize }, (req, res) => mode.request(req, res));
   // Upgraded connections leave the HTTP server's bookkeeping; close() must end them itself.
   const upgraded = new Set<Duplex>();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     recorder.metrics.request('upgrade');
     upgraded.add(socket);
     socket.once('close', () => upgraded.delete(socket));
-    if (upstream) tunnelUpgrade(upstream, basePath, req, socket, head);
-    else socket.end('HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    mode.upgrade(req, socket, head);
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return;
@@ -111,18 +89,18 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
           '/readyz': () => ({ status: serving ? 200 : 503, body: { ready: serving, ...health() } }),
         }).catch(async (error: unknown) => {
           await recorder.close(0);
-          await pool?.close();
+          await mode.close();
           throw error;
         });
   const port = await listenOn(server, { host, port: options.port }, '--listen').catch(async (error: unknown) => {
     await metricsServer?.close();
     await recorder.close(0);
-    await pool?.close();
+    await mode.close();
     throw error;
   });
   serving = true;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  recorder.logger.info({ url, upstream: upstream?.origin, mirrorTarget: !upstream, metrics: metricsServer?.url }, 'capture agent listening');
+  recorder.logger.info({ url, ...mode.describe, metrics: metricsServer?.url }, 'capture agent listening');
 
   let closing: Promise<void> | null = null;
   const close = async () => {
@@ -137,7 +115,7 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     // Exchanges cut here complete a moment later; recorder.close() waits for them.
     server.closeAllConnections();
     await recorder.close(Math.max(0, deadline - Date.now()));
-    await pool?.close();
+    await mode.close();
     if (metricsServer) await metricsServer.close();
     const { delivered, dropped, spoolBytes } = recorder.metrics.counters;
     recorder.logger.info({ delivered, dropped, spoolBytes }, 'capture agent stopped');

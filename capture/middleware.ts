@@ -8,7 +8,7 @@ import { installHttpGuard } from '../shadow/outbound-http.js';
 import { installFetchGuard } from '../shadow/outbound-undici.js';
 import { addResumeHook, beforeHead, enterScope } from '../shadow/request-scope.js';
 import { BodyTap } from './body-tap.js';
-import type { RecorderOptions } from './capture-options.js';
+import { captureServerDefaults, type RecorderOptions } from './capture-options.js';
 import type { CaptureCounters } from './capture-metrics.js';
 import { CaptureRecorder } from './capture-recorder.js';
 import { endToEndHeaders, hasBody } from './http-headers.js';
@@ -83,7 +83,7 @@ function tapResponseBody(res: ServerResponse, tap: BodyTap, watch: { firstByte()
  */
 export function captureMiddleware(options: CaptureMiddlewareOptions): CaptureMiddleware {
   const recorder = new CaptureRecorder(options);
-  const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+  const drainTimeoutMs = options.drainTimeoutMs ?? captureServerDefaults.drainTimeoutMs;
   const observeEffects = options.sideEffects ?? true;
   if (observeEffects) {
     installHttpGuard();

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { nowMicros } from '../shared/records/types.js';
+import type { CaptureModeFactory } from './capture-mode.js';
 import type { CaptureRecorder } from './capture-recorder.js';
 
 /** Istio/Envoy mirroring appends "-shadow" to the host (before any port); the recorded host drops it. */
@@ -31,4 +32,14 @@ export function mirrorRequest(recorder: CaptureRecorder, req: IncomingMessage, r
     });
   });
   res.writeHead(200, { 'content-length': '0' }).end();
+}
+
+/** Mirror-target mode: records the copies; Upgrade requests get 501 (there is no stable to tunnel to). */
+export function mirrorMode(): CaptureModeFactory {
+  return (recorder) => ({
+    describe: { mirrorTarget: true },
+    request: (req, res) => mirrorRequest(recorder, req, res),
+    upgrade: (_req, socket) => void socket.end('HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'),
+    close: async () => undefined,
+  });
 }

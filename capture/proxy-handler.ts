@@ -1,11 +1,56 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, pipeline } from 'node:stream';
-import type { Dispatcher, Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
+import { configError } from '../shared/errors.js';
+import { parseHttpUrl } from '../shared/http/http-url.js';
 import type { Header } from '../shared/records/types.js';
 import { nowMicros } from '../shared/records/types.js';
 import type { BodyTap } from './body-tap.js';
+import type { CaptureModeFactory } from './capture-mode.js';
+import { captureServerDefaults } from './capture-options.js';
 import type { CaptureRecorder, Exchange } from './capture-recorder.js';
 import { endToEndFromRaw, flattenHeaders, hasBody } from './http-headers.js';
+import { tunnelUpgrade } from './upgrade-tunnel.js';
+
+export interface ProxyModeOptions {
+  /** Stable's URL; a path in it is prefixed to every request path. */
+  upstream: string;
+  /** Send the generated request id to stable when the request had none. */
+  forwardRequestId?: boolean;
+  /**
+   * Send stable the upstream URL's host as Host (as nginx's proxy_pass does) instead of the
+   * client's (as Envoy and Istio sidecars do, the default): stable then builds absolute URLs from
+   * an address the client never used, and the capture records that.
+   */
+  rewriteHost?: boolean;
+  /** How long stable may take to start its answer, or stay silent mid-body, before the client gets 504. */
+  upstreamTimeoutMs?: number;
+}
+
+/** Reverse-proxy mode: forwards each request to stable and records the exchange; Upgrades are tunnelled. */
+export function proxyMode(options: ProxyModeOptions): CaptureModeFactory {
+  const upstream = parseHttpUrl(options.upstream, 'upstream', 'http://stable:8080', configError);
+  const basePath = upstream.pathname.replace(/\/$/, '');
+  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? captureServerDefaults.upstreamTimeoutMs;
+  return (recorder, { maxHeaderBytes }) => {
+    const pool = new Pool(upstream.origin, { maxHeaderSize: maxHeaderBytes, headersTimeout: upstreamTimeoutMs, bodyTimeout: upstreamTimeoutMs });
+    const ctx: ProxyContext = {
+      recorder,
+      pool,
+      upstreamHost: upstream.host,
+      keepClientHost: !(options.rewriteHost ?? captureServerDefaults.rewriteHost),
+      basePath,
+      upstreamTimeoutMs,
+      forwardRequestId: options.forwardRequestId ?? captureServerDefaults.forwardRequestId,
+    };
+    return {
+      describe: { upstream: upstream.origin },
+      request: (req, res) => proxyRequest(ctx, req, res),
+      upgrade: (req, socket, head) => tunnelUpgrade(upstream, basePath, req, socket, head),
+      close: () => pool.close(),
+    };
+  };
+}
 
 export interface ProxyContext {
   recorder: CaptureRecorder;

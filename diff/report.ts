@@ -1,5 +1,6 @@
 import { configError } from '../shared/errors.js';
-import { defaultNoiseThresholds, isBaselineNoise, minBaselinePairs, type NoiseThresholds } from './field-calibration.js';
+import { diffDefaults } from './diff-defaults.js';
+import { isBaselineNoise, minBaselinePairs, type NoiseThresholds } from './field-calibration.js';
 import { compareLatency, percentiles, type LatencyComparison } from './latency-stats.js';
 import { pairsNowNoise } from './mismatch-sets.js';
 import { routeSelectorMatches } from './route-template.js';
@@ -28,9 +29,7 @@ export interface Thresholds extends RouteThresholds {
 }
 
 /** Smallest p99 growth, in ms, that can count as a regression unless configured otherwise. */
-export const defaultMinLatencyRegressionMs = 5;
-/** Growth of p99 that is flagged (not failed) when no latency threshold is configured. */
-export const defaultLatencyFlagPct = 20;
+export const defaultMinLatencyRegressionMs = diffDefaults.minLatencyRegressionMs;
 const maxReportFields = 200;
 const maxRouteFields = 10;
 const maxSamples = 60;
@@ -182,10 +181,10 @@ const rate = (n: number, d: number) => (d === 0 ? 0 : n / d);
 function thresholdsFor(thresholds: Thresholds, route: string): RouteThresholds {
   const override = Object.entries(thresholds.routes ?? {}).find(([selector]) => routeSelectorMatches(selector, route))?.[1] ?? {};
   return {
-    failOnMismatchRate: override.failOnMismatchRate ?? thresholds.failOnMismatchRate ?? 0,
+    failOnMismatchRate: override.failOnMismatchRate ?? thresholds.failOnMismatchRate ?? diffDefaults.failOnMismatchRate,
     failOnLatencyRegression: override.failOnLatencyRegression ?? thresholds.failOnLatencyRegression,
-    minLatencyRegressionMs: override.minLatencyRegressionMs ?? thresholds.minLatencyRegressionMs ?? defaultMinLatencyRegressionMs,
-    failOnNotComparedRate: override.failOnNotComparedRate ?? thresholds.failOnNotComparedRate ?? 0,
+    minLatencyRegressionMs: override.minLatencyRegressionMs ?? thresholds.minLatencyRegressionMs ?? diffDefaults.minLatencyRegressionMs,
+    failOnNotComparedRate: override.failOnNotComparedRate ?? thresholds.failOnNotComparedRate ?? diffDefaults.failOnNotComparedRate,
   };
 }
 
@@ -193,7 +192,7 @@ const pct = (r: number) => `${(r * 100).toFixed(r < 0.001 && r > 0 ? 3 : 2)}%`;
 
 export function buildReport(summary: DiffSummary, options: BuildReportOptions = {}): DiffReport {
   const thresholds = validateThresholds(options.thresholds ?? {});
-  const noiseThresholds = options.noiseThresholds ?? defaultNoiseThresholds;
+  const noiseThresholds = options.noiseThresholds ?? diffDefaults.noiseThresholds;
   const breaches: Breach[] = [];
 
   // Calibration first: it moves pairs from mismatch to noise, which every count below must see.
@@ -233,7 +232,7 @@ export function buildReport(summary: DiffSummary, options: BuildReportOptions = 
     const limits = thresholdsFor(thresholds, route.route);
     const compared = comparedOf(counts);
     const mismatchRate = rate(failuresOf(counts), compared);
-    const latency = compareLatency(route.latency, route.route, limits.failOnLatencyRegression ?? defaultLatencyFlagPct, limits.minLatencyRegressionMs ?? defaultMinLatencyRegressionMs, index < maxBootstrapRoutes);
+    const latency = compareLatency(route.latency, route.route, limits.failOnLatencyRegression ?? diffDefaults.latencyFlagPct, limits.minLatencyRegressionMs ?? diffDefaults.minLatencyRegressionMs, index < maxBootstrapRoutes);
     // Pairs that only differ by systemic groups are counted once, in the group's breach, not in every route's.
     const systemicOnly = grouped.has(route.route)
       ? pairsNowNoise(route.mismatchSets, (r, f) => isNoise(r, f) || isGrouped(r, f)) - (noiseFields.get(route.route)?.size ? pairsNowNoise(route.mismatchSets, isNoise) : 0)

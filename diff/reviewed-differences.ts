@@ -1,6 +1,7 @@
 import { isMap, isSeq, parseDocument, YAMLSeq } from 'yaml';
 import { configError } from '../shared/errors.js';
 import type { DifferenceKind } from './difference.js';
+import type { DiffReport } from './report.js';
 import { matchesPath, parsePathPattern, type PathPattern, type PathSegment } from './json-path.js';
 import { routeSelectorMatches } from './route-template.js';
 
@@ -88,8 +89,18 @@ function sameNonJsonPath(wanted: string, path: string): boolean {
   return a.endsWith(':*') ? b.startsWith(a.slice(0, -1)) : a === b;
 }
 
+/**
+ * `diff --accept`: the reviewed-differences file text with every field the report found differing
+ * appended as accepted (a systemic difference once for every route, as it was reported).
+ */
+export function acceptReport(text: string | undefined, report: DiffReport): { text: string; accepted: number } {
+  const systemic = (report.groups ?? []).flatMap((g) => g.differences.map((d) => ({ route: '*', path: d.field })));
+  const additions = [...systemic, ...report.fields.filter((f) => f.differs > 0).map((f) => ({ route: f.route, path: f.field }))];
+  return { text: appendAccepted(text, additions, `accepted with shadowtap diff --accept on ${report.generatedAt.slice(0, 10)}`), accepted: additions.length };
+}
+
 /** The file text with `additions` appended as accepted entries, keeping comments and existing entries. */
-export function appendAccepted(text: string | undefined, additions: ReadonlyArray<{ route: string; path: string }>, reason: string): string {
+function appendAccepted(text: string | undefined, additions: ReadonlyArray<{ route: string; path: string }>, reason: string): string {
   const doc = parseDocument(text && text.trim() !== '' ? text : 'differences: []\n');
   let seq = doc.get('differences', true);
   if (!isMap(doc.contents) || !isSeq(seq)) {

@@ -12,7 +12,8 @@ import { buildReport, validateThresholds, type DiffReport, type Thresholds } fro
 import { maskedParts } from '../shared/redaction/redaction-entry.js';
 import { redactedFields } from './redaction-view.js';
 import { parseRoutePattern, routeKey, routeTemplate, type RoutePattern } from './route-template.js';
-import { addBaselineOutcome, addOutcome, newSummary, type DiffSummary, type SamplePair, type SideSample, type SummaryLimits } from './summary.js';
+import { addBaselineOutcome, addOutcome, newSummary, type DiffSummary, type SamplePair, type SideSample } from './summary.js';
+import { diffDefaults } from './diff-defaults.js';
 
 export interface DiffOptions extends RuleOptions {
   captures: RecordLog<Capture>;
@@ -43,20 +44,57 @@ export interface DiffOptions extends RuleOptions {
   noiseThresholds?: NoiseThresholds;
 }
 
-export const defaultJoinWindow = 20_000;
-
 const bodyExcerptChars = 2048;
 
-/** Pairs, compares and summarises; the summary can be merged with other workers' (mergeSummaries). */
-export async function summarizeDiff(options: DiffOptions): Promise<DiffSummary> {
-  const rules = compileRules(options);
-  const patterns = (options.routes ?? []).map(parseRoutePattern);
-  if (options.thresholds) validateThresholds(options.thresholds);
-  const limits: Partial<SummaryLimits> = {
-    ...(options.samplesPerRoute !== undefined && { samplesPerRoute: options.samplesPerRoute }),
-    ...(options.bucketMs !== undefined && { bucketMs: options.bucketMs }),
+/** The diff stage: pairs captures with results, judges each pair, and summarises or reports. */
+export interface Diff {
+  /** Pairs, compares and summarises; the summary can be merged with other workers' (mergeSummaries). */
+  summarize(): Promise<DiffSummary>;
+  /** Pairs, compares and builds the report the renderers read. */
+  run(): Promise<DiffReport>;
+}
+
+/**
+ * The diff stage's factory: defaults come from diff-defaults.ts, and rules, route patterns and
+ * thresholds are checked here, so a bad option fails before anything is read.
+ */
+export function createDiff(options: DiffOptions): Diff {
+  const resolved: DiffOptions = {
+    ...options,
+    joinWindow: options.joinWindow ?? diffDefaults.joinWindow,
+    samplesPerRoute: options.samplesPerRoute ?? diffDefaults.samplesPerRoute,
+    bucketMs: options.bucketMs ?? diffDefaults.bucketMs,
+    noiseThresholds: options.noiseThresholds ?? diffDefaults.noiseThresholds,
   };
-  const summary = newSummary(limits);
+  const rules = compileRules(resolved);
+  const patterns = (resolved.routes ?? []).map(parseRoutePattern);
+  if (resolved.thresholds) validateThresholds(resolved.thresholds);
+  const summarize = () => summarizeWith(resolved, rules, patterns);
+  return {
+    summarize,
+    run: async () =>
+      buildReport(await summarize(), {
+        thresholds: resolved.thresholds,
+        fromMs: resolved.fromMs,
+        toMs: resolved.toMs,
+        baselineTarget: resolved.baselineTarget,
+        noiseThresholds: resolved.noiseThresholds,
+      }),
+  };
+}
+
+/** createDiff(options).summarize(). */
+export function summarizeDiff(options: DiffOptions): Promise<DiffSummary> {
+  return createDiff(options).summarize();
+}
+
+/** createDiff(options).run(). */
+export function runDiff(options: DiffOptions): Promise<DiffReport> {
+  return createDiff(options).run();
+}
+
+async function summarizeWith(options: DiffOptions, rules: CompareRules, patterns: RoutePattern[]): Promise<DiffSummary> {
+  const summary = newSummary({ samplesPerRoute: options.samplesPerRoute, bucketMs: options.bucketMs });
   const onDeadLetter = () => void summary.deadLetters++;
   const captures = options.captures.read({ fromMs: options.fromMs, toMs: options.toMs, follow: options.follow, signal: options.signal, onDeadLetter, onWarning: options.onWarning });
   // Results of the last captures of a window, and of soaks of an old window, are sent after toMs.
@@ -76,7 +114,7 @@ export async function summarizeDiff(options: DiffOptions): Promise<DiffSummary> 
           }
           return origin === baselineOrigin;
         };
-  const joinWindow = options.joinWindow ?? defaultJoinWindow;
+  const joinWindow = options.joinWindow ?? diffDefaults.joinWindow;
   const join = withReferences(joinPairs(captures, results, { joinWindow, follow: options.follow, isBaseline }), {
     follow: options.follow ?? false,
     maxPending: joinWindow,
@@ -99,17 +137,6 @@ export async function summarizeDiff(options: DiffOptions): Promise<DiffSummary> 
     if (options.signal?.aborted) break;
   }
   return summary;
-}
-
-export async function runDiff(options: DiffOptions): Promise<DiffReport> {
-  const summary = await summarizeDiff(options);
-  return buildReport(summary, {
-    thresholds: options.thresholds,
-    fromMs: options.fromMs,
-    toMs: options.toMs,
-    baselineTarget: options.baselineTarget,
-    noiseThresholds: options.noiseThresholds,
-  });
 }
 
 /** The origin replay writes as a Result's target (`http://host:port`), so URLs with paths or a trailing slash still match. */

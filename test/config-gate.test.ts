@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Command } from 'commander';
 import { registerGate } from '../cli/commands/gate.js';
-import { defaultGateCriteria, evaluateGate } from '../cli/graduation-gate.js';
+import { defaultGateCriteria, evaluateGate } from '../diff/graduation-gate.js';
 import type { DiffReport, RouteReport } from '../diff/report.js';
 import { emptyCounts } from '../diff/summary.js';
 

@@ -62,7 +62,7 @@ test('bad flags are one clear usage error; jsonl streams one line per pair', asy
     process.stderr.write = write;
   }
   assert.match(errors.join(''), /would hide the whole body/);
-  assert.match(errors.join(''), /--fail-on must be a rate/);
+  assert.match(errors.join(''), /--fail-on must be a share between 0 and 1/);
   const out = join(dir, 'pairs.jsonl');
   assert.equal(await run('--format', 'jsonl', '--out', out), 1);
   const lines = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; verdict: string });

@@ -18,6 +18,14 @@ test("the package name resolves to the public API through the exports map, and n
   assert.equal(resolved.openLog, publicApi.openLog);
   assert.equal(typeof resolved.runReplay, 'function');
   assert.equal(typeof resolved.runDiff, 'function');
+  // Each stage's factory and its defaults, the modes of capture, the renderers by format.
+  assert.equal(resolved.createDiff, publicApi.createDiff);
+  assert.equal(resolved.createCapture, publicApi.createCapture);
+  assert.equal(typeof resolved.proxyMode, 'function');
+  assert.equal(typeof resolved.mirrorMode, 'function');
+  assert.equal(resolved.diffDefaults.joinWindow, publicApi.diffDefaults.joinWindow);
+  assert.deepEqual([...resolved.reportFormats], ['text', 'json', 'jsonl', 'html', 'junit', 'md']);
+  assert.equal(typeof resolved.evaluateGate, 'function');
   assert.equal(typeof resolved.captureMiddleware, 'function');
   const shadow = (await import(`${name}/shadow`)) as { isShadow: unknown };
   assert.equal(typeof shadow.isShadow, 'function');

@@ -3,9 +3,11 @@ import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import type { Logger } from 'pino';
 import { createCaptureLogger } from '../../capture/capture-logger.js';
-import { recorderDefaults } from '../../capture/capture-options.js';
+import { captureServerDefaults, recorderDefaults } from '../../capture/capture-options.js';
 import { redactionModes, resolveRedaction, type RedactionMode, type RedactionOptions } from '../../shared/redaction/redaction-options.js';
-import { captureServerDefaults, startCaptureServer } from '../../capture/capture-server.js';
+import { createCapture } from '../../capture/capture-server.js';
+import { mirrorMode } from '../../capture/mirror-handler.js';
+import { proxyMode } from '../../capture/proxy-handler.js';
 import { usageError } from '../../shared/errors.js';
 import { openLogForAppending } from '../../shared/log/open-log.js';
 import { captureKind } from '../../shared/log/record-log.js';
@@ -109,24 +111,28 @@ async function runCapture(flags: CaptureFlags): Promise<number> {
     throw usageError('capture needs either --upstream <url> (reverse proxy) or --mirror-target (receive mirrored copies), not both');
   }
   const listen = parseListen(flags.listen);
-  const upstream = flags.upstream ? parseUrl(flags.upstream, '--upstream').toString() : undefined;
+  const mode = flags.upstream
+    ? proxyMode({
+        upstream: parseUrl(flags.upstream, '--upstream').toString(),
+        forwardRequestId: flags.forwardRequestId,
+        rewriteHost: flags.rewriteHost,
+        upstreamTimeoutMs: flags.upstreamTimeout * 1000,
+      })
+    : mirrorMode();
   const metrics = flags.metricsListen ? parseListen(flags.metricsListen, '--metrics-listen') : undefined;
   const logger = createCaptureLogger(flags.logLevel);
   const redaction = redactionFrom(flags);
   // Kafka is reached in the background: capture serves from its first second whatever the log's state.
   const log = await openLogForAppending(captureKind, logOptionsFrom(flags));
-  const server = await startCaptureServer({
+  const server = await createCapture({
+    mode,
     host: listen.host,
     port: listen.port,
-    upstream,
-    mirrorTarget: flags.mirrorTarget,
     sink: log,
     service: flags.service,
     agent: flags.agent,
     maxBodyBytes: flags.maxBody,
     requestIdHeader: flags.requestIdHeader,
-    forwardRequestId: flags.forwardRequestId,
-    rewriteHost: flags.rewriteHost,
     redaction,
     sampling: {
       rate: flags.sampleRate,
@@ -138,7 +144,6 @@ async function runCapture(flags: CaptureFlags): Promise<number> {
     },
     queue: { memoryBytes: flags.queueBytes, spoolDir: flags.spoolDir, spoolBytes: flags.spoolBytes },
     drainTimeoutMs: flags.drainTimeout * 1000,
-    upstreamTimeoutMs: flags.upstreamTimeout * 1000,
     metricsHost: metrics?.host,
     metricsPort: metrics?.port,
     logger,

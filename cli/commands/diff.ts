@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { usageError } from '../../shared/errors.js';
@@ -9,30 +9,24 @@ import type { Capture, Result } from '../../shared/records/types.js';
 import { DiffMetrics } from '../../diff/diff-metrics.js';
 import type { PairRecord } from '../../diff/pair-record.js';
 import { ProgressLine } from '../../diff/progress-line.js';
-import { renderHtml } from '../../diff/render/html.js';
-import { renderJson } from '../../diff/render/json.js';
-import { renderJunit } from '../../diff/render/junit.js';
-import { renderMarkdown } from '../../diff/render/markdown.js';
-import { renderText } from '../../diff/render/text.js';
-import { defaultMinLatencyRegressionMs, type DiffReport } from '../../diff/report.js';
+import { diffDefaults } from '../../diff/diff-defaults.js';
+import { reportFormats, renderReport, type ReportFormat } from '../../diff/render/formats.js';
+import { jsonLinesWriter, type JsonLinesWriter } from '../../diff/render/json.js';
+import type { DiffReport } from '../../diff/report.js';
 import { reportExitCode } from '../../diff/report-exit.js';
-import { appendAccepted } from '../../diff/reviewed-differences.js';
+import { acceptReport } from '../../diff/reviewed-differences.js';
 import { RollingSummary } from '../../diff/rolling-summary.js';
-import { defaultJoinWindow, runDiff } from '../../diff/run-diff.js';
+import { createDiff } from '../../diff/run-diff.js';
 import { postWebhook } from '../../diff/webhook.js';
 import { action, addLogOptions, checkWritable, logOptionsFrom, parseListen, parseNonNegative, parsePercent, parsePositiveInt, parsePositiveNumber, parseRate, parseTime, parseUrl } from '../common.js';
 
-const formats = ['text', 'json', 'jsonl', 'html', 'junit', 'md'] as const;
-type Format = (typeof formats)[number];
-
-const defaultReviewedFile = 'reviewed-differences.yaml';
 
 interface DiffFlags {
   brokers?: string;
   store?: string;
   topicPrefix?: string;
   partitions?: number;
-  format: Format;
+  format: ReportFormat;
   out?: string;
   from?: number;
   to?: number;
@@ -61,11 +55,14 @@ interface DiffFlags {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+/** A share (0.0003) as the percentage a flag takes (0.03), without float dust. */
+const asPercent = (share: number) => Number((share * 100).toPrecision(12));
+
 export function registerDiff(program: Command): void {
   const command = program
     .command('diff')
     .description('pair results with the recorded stable responses, report differences, exit 1 when a threshold is breached')
-    .addOption(new Option('--format <format>', 'report format').choices(formats).default('text'))
+    .addOption(new Option('--format <format>', 'report format').choices(reportFormats).default('text'))
     .option('--out <file>', 'write the report to a file instead of stdout')
     .option('--from <time>', 'start of the capture window (ISO time, ms since epoch, or -15m)', (v) => parseTime(v, '--from'))
     .option('--to <time>', 'end of the capture window, exclusive', (v) => parseTime(v, '--to'))
@@ -81,18 +78,18 @@ export function registerDiff(program: Command): void {
     .option('--fail-on-not-compared-rate <rate>', 'tolerated share of answered pairs whose bodies could not be compared, e.g. truncated without a hash (default 0: any fails)', (v) =>
       parseRate(v, '--fail-on-not-compared-rate'),
     )
-    .option('--min-latency-regression <ms>', 'p99 growth below this many ms is never a regression', (v) => parseNonNegative(v, '--min-latency-regression'), defaultMinLatencyRegressionMs)
+    .option('--min-latency-regression <ms>', 'p99 growth below this many ms is never a regression', (v) => parseNonNegative(v, '--min-latency-regression'), diffDefaults.minLatencyRegressionMs)
     .option('--number-tolerance <n>', 'numbers closer than this are equal (absolute)', (v) => parsePositiveNumber(v, '--number-tolerance'))
     .option('--accepted <file>', 'reviewed-differences YAML file: accepted differences are shown but do not fail')
-    .option('--accept', `add this run's differing fields to the --accepted file (default ${defaultReviewedFile}) as accepted`)
+    .option('--accept', `add this run's differing fields to the --accepted file (default ${diffDefaults.reviewedFile}) as accepted`)
     .option('--webhook <url>', 'POST a Slack-compatible {"text": …} summary here when a threshold is breached', (v) => parseUrl(v, '--webhook'))
-    .addOption(new Option('--samples-per-route <n>', 'sample pairs kept per route and kind for the reports').default(3).argParser((v) => parsePositiveInt(v, '--samples-per-route')))
+    .addOption(new Option('--samples-per-route <n>', 'sample pairs kept per route and kind for the reports').default(diffDefaults.samplesPerRoute).argParser((v) => parsePositiveInt(v, '--samples-per-route')))
     .addOption(
       new Option('--join-window <n>', 'most captures (and early results) held in memory while pairing')
-        .default(defaultJoinWindow)
+        .default(diffDefaults.joinWindow)
         .argParser((v) => parsePositiveInt(v, '--join-window')),
     )
-    .addOption(new Option('--bucket-seconds <n>', 'size of the time buckets (mismatch rate and p99 over time)').default(60).argParser((v) => parsePositiveInt(v, '--bucket-seconds')))
+    .addOption(new Option('--bucket-seconds <n>', 'size of the time buckets (mismatch rate and p99 over time)').default(diffDefaults.bucketMs / 1000).argParser((v) => parsePositiveInt(v, '--bucket-seconds')))
     .option(
       '--baseline-target <url>',
       'results sent to this target (a second stable instance, replayed with --target URL) are A/A results: fields that differ as often between the two stables are noise',
@@ -100,18 +97,18 @@ export function registerDiff(program: Command): void {
     )
     .addOption(
       new Option('--noise-relative <pct>', 'with a baseline: a field is real only when its difference rate beats the A/A rate by this percent of it')
-        .default(20)
+        .default(asPercent(diffDefaults.noiseThresholds.relative))
         .argParser((v) => parsePercent(v, '--noise-relative')),
     )
     .addOption(
       new Option('--noise-absolute <pct>', 'with a baseline: … and by this percent of all pairs')
-        .default(0.03)
+        .default(asPercent(diffDefaults.noiseThresholds.absolute))
         .argParser((v) => parsePercent(v, '--noise-absolute', 100)),
     )
     .option('--metrics-listen <addr>', 'serve Prometheus metrics (shadowtap_diff_*) on GET /metrics at [host]:port, e.g. :9465', (v) => parseListen(v, '--metrics-listen'))
     .addOption(
       new Option('--summary-interval <s>', 'with --follow: print a summary of the last 5 minutes to stderr this often')
-        .default(30)
+        .default(diffDefaults.summaryIntervalMs / 1000)
         .argParser((v) => parsePositiveInt(v, '--summary-interval')),
     )
     .addHelpText(
@@ -134,8 +131,8 @@ export function registerDiff(program: Command): void {
 async function diffCommand(flags: DiffFlags): Promise<number> {
   if (flags.from !== undefined && flags.to !== undefined && flags.to <= flags.from) throw usageError('--to must be later than --from');
   if (flags.out !== undefined) await checkWritable(flags.out, '--out');
-  if (flags.accept) await checkWritable(flags.accepted ?? defaultReviewedFile, '--accepted');
-  const reviewedPath = flags.accepted ?? (flags.accept ? defaultReviewedFile : undefined);
+  if (flags.accept) await checkWritable(flags.accepted ?? diffDefaults.reviewedFile, '--accepted');
+  const reviewedPath = flags.accepted ?? (flags.accept ? diffDefaults.reviewedFile : undefined);
   let reviewedText: string | undefined;
   if (flags.accepted !== undefined) {
     if (!existsSync(flags.accepted) && !flags.accept) throw usageError(`--accepted ${flags.accepted}: no such file`);
@@ -148,7 +145,7 @@ async function diffCommand(flags: DiffFlags): Promise<number> {
   process.once('SIGTERM', stop);
   const logOptions = logOptionsFrom(flags);
   const watchers = await startWatchers(flags);
-  let lines: WriteStream | undefined;
+  let lines: JsonLinesWriter | undefined;
   let report: DiffReport;
   try {
     // A window of a store nothing was captured to is a mistaken --store; a follow may start first.
@@ -156,8 +153,8 @@ async function diffCommand(flags: DiffFlags): Promise<number> {
     try {
       const results = await openLog<Result>(resultKind, logOptions);
       try {
-        const writeLine = flags.format === 'jsonl' ? jsonLineWriter(flags.out, (stream) => (lines = stream)) : undefined;
-        report = await runDiff({
+        if (flags.format === 'jsonl') lines = jsonLinesWriter(flags.out);
+        report = await createDiff({
           captures,
           results,
           fromMs: flags.from,
@@ -173,19 +170,19 @@ async function diffCommand(flags: DiffFlags): Promise<number> {
           joinWindow: flags.joinWindow,
           bucketMs: flags.bucketSeconds * 1000,
           thresholds: {
-            failOnMismatchRate: flags.failOnMismatchRate ?? flags.failOn ?? 0,
+            failOnMismatchRate: flags.failOnMismatchRate ?? flags.failOn ?? diffDefaults.failOnMismatchRate,
             failOnLatencyRegression: flags.failOnLatencyRegression,
             failOnNotComparedRate: flags.failOnNotComparedRate,
             minLatencyRegressionMs: flags.minLatencyRegression,
           },
           onVerdict: (record) => {
-            writeLine?.(record);
+            lines?.write(record);
             watchers.observe(record);
           },
           onWarning: (message) => process.stderr.write(`shadowtap: ${message}\n`),
           baselineTarget: flags.baselineTarget?.href,
           noiseThresholds: { relative: flags.noiseRelative / 100, absolute: flags.noiseAbsolute / 100 },
-        });
+        }).run();
       } finally {
         await results.close();
       }
@@ -198,15 +195,16 @@ async function diffCommand(flags: DiffFlags): Promise<number> {
     process.off('SIGTERM', stop);
   }
 
-  if (lines) await new Promise<void>((resolve, reject) => lines!.end((error?: Error | null) => (error ? reject(error) : resolve())));
-  else if (flags.format !== 'jsonl') await writeReport(render(report, flags), flags.out);
+  if (lines) await lines.close();
+  else if (flags.format !== 'jsonl') {
+    const color = flags.out === undefined && process.stdout.isTTY === true && !process.env.NO_COLOR;
+    await writeReport(renderReport(report, flags.format, { color }), flags.out);
+  }
 
   if (flags.accept && reviewedPath) {
-    // A systemic difference is accepted once for every route, as it was reported.
-    const systemic = (report.groups ?? []).flatMap((g) => g.differences.map((d) => ({ route: '*', path: d.field })));
-    const additions = [...systemic, ...report.fields.filter((f) => f.differs > 0).map((f) => ({ route: f.route, path: f.field }))];
-    await writeFile(reviewedPath, appendAccepted(reviewedText, additions, `accepted with shadowtap diff --accept on ${report.generatedAt.slice(0, 10)}`));
-    process.stderr.write(`shadowtap: ${additions.length} differing fields written to ${reviewedPath} as accepted; review the reasons\n`);
+    const { text, accepted } = acceptReport(reviewedText, report);
+    await writeFile(reviewedPath, text);
+    process.stderr.write(`shadowtap: ${accepted} differing fields written to ${reviewedPath} as accepted; review the reasons\n`);
   }
   const code = reportExitCode(report);
   if (code !== 0 && flags.webhook) {
@@ -240,30 +238,7 @@ async function startWatchers(flags: DiffFlags): Promise<{ observe(record: PairRe
   };
 }
 
-function render(report: DiffReport, flags: DiffFlags): string {
-  switch (flags.format) {
-    case 'json':
-      return renderJson(report);
-    case 'html':
-      return renderHtml(report);
-    case 'junit':
-      return renderJunit(report);
-    case 'md':
-      return renderMarkdown(report);
-    default:
-      return renderText(report, { color: flags.out === undefined && process.stdout.isTTY === true && !process.env.NO_COLOR });
-  }
-}
-
 async function writeReport(text: string, out: string | undefined): Promise<void> {
   if (out) await writeFile(out, text);
   else process.stdout.write(text);
-}
-
-/** JSON Lines go out as pairs are judged, so a follow run or a huge window streams instead of piling up. */
-function jsonLineWriter(out: string | undefined, opened: (stream: WriteStream) => void): (record: PairRecord) => void {
-  if (!out) return (record) => void process.stdout.write(`${JSON.stringify(record)}\n`);
-  const stream = createWriteStream(out);
-  opened(stream);
-  return (record) => void stream.write(`${JSON.stringify(record)}\n`);
 }

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import type { DiffReport } from '../../diff/report.js';
 import { ExitCode, ShadowtapError, usageError } from '../../shared/errors.js';
 import { action, parseDuration, parsePercent, parseRate } from '../common.js';
-import { defaultGateCriteria, evaluateGate, formatDuration, type GateCriteria } from '../graduation-gate.js';
+import { defaultGateCriteria, evaluateGate, formatDuration, type GateCriteria } from '../../diff/graduation-gate.js';
 
 interface GateFlags {
   report?: string;

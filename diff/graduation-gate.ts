@@ -1,4 +1,4 @@
-import type { DiffReport } from '../diff/report.js';
+import type { DiffReport } from './report.js';
 
 /**
  * The shadow → canary graduation decision: a diff report either shows enough traffic, few
