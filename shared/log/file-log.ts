@@ -6,6 +6,7 @@ import { ShadowtapError, usageError } from '../errors.js';
 import { blockRecords, encodeBlock, encodeHeader, type ContainerHeader } from './avro-container.js';
 import { blockCrc, encodeIndexEntry, INDEX_ENTRY_BYTES } from './segment-index.js';
 import { indexPathOf, SegmentReader } from './segment-reader.js';
+import { partitionOf } from './key-partitioner.js';
 import type { LogEntry, Position, ReadOptions, RecordKind, RecordLog } from './record-log.js';
 
 export interface FileLogOptions {
@@ -17,15 +18,30 @@ export interface FileLogOptions {
   pollMs?: number;
   /** The log must exist already: a reader given a store nothing was written to has a mistaken --store. */
   existing?: boolean;
+  /**
+   * Partitions of a store this log creates (default 1); a store keeps the count it was created
+   * with. Records go to the partition of their key as Kafka's default partitioner picks it.
+   */
+  partitions?: number;
 }
 
 const SEGMENT_SUFFIX = '.avro';
 const OFFSET_DIGITS = 20;
 const segmentName = (firstOffset: number) => `${String(firstOffset).padStart(OFFSET_DIGITS, '0')}${SEGMENT_SUFFIX}`;
 
+/** Where a store records its partition count; a store without it is a single-partition one. */
+const COUNT_FILE = 'partitions.json';
+
 interface Segment {
   firstOffset: number;
   path: string;
+}
+
+/** One partition's folder: partition 0 is the log's folder itself (as single-partition stores always were), partition N its `partition-N` sub-folder. */
+interface Partition {
+  id: number;
+  dir: string;
+  deadLetterDir: string;
 }
 
 interface Writer {
@@ -44,15 +60,20 @@ interface WriterType {
 }
 
 /**
- * The embedded log: Avro Object Container Files in a folder, one partition, rotated by size.
- * Segments are named by the offset of their first record, as Kafka names its segments, so a
- * reader resuming from a committed offset skips whole files. One process appends to a folder;
- * any number read it, also while it grows (follow).
+ * The embedded log: Avro Object Container Files in a folder, rotated by size, in one or more
+ * partitions (a sub-folder each, records placed by key as Kafka places them, offsets and group
+ * commits per partition). Segments are named by the offset of their first record, as Kafka names
+ * its segments, so a reader resuming from a committed offset skips whole files. One process
+ * appends to a folder; any number read it, also while it grows (follow), each any subset of the
+ * partitions.
  */
 export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOptions): Promise<RecordLog<T>> {
   const dir = join(options.dir, kind.name);
   const groupsDir = join(dir, 'groups');
-  const deadLetterDir = join(dir, 'dead-letter');
+  const partitionAt = (id: number): Partition => {
+    const partitionDir = id === 0 ? dir : join(dir, `partition-${id}`);
+    return { id, dir: partitionDir, deadLetterDir: join(partitionDir, 'dead-letter') };
+  };
   const maxSegmentBytes = options.maxSegmentBytes ?? 64 * 1024 * 1024;
   const pollMs = options.pollMs ?? 50;
   if (options.existing && !existsSync(dir)) {
@@ -66,6 +87,7 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
       cause: error,
     });
   }
+  if (options.partitions !== undefined) await decidedCount();
   const readerSchema = kind.codec.type.schema() as object;
   const readerSchemaJson = JSON.stringify(readerSchema);
   const writerTypes = new Map<string, WriterType>();
@@ -89,9 +111,30 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
     return writerTypes.get(writerSchemaJson)!;
   };
 
-  async function listSegments(): Promise<Segment[]> {
-    const names = (await readdir(dir)).filter((name) => /^\d{20}\.avro$/.test(name)).sort();
-    return names.map((name) => ({ firstOffset: Number(name.slice(0, OFFSET_DIGITS)), path: join(dir, name) }));
+  async function listSegments(part: Partition): Promise<Segment[]> {
+    const names = (await readdir(part.dir).catch(notFoundAs([]))).filter((name) => /^\d{20}\.avro$/.test(name)).sort();
+    return names.map((name) => ({ firstOffset: Number(name.slice(0, OFFSET_DIGITS)), path: join(part.dir, name) }));
+  }
+
+  /** The partition count the store was created with; undefined while nothing decided it (an empty store). */
+  async function storedCount(): Promise<number | undefined> {
+    const text = await readFile(join(dir, COUNT_FILE), 'utf8').catch(notFoundAs(undefined));
+    if (text === undefined) return (await listSegments(partitionAt(0))).length > 0 ? 1 : undefined;
+    const count = (JSON.parse(text) as { count?: unknown }).count;
+    if (!Number.isSafeInteger(count) || (count as number) < 1) throw new ShadowtapError('ST_LOG_IO', `${join(dir, COUNT_FILE)} is damaged: it gives no partition count`);
+    return count as number;
+  }
+
+  /** Decides the partition count of an empty store (this log's `partitions`, else 1) and makes its folders. */
+  async function decidedCount(): Promise<number> {
+    const stored = await storedCount();
+    if (stored !== undefined) return stored;
+    const count = options.partitions ?? 1;
+    for (let id = 1; id < count; id++) await mkdir(partitionAt(id).dir, { recursive: true });
+    const tmp = join(dir, `${COUNT_FILE}.${process.pid}.tmp`);
+    await writeFile(tmp, JSON.stringify({ count }));
+    await rename(tmp, join(dir, COUNT_FILE));
+    return count;
   }
 
   async function writeHeader(handle: FileHandle): Promise<{ sync: Buffer; size: number }> {
@@ -100,8 +143,8 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
     return { sync: header.sync, size: header.bytes.length };
   }
 
-  async function newSegment(firstOffset: number): Promise<Writer> {
-    const path = join(dir, segmentName(firstOffset));
+  async function newSegment(part: Partition, firstOffset: number): Promise<Writer> {
+    const path = join(part.dir, segmentName(firstOffset));
     // The index first: a reader takes a segment without one for a segment older than indexes.
     const index = await open(indexPathOf(path), 'wx');
     const handle = await open(path, 'wx');
@@ -139,7 +182,7 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
    * another schema version is left as it is for readers to report: new records start a fresh
    * segment after the highest offset it ever held, so no offset is used twice.
    */
-  async function reopenSegment(segment: Segment): Promise<Writer> {
+  async function reopenSegment(part: Partition, segment: Segment): Promise<Writer> {
     const reader = await SegmentReader.open(segment.path, segment.firstOffset, 'r+');
     let keep = false;
     try {
@@ -154,11 +197,11 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
           return await restartSegment(segment, reader);
         }
         const held = header && !reader.indexed ? await countStructurally(reader) : 0;
-        return await newSegment(Math.max(nextOffset, segment.firstOffset + held));
+        return await newSegment(part, Math.max(nextOffset, segment.firstOffset + held));
       }
       const size = await reader.size();
       const end = last ? last.position + last.length : header.length;
-      if (size < end) return await newSegment(nextOffset);
+      if (size < end) return await newSegment(part, nextOffset);
       const index = await open(indexPathOf(segment.path), reader.indexed ? 'r+' : 'w');
       await index.truncate(entries.length * INDEX_ENTRY_BYTES);
       const writer: Writer = { handle: reader.fileHandle, index, indexSize: entries.length * INDEX_ENTRY_BYTES, sync: header.sync, size: end, nextOffset };
@@ -179,18 +222,34 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
     return records;
   }
 
-  let writer: Writer | undefined;
+  const writers = new Map<number, Writer>();
+  let writeCount: number | undefined;
   let appending: Promise<void> = Promise.resolve();
 
   async function appendNow(records: T[]): Promise<void> {
+    const count = (writeCount ??= await decidedCount());
+    if (count === 1) return appendTo(partitionAt(0), records);
+    const byPartition = new Map<number, T[]>();
+    for (const record of records) {
+      const id = partitionOf(kind.key(record), count);
+      const list = byPartition.get(id);
+      if (list) list.push(record);
+      else byPartition.set(id, [record]);
+    }
+    for (const [id, list] of byPartition) await appendTo(partitionAt(id), list);
+  }
+
+  async function appendTo(part: Partition, records: T[]): Promise<void> {
+    let writer = writers.get(part.id);
     if (!writer) {
-      const segments = await listSegments();
-      writer = segments.length > 0 ? await reopenSegment(segments[segments.length - 1]!) : await newSegment(0);
+      const segments = await listSegments(part);
+      writer = segments.length > 0 ? await reopenSegment(part, segments[segments.length - 1]!) : await newSegment(part, 0);
+      writers.set(part.id, writer);
     }
     await appendBlock(writer, encodeBlock(records.map((record) => kind.codec.encode(record)), writer.sync), records.length);
     if (writer.size >= maxSegmentBytes) {
       await closeWriter(writer);
-      writer = await newSegment(writer.nextOffset);
+      writers.set(part.id, await newSegment(part, writer.nextOffset));
     }
   }
 
@@ -199,19 +258,27 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
     await w.index.close();
   }
 
-  /** The offset the group committed; undefined when it never committed. */
-  async function committed(group: string): Promise<number | undefined> {
+  /**
+   * A group's commits, a file per partition so workers of one group owning different partitions
+   * never overwrite each other's: `<group>.json` for partition 0 (where single-partition stores
+   * always kept it), `<group>+partition-N.json` for the others ('+' is escaped in group names).
+   */
+  const commitFile = (group: string, partition: number) =>
+    join(groupsDir, `${encodeURIComponent(group)}${partition === 0 ? '' : `+partition-${partition}`}.json`);
+
+  /** The offset the group committed in a partition; undefined when it never committed there. */
+  async function committed(group: string, partition: number): Promise<number | undefined> {
     try {
-      const saved = JSON.parse(await readFile(join(groupsDir, `${encodeURIComponent(group)}.json`), 'utf8'));
-      return Number(saved['0'] ?? 0);
+      const saved = JSON.parse(await readFile(commitFile(group, partition), 'utf8'));
+      return Number(saved[String(partition)] ?? 0);
     } catch {
       return undefined;
     }
   }
 
-  /** The offset the next appended record will get. */
-  async function endOffset(): Promise<number> {
-    const last = (await listSegments()).at(-1);
+  /** The offset the next record appended to a partition will get. */
+  async function endOffset(part: Partition): Promise<number> {
+    const last = (await listSegments(part)).at(-1);
     if (!last) return 0;
     const reader = await SegmentReader.open(last.path, last.firstOffset);
     try {
@@ -224,27 +291,53 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
   }
 
   /** Keeps the bytes of a damaged block in the dead-letter folder and says so in one line. */
-  async function deadLetter(segment: Segment, position: number, firstOffset: number, count: number | undefined, bytes: Buffer, reason: string, warn?: (message: string) => void): Promise<void> {
-    await mkdir(deadLetterDir, { recursive: true });
-    const file = join(deadLetterDir, `${segmentName(firstOffset)}.block`);
+  async function deadLetter(part: Partition, segment: Segment, position: number, firstOffset: number, count: number | undefined, bytes: Buffer, reason: string, warn?: (message: string) => void): Promise<void> {
+    await mkdir(part.deadLetterDir, { recursive: true });
+    const file = join(part.deadLetterDir, `${segmentName(firstOffset)}.block`);
     await writeFile(file, bytes);
     const records = count === undefined ? 'an unknown number of records' : `${count} record${count === 1 ? '' : 's'} (offsets ${firstOffset}-${firstOffset + count - 1})`;
     warn?.(`${segment.path}: the block at byte ${position} with ${records} is damaged (${reason}); its bytes are in ${file}, its records counted as dead letters`);
   }
 
+  /** The partitions a read covers: all, or those asked for. A follow read of an empty store waits until its first writer decided the count. */
+  async function partitionsToRead(readOptions: ReadOptions): Promise<Partition[] | undefined> {
+    let count = await storedCount();
+    if (count === undefined && readOptions.follow) {
+      const changes = new FolderChanges(dir);
+      try {
+        while (count === undefined && !readOptions.signal?.aborted) {
+          await changes.wait(pollMs, readOptions.signal);
+          count = await storedCount();
+        }
+      } finally {
+        changes.close();
+      }
+    }
+    if (count === undefined) return readOptions.signal?.aborted ? undefined : [partitionAt(0)];
+    const ids = readOptions.partitions ?? Array.from({ length: count }, (_, id) => id);
+    const foreign = ids.find((id) => !Number.isSafeInteger(id) || id < 0 || id >= count);
+    if (foreign !== undefined) throw usageError(`partition ${foreign} is not one of the ${count} partition${count === 1 ? '' : 's'} (0-${count - 1}) of ${dir}`);
+    return [...new Set(ids)].map(partitionAt);
+  }
+
   async function* read(readOptions: ReadOptions = {}): AsyncGenerator<LogEntry<T>> {
+    const parts = await partitionsToRead(readOptions);
+    if (parts) yield* mergeReads(parts.map((part) => readPartition(part, readOptions)));
+  }
+
+  async function* readPartition(part: Partition, readOptions: ReadOptions): AsyncGenerator<LogEntry<T>> {
     const { fromMs, toMs, follow, group, signal, onDeadLetter, onWarning, startAtEnd } = readOptions;
-    let nextOffset = (group ? await committed(group) : undefined) ?? (startAtEnd && fromMs === undefined ? await endOffset() : 0);
-    const changes = follow ? new FolderChanges(dir) : undefined;
+    let nextOffset = (group ? await committed(group, part.id) : undefined) ?? (startAtEnd && fromMs === undefined ? await endOffset(part) : 0);
+    const changes = follow ? new FolderChanges(part.dir) : undefined;
     const pause = () => changes!.wait(pollMs, signal);
     const toldTails = new Set<string>();
     const lost = (from: number, to: number, error: Error) => {
-      for (let offset = Math.max(from, nextOffset); offset < to; offset++) onDeadLetter?.({ partition: 0, offset }, error);
+      for (let offset = Math.max(from, nextOffset); offset < to; offset++) onDeadLetter?.({ partition: part.id, offset }, error);
       nextOffset = Math.max(nextOffset, to);
     };
     try {
       while (!signal?.aborted) {
-        const segments = await listSegments();
+        const segments = await listSegments(part);
         // The segment holding nextOffset: the last one starting at or before it.
         const index = Math.max(0, segments.findLastIndex((s) => s.firstOffset <= nextOffset));
         const segment = segments[index];
@@ -265,7 +358,7 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
           for (;;) {
             const step = await reader.next();
             if (step.kind === 'end') {
-              const newer = segments[index + 1] ?? (await listSegments())[index + 1];
+              const newer = segments[index + 1] ?? (await listSegments(part))[index + 1];
               if (step.tailBytes > 0 && (newer || !follow) && !toldTails.has(segment.path)) {
                 toldTails.add(segment.path);
                 onWarning?.(
@@ -284,7 +377,7 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
             if (step.kind === 'damaged') {
               const end = step.firstOffset + (step.count ?? 1);
               if (end <= nextOffset) continue;
-              await deadLetter(segment, step.position, step.firstOffset, step.count, step.bytes, step.reason, onWarning);
+              await deadLetter(part, segment, step.position, step.firstOffset, step.count, step.bytes, step.reason, onWarning);
               lost(step.firstOffset, end, new Error(`damaged block: ${step.reason}`));
               continue;
             }
@@ -298,7 +391,7 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
                 if (!reader.indexed) throw error;
                 reader.rejectHeader((error as Error).message);
                 decoding = undefined;
-                await deadLetter(segment, step.position, step.firstOffset, step.prefix.count, step.bytes, 'the segment header is damaged', onWarning);
+                await deadLetter(part, segment, step.position, step.firstOffset, step.prefix.count, step.bytes, 'the segment header is damaged', onWarning);
                 lost(step.firstOffset, blockEnd, error as Error);
                 continue;
               }
@@ -312,7 +405,7 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
               } catch (error) {
                 // The rest of the block cannot be located record by record: it goes to the dead letters whole.
                 const reason = `record ${i + 1} of ${step.prefix.count} cannot be decoded: ${(error as Error).message}`;
-                await deadLetter(segment, step.position, step.firstOffset + i, step.prefix.count - i, step.bytes, reason, onWarning);
+                await deadLetter(part, segment, step.position, step.firstOffset + i, step.prefix.count - i, step.bytes, reason, onWarning);
                 lost(step.firstOffset + i, blockEnd, error as Error);
                 break;
               }
@@ -324,7 +417,7 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
               nextOffset = offset + 1;
               if (fromMs !== undefined && timestampMs < fromMs) continue;
               if (toMs !== undefined && timestampMs >= toMs) continue;
-              yield { value, position: { partition: 0, offset }, timestampMs };
+              yield { value, position: { partition: part.id, offset }, timestampMs };
               if (signal?.aborted) return;
             }
             nextOffset = Math.max(nextOffset, blockEnd);
@@ -350,17 +443,22 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
     },
     read,
     async commit(group: string, positions: Position[]): Promise<void> {
-      if (positions.length === 0) return;
-      const next = Math.max(...positions.map((p) => p.offset)) + 1;
-      const file = join(groupsDir, `${encodeURIComponent(group)}.json`);
-      const tmp = `${file}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify({ 0: next }));
-      await rename(tmp, file);
+      const next = new Map<number, number>();
+      for (const { partition, offset } of positions) next.set(partition, Math.max(next.get(partition) ?? 0, offset + 1));
+      for (const [partition, offset] of next) {
+        const file = commitFile(group, partition);
+        const tmp = `${file}.${process.pid}.tmp`;
+        await writeFile(tmp, JSON.stringify({ [partition]: offset }));
+        await rename(tmp, file);
+      }
+    },
+    async partitionCount(): Promise<number> {
+      return (await storedCount()) ?? options.partitions ?? 1;
     },
     async close(): Promise<void> {
       await appending;
-      if (writer) await closeWriter(writer);
-      writer = undefined;
+      for (const writer of writers.values()) await closeWriter(writer);
+      writers.clear();
     },
   };
 }
@@ -410,5 +508,40 @@ class FolderChanges {
   close(): void {
     this.watcher?.close();
     this.watcher = undefined;
+  }
+}
+
+const notFoundAs =
+  <V>(value: V) =>
+  (error: NodeJS.ErrnoException): V => {
+    if (error.code === 'ENOENT') return value;
+    throw error;
+  };
+
+/**
+ * The entries of several partition reads as each comes (a follow read of one partition waits
+ * without holding the others back); each read keeps one entry fetched ahead.
+ */
+async function* mergeReads<E>(reads: AsyncGenerator<E>[]): AsyncGenerator<E> {
+  if (reads.length === 1) return yield* reads[0]!;
+  const ahead = new Map<number, Promise<{ id: number; next: IteratorResult<E> }>>();
+  const pull = (id: number) => {
+    const next = reads[id]!.next().then((result) => ({ id, next: result }));
+    next.catch(() => undefined);
+    ahead.set(id, next);
+  };
+  reads.forEach((_, id) => pull(id));
+  try {
+    while (ahead.size > 0) {
+      const { id, next } = await Promise.race(ahead.values());
+      if (next.done) {
+        ahead.delete(id);
+        continue;
+      }
+      pull(id);
+      yield next.value;
+    }
+  } finally {
+    await Promise.allSettled(reads.map((each) => each.return(undefined)));
   }
 }

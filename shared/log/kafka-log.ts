@@ -8,7 +8,7 @@ import { kafkaReadLimits, type KafkaReadLimits } from './kafka-read-limits.js';
 import { schemaHeader, schemaVersionHeader, wireFormatHeader } from './kafka-record-decoder.js';
 import { createCluster, type Cluster } from './kafkajs-cluster.js';
 import { encodeFramedInto, RegistryCodec, SchemaRegistryClient, valueSubject } from '../records/schema-registry.js';
-import type { Position, RecordKind, RecordLog } from './record-log.js';
+import type { LogEntry, Position, RecordKind, RecordLog } from './record-log.js';
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -230,8 +230,19 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
       }
     },
 
-    read: (readOptions) =>
-      readKafka({ kafka, admin, topic, kind, deadLetter, track, failure, registry: registry?.codec, cluster: connectedCluster, limits: readLimits }, readOptions),
+    read(readOptions = {}) {
+      const entries = readKafka({ kafka, admin, topic, kind, deadLetter, track, failure, registry: registry?.codec, cluster: connectedCluster, limits: readLimits }, readOptions);
+      return readOptions.partitions ? onlyPartitions(entries, readOptions.partitions) : entries;
+    },
+
+    async partitionCount(): Promise<number> {
+      try {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+        return topics[0]!.partitions.length;
+      } catch (error) {
+        throw failure(`describe topic ${topic}`, error);
+      }
+    },
 
     async commit(group: string, positions: Position[]): Promise<void> {
       // Kafka's committed offset is the next one to read.
@@ -275,4 +286,10 @@ async function registerSchema<T>(kind: RecordKind<T>, topic: string, url: string
   } catch (error) {
     throw logUnreachable(`cannot register the ${kind.codec.name} schema at the schema registry ${url}: ${(error as Error).message}. Check --schema-registry.`, error);
   }
+}
+
+/** A read of some partitions: the Kafka reader covers the whole topic, the others' entries are passed over. */
+async function* onlyPartitions<T>(entries: AsyncIterable<LogEntry<T>>, partitions: number[]): AsyncGenerator<LogEntry<T>> {
+  const wanted = new Set(partitions);
+  for await (const entry of entries) if (wanted.has(entry.position.partition)) yield entry;
 }

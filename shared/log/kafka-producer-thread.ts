@@ -73,24 +73,40 @@ export class ProducerThread {
     this.bytesPerRecord = Math.max(64, Math.ceil(offset / Math.max(1, count)));
     const id = this.nextId++;
     const request: SendRequest = { type: 'send', id, bytes: bytes.buffer as ArrayBuffer, bounds, timestampsMs };
-    return new Promise<void>((resolve, reject) => {
+    const sent = new Promise<void>((resolve, reject) => {
       const worker = this.started();
       this.pending.set(id, { resolve, reject });
       worker.ref();
       worker.postMessage(request, [request.bytes, bounds.buffer, timestampsMs.buffer]);
     });
+    const settled = sent.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(settled);
+    void settled.then(() => this.inFlight.delete(settled));
+    return sent;
   }
 
+  /** Sends still waiting for the broker's answer, settled or not. */
+  private readonly inFlight = new Set<Promise<void>>();
+
+  /**
+   * Lets the sends in flight finish (an append before close is not lost to the close), then ends
+   * the thread; each step bounded by closeTimeoutMs, so a broker that is away never holds a shutdown.
+   */
   async close(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = () => new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), closeTimeoutMs)));
+    await Promise.race([Promise.all(this.inFlight), timedOut()]);
+    clearTimeout(timer);
     this.worker = null;
     worker.ref();
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     worker.postMessage({ type: 'close' });
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), closeTimeoutMs)));
-    if (await Promise.race([exited.then(() => false), timedOut])) await worker.terminate();
+    if (await Promise.race([exited.then(() => false), timedOut()])) await worker.terminate();
     clearTimeout(timer);
   }
 

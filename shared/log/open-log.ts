@@ -14,6 +14,11 @@ export interface LogOptions {
   topicPrefix?: string;
   /** Partitions for topics created by shadowtap. */
   partitions?: number;
+  /**
+   * Partitions of an embedded store this log creates (default 1: one machine reads it whole);
+   * more let several diff workers split one store. An existing store keeps its count.
+   */
+  storePartitions?: number;
   /** Kafka client id, for broker logs and quotas. */
   clientId?: string;
   /** Compression of batches appended to Kafka: none, gzip, or auto (gzip for large batches; the default). */
@@ -65,5 +70,5 @@ export async function openLog<T>(kind: RecordKind<T>, options: LogOptions): Prom
       schemaRegistry: options.schemaRegistry,
     });
   }
-  return openFileLog(kind, { dir: options.store ?? defaultLogOptions.store, existing: options.existing });
+  return openFileLog(kind, { dir: options.store ?? defaultLogOptions.store, existing: options.existing, partitions: options.storePartitions });
 }

@@ -2,7 +2,10 @@ import type { Codec } from '../records/codec.js';
 import { captureCodec, resultCodec } from '../records/codec.js';
 import type { Capture, Result } from '../records/types.js';
 
-/** Where a record sits in a log: a Kafka partition/offset, or partition 0 and the record index in the file log. */
+/**
+ * Where a record sits in a log: its partition, and its offset within that partition (Kafka's, or
+ * the record's index in the file log's partition; offsets are consecutive in the file log).
+ */
 export interface Position {
   partition: number;
   offset: number;
@@ -31,6 +34,13 @@ export interface ReadOptions {
    * all retained history.
    */
   startAtEnd?: boolean;
+  /**
+   * Only these partitions (default all). A capture and its results share a partition number on
+   * both logs (records are placed by request id with Kafka's partitioner), so workers that each
+   * read their own partitions of both logs split the pairs between them. A partition the log
+   * does not have is refused. File log only: Kafka workers split partitions in a consumer group.
+   */
+  partitions?: number[];
   signal?: AbortSignal;
   /** Told about each record that could not be decoded; it has already been moved to the dead-letter log. */
   onDeadLetter?: (position: Position, error: Error) => void;
@@ -40,15 +50,21 @@ export interface ReadOptions {
 
 /**
  * The one seam between stages: a log of records of one kind (captures or results).
- * Kafka and the embedded Avro file log both implement it.
+ * Kafka and the embedded Avro file log both implement it, and pass the same contract
+ * (test/record-log-contract.ts): a new backend is one that passes it too.
  */
 export interface RecordLog<T> {
   /** Kafka topic or folder, for messages and Result.source. */
   readonly name: string;
   append(records: T[]): Promise<void>;
   read(options?: ReadOptions): AsyncIterable<LogEntry<T>>;
-  /** Records that everything up to and including each position is done for `group`. */
+  /**
+   * Records that everything up to and including each position is done for `group`, per partition
+   * (the highest position of each partition counts; a partition not named keeps its commit).
+   */
   commit(group: string, positions: Position[]): Promise<void>;
+  /** How many partitions the log has (numbered 0 to count − 1); the file log and Kafka logs tell. */
+  partitionCount?(): Promise<number>;
   close(): Promise<void>;
 }
 
