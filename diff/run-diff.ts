@@ -113,7 +113,7 @@ export async function runDiff(options: DiffOptions): Promise<DiffReport> {
 }
 
 /** The origin replay writes as a Result's target (`http://host:port`), so URLs with paths or a trailing slash still match. */
-function originOf(target: string): string {
+export function originOf(target: string): string {
   try {
     return new URL(target).origin;
   } catch {
@@ -122,7 +122,7 @@ function originOf(target: string): string {
 }
 
 /** An A/A pair only feeds the calibration; failures and request-only captures have nothing to compare. */
-function judgeBaseline(summary: DiffSummary, rules: CompareRules, patterns: readonly RoutePattern[], capture: Capture, result: Result): void {
+export function judgeBaseline(summary: DiffSummary, rules: CompareRules, patterns: readonly RoutePattern[], capture: Capture, result: Result): void {
   if (!capture.response || !result.response || result.outcome !== 'response') return;
   const route = routeKey(capture.request.method, routeTemplate(capture.request.path, patterns));
   addBaselineOutcome(summary, { route, differences: comparePair(capture.response, result.response, rules, route, { redacted: redactedFields(capture, result, capture.redactionMode) }).differences });
