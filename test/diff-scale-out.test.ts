@@ -6,7 +6,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { DiffReport } from '../diff/report.js';
 import { buildGroupReport } from '../diff/scale-out/group-report.js';
 import { scaleOutTopics } from '../diff/scale-out/state-topic.js';
-import { verdictCodec, type Verdict } from '../diff/scale-out/verdict-record.js';
+import { verdictCodec, verdictOf, type Verdict } from '../diff/scale-out/verdict-record.js';
 import { kafkaReadLimits } from '../shared/log/kafka-read-limits.js';
 import { readPartitions } from '../shared/log/kafka-read-partitions.js';
 import { createCluster } from '../shared/log/kafkajs-cluster.js';
@@ -151,4 +151,49 @@ test('3 diff workers over 6 partitions, one SIGKILLed mid-run and one added late
     await captures.close();
     await results.close();
   }
+});
+
+test('diff --group refuses topics with different partition counts, and a group run it cannot do, in one line with exit 2', { timeout: 60_000 }, async () => {
+  const prefix = `${randomName('scale-bad')}.`;
+  const captures = await openLog<Capture>(captureKind, { brokers, topicPrefix: prefix, partitions: 3 });
+  const results = await openLog<Result>(resultKind, { brokers, topicPrefix: prefix, partitions: 2 });
+  await Promise.all([captures.close(), results.close()]);
+  const group = randomName('diff-group');
+  const kafka = ['--brokers', brokers.join(','), '--topic-prefix', prefix];
+
+  const unequal = await runCli(['diff', '--follow', '--group', group, ...kafka]);
+  assert.equal(unequal.code, 2);
+  assert.match(unequal.stderr, /same partition count.*captures has 3, .*results has 2/);
+  assert.equal(unequal.stderr.trim().split('\n').length, 1, unequal.stderr);
+
+  const noFollow = await runCli(['diff', '--group', group, ...kafka]);
+  assert.equal(noFollow.code, 2);
+  assert.match(noFollow.stderr, /--group needs --follow/);
+
+  const noGroup = await runCli(['report', '--group', group, ...kafka]);
+  assert.equal(noGroup.code, 2);
+  assert.match(noGroup.stderr, new RegExp(`no state of diff group ${group}`));
+});
+
+test('a verdict record names where answers differ, never a value, the URL or its query', () => {
+  const verdict = verdictOf(
+    {
+      id: 'r1',
+      captureId: 'r1',
+      method: 'GET',
+      url: '/users/1?api_key=sk_live_query_secret',
+      route: 'GET /users/{id}',
+      verdict: 'mismatch',
+      differences: [{ kind: 'body', path: '$.token', change: 'value-changed', severity: 'value' }],
+      redactedFields: 1,
+      latency: { basis: 'live', stableMs: 1.5, shadowMs: 2 },
+    },
+    1_764_000_000_000,
+  );
+  const bytes = verdictCodec.encode(verdict);
+  assert.deepEqual(JSON.parse(JSON.stringify(verdictCodec.decode(bytes))), verdict);
+  assert.equal(bytes.includes('sk_live'), false);
+  assert.equal(bytes.includes('/users/1'), false);
+  assert.equal(verdict.stableMs, 1.5);
+  assert.equal(verdict.differences[0]!.path, '$.token');
 });

@@ -58,6 +58,7 @@ export async function diffGroupCommand(flags: DiffGroupFlags, accepted: string |
   if (server) process.stderr.write(`shadowtap: diff metrics on ${server.url}\n`);
   const timer = setInterval(() => process.stderr.write(`${rolling.line()}\n`), flags.summaryInterval * 1000).unref();
   let lines: WriteStream | undefined;
+  let started = false;
   const writeLine =
     flags.format === 'jsonl' ? (flags.out ? ((lines = createWriteStream(flags.out)), (r: PairRecord) => void lines!.write(`${JSON.stringify(r)}\n`)) : (r: PairRecord) => void process.stdout.write(`${JSON.stringify(r)}\n`)) : undefined;
   try {
@@ -87,14 +88,17 @@ export async function diffGroupCommand(flags: DiffGroupFlags, accepted: string |
           writeLine?.(record);
         }
       },
-      onAssigned: (partitions) => process.stderr.write(`shadowtap: diff group ${flags.group}: this worker owns partitions ${partitions.join(', ') || '(none)'}\n`),
+      onAssigned: (partitions) => {
+        started = true;
+        process.stderr.write(`shadowtap: diff group ${flags.group}: this worker owns partitions ${partitions.join(', ') || '(none)'}\n`);
+      },
       onWarning: (message) => process.stderr.write(`shadowtap: ${message}\n`),
     });
   } finally {
     clearInterval(timer);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    process.stderr.write(`${rolling.line()}\n`);
+    if (started) process.stderr.write(`${rolling.line()}\n`);
     await server?.close();
     if (lines) await new Promise<void>((resolve) => lines!.end(() => resolve()));
   }
