@@ -13,9 +13,11 @@ import { createCluster } from '../shared/log/kafkajs-cluster.js';
 import { openLog } from '../shared/log/open-log.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';
 import { packageRoot } from '../shared/package-root.js';
+import { decodeFramed } from '../shared/records/schema-registry.js';
 import type { Capture, Result } from '../shared/records/types.js';
 import { capture, json, result } from './helpers/diff-pairs.js';
-import { kafkaBrokers, randomName } from './helpers/kafka-env.js';
+import { kafkaBrokers, randomName, rawMessages } from './helpers/kafka-env.js';
+import { startFakeSchemaRegistry } from './helpers/fake-schema-registry.js';
 import { runCli } from './helpers/run-cli.js';
 import { waitFor } from './helpers/wait-for.js';
 
@@ -44,10 +46,10 @@ function records(from: number, count: number): { captures: Capture[]; results: R
   return { captures, results };
 }
 
-function startWorker(prefix: string, group: string): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
+function startWorker(prefix: string, group: string, extra: string[] = []): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
   const child = spawn(
     process.execPath,
-    [join(packageRoot(), 'dist', 'cli', 'main.js'), 'diff', '--follow', '--group', group, '--brokers', brokers.join(','), '--topic-prefix', prefix, '--commit-interval', '300', '--summary-interval', '3600'],
+    [join(packageRoot(), 'dist', 'cli', 'main.js'), 'diff', '--follow', '--group', group, '--brokers', brokers.join(','), '--topic-prefix', prefix, '--commit-interval', '300', '--summary-interval', '3600', ...extra],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
   );
   let stderr = '';
@@ -196,4 +198,33 @@ test('a verdict record names where answers differ, never a value, the URL or its
   assert.equal(bytes.includes('/users/1'), false);
   assert.equal(verdict.stableMs, 1.5);
   assert.equal(verdict.differences[0]!.path, '$.token');
+});
+
+test('with --schema-registry, a diff worker writes verdicts in the registry wire format, under <topic>-value, as Kafka Connect reads them', { timeout: 60_000 }, async () => {
+  const registry = await startFakeSchemaRegistry();
+  const prefix = `${randomName('scale-sr')}.`;
+  const group = randomName('diff-group');
+  const captures = await openLog<Capture>(captureKind, { brokers, topicPrefix: prefix, partitions: 2 });
+  const results = await openLog<Result>(resultKind, { brokers, topicPrefix: prefix, partitions: 2 });
+  const { captures: c, results: r } = records(0, 20);
+  let worker: ReturnType<typeof startWorker> | undefined;
+  try {
+    await captures.append(c);
+    await results.append(r);
+    worker = startWorker(prefix, group, ['--schema-registry', registry.url]);
+    const topic = scaleOutTopics(prefix).verdicts;
+    await waitFor(() => /owns partitions \d/.test(worker!.stderr()), 'the worker to own its partitions', 30_000);
+    const messages = await rawMessages(topic, 1);
+    const { schemaId, body } = decodeFramed(messages[0]!.value!);
+    assert.equal(registry.schemas[schemaId - 1], JSON.stringify(verdictCodec.type.schema()));
+    assert.ok(registry.requests.includes(`POST /subjects/${encodeURIComponent(topic)}-value/versions`));
+    assert.equal(verdictCodec.decode(body).route.startsWith('GET /'), true);
+    worker.child.kill('SIGTERM');
+    assert.equal(await worker.exited, 0, worker.stderr());
+  } finally {
+    worker?.child.kill('SIGKILL');
+    await captures.close();
+    await results.close();
+    await registry.close();
+  }
 });

@@ -44,7 +44,6 @@ export async function diffGroupCommand(flags: DiffGroupFlags, accepted: string |
   if (!log.brokers?.length) throw usageError('--group needs Kafka (--brokers or KAFKA_BROKERS): diff workers split Kafka partitions; with the embedded log run one diff');
   if (!flags.follow) throw usageError(`--group needs --follow: workers of a group run until stopped; build the report with shadowtap report --group ${flags.group}`);
   if (flags.to !== undefined) throw usageError(`--group runs until stopped and takes no --to; give the window to shadowtap report --group ${flags.group}`);
-  if (flags.schemaRegistry) throw usageError('--group does not read the Schema Registry wire format yet; run one diff with --schema-registry');
   if (flags.format !== 'jsonl' && flags.format !== 'text') {
     throw usageError(`--group workers write no ${flags.format} report: build it with shadowtap report --group ${flags.group} --format ${flags.format}`);
   }
@@ -68,6 +67,7 @@ export async function diffGroupCommand(flags: DiffGroupFlags, accepted: string |
       partitions: log.partitions!,
       clientId: 'shadowtap-diff',
       group: flags.group,
+      schemaRegistry: flags.schemaRegistry,
       fromMs: flags.from,
       ignore: flags.ignore,
       arrayKeys: flags.arrayKey,

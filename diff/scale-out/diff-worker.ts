@@ -4,10 +4,11 @@ import { coPartitionAssigner, coPartitionProblem } from '../../shared/log/co-par
 import { isTransient, reasonOf } from '../../shared/log/kafka-errors.js';
 import { kafkaReadLimits } from '../../shared/log/kafka-read-limits.js';
 import { readPartitions } from '../../shared/log/kafka-read-partitions.js';
-import { recordDecoder, schemaHeader, schemaVersionHeader } from '../../shared/log/kafka-record-decoder.js';
+import { recordDecoder, schemaHeader, schemaVersionHeader, wireFormatHeader } from '../../shared/log/kafka-record-decoder.js';
 import { isFenced, TransactionalProducer } from '../../shared/log/kafka-transactional-producer.js';
 import { createCluster, type Cluster } from '../../shared/log/kafkajs-cluster.js';
 import { captureKind, resultKind, type LogEntry, type RecordKind } from '../../shared/log/record-log.js';
+import { encodeFramed, RegistryCodec, SchemaRegistryClient, valueSubject } from '../../shared/records/schema-registry.js';
 import type { Capture, Result } from '../../shared/records/types.js';
 import { compileRules, type RuleOptions } from '../compare-pair.js';
 import type { NoiseThresholds } from '../field-calibration.js';
@@ -16,7 +17,7 @@ import { parseRoutePattern } from '../route-template.js';
 import { defaultJoinWindow, originOf } from '../run-diff.js';
 import { PartitionState, rereadRanges, type PairingContext, type PartitionSnapshot } from './partition-state.js';
 import { ensureScaleOutTopics, readSnapshots, scaleOutTopics, stateKey, statePartitionOf } from './state-topic.js';
-import { verdictCodec, verdictOf } from './verdict-record.js';
+import { verdictCodec, verdictOf, type Verdict } from './verdict-record.js';
 
 export interface DiffWorkerOptions extends RuleOptions {
   brokers: string[];
@@ -26,6 +27,8 @@ export interface DiffWorkerOptions extends RuleOptions {
   group: string;
   /** Partitions of the captures and results topics when this worker creates them. */
   partitions: number;
+  /** Confluent Schema Registry URL: verdicts are written in its wire format (what Kafka Connect's AvroConverter reads), framed records of other producers are read. */
+  schemaRegistry?: string;
   /** Where a partition with no state yet starts: the offset of this time, else the beginning. */
   fromMs?: number;
   routes?: readonly string[];
@@ -153,10 +156,22 @@ async function consume(
     },
   };
   const statePartitions = (await admin.fetchTopicMetadata({ topics: [topics.state] })).topics[0]!.partitions.length;
+  const registry = options.schemaRegistry === undefined ? undefined : new SchemaRegistryClient({ url: options.schemaRegistry });
+  const verdictSchemaId = registry
+    ? await registry.register(valueSubject(topics.verdicts), verdictCodec.type).catch((error) => {
+        throw logUnreachable(`cannot register the verdict schema at the schema registry ${options.schemaRegistry}: ${reasonOf(error)}. Check --schema-registry.`, error);
+      })
+    : undefined;
   const decoders = {
-    captures: recordDecoder(topics.captures, captureKind, undefined),
-    results: recordDecoder(topics.results, resultKind, undefined),
+    captures: recordDecoder(topics.captures, captureKind, registry && new RegistryCodec(registry, topics.captures, captureKind.codec)),
+    results: recordDecoder(topics.results, resultKind, registry && new RegistryCodec(registry, topics.results, resultKind.codec)),
   };
+  const verdictHeaders = {
+    [schemaHeader]: verdictCodec.name,
+    [schemaVersionHeader]: String(verdictCodec.version),
+    ...(verdictSchemaId !== undefined && { [wireFormatHeader]: 'confluent' }),
+  };
+  const encodeVerdict = (verdict: Verdict) => (verdictSchemaId === undefined ? verdictCodec.encode(verdict) : encodeFramed(verdictSchemaId, verdictCodec.encode(verdict)));
   const owned = new Map<number, Owned>();
   const deadLetters = new Map<number, Array<{ topic: string; messages: Message[] }>>();
 
@@ -168,7 +183,7 @@ async function consume(
       {
         cluster,
         topic,
-        decode: recordDecoder(topic, kind, undefined),
+        decode: recordDecoder(topic, kind, registry && new RegistryCodec(registry, topic, kind.codec)),
         deadLetter: async () => undefined,
         earliest: async (p) => Number((await admin.fetchTopicOffsets(topic)).find((o) => o.partition === p)?.low ?? 0),
         ranges: new Map([[partition, range]]),
@@ -217,9 +232,9 @@ async function consume(
     const { snapshot, verdicts } = entry.state.snapshot();
     const verdictMessages: Message[] = verdicts.map(({ record, timeMs }) => ({
       key: record.captureId,
-      value: verdictCodec.encode(verdictOf(record, timeMs)),
+      value: encodeVerdict(verdictOf(record, timeMs)),
       timestamp: String(timeMs),
-      headers: { [schemaHeader]: verdictCodec.name, [schemaVersionHeader]: String(verdictCodec.version) },
+      headers: verdictHeaders,
     }));
     await entry.producer.commit({
       messages: [
