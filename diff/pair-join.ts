@@ -42,6 +42,8 @@ function roleOf(result: Result, isBaseline: (result: Result) => boolean): Result
 
 interface CaptureSlot {
   capture: Capture;
+  /** Where the capture sits in its log, so a snapshot of the join can name it instead of holding it. */
+  entry: LogEntry<Capture>;
   paired: boolean;
 }
 
@@ -86,74 +88,122 @@ async function* mergeLogs(
   }
 }
 
+/** What a join holds between records, in the order it holds them: enough to rebuild it after a restart. */
+export interface JoinBuffer {
+  captures: Array<{ entry: LogEntry<Capture>; paired: boolean }>;
+  results: Array<LogEntry<Result>>;
+  /** Result ids (and role-prefixed reference and baseline ids) already counted, oldest first. */
+  seen: string[];
+}
+
+/**
+ * The join's state, fed one record at a time: joinPairs drives it over two logs, and a diff
+ * worker of a consumer group drives one per partition and snapshots it (buffer()) with the
+ * offsets it covers.
+ */
+export class PairJoin {
+  private readonly window: number;
+  private readonly isBaseline: (result: Result) => boolean;
+  private readonly slots = new Map<string, CaptureSlot>();
+  private readonly waiting = new Map<string, Array<LogEntry<Result>>>();
+  private waitingCount = 0;
+  private readonly seen = new Set<string>();
+
+  constructor(options: JoinOptions, restored?: JoinBuffer) {
+    this.window = Math.max(1, options.joinWindow);
+    this.isBaseline = options.isBaseline ?? (() => false);
+    if (!restored) return;
+    for (const id of restored.seen) this.seen.add(id);
+    for (const { entry, paired } of restored.captures) this.slots.set(entry.value.id, { capture: entry.value, entry, paired });
+    for (const entry of restored.results) this.wait(entry);
+  }
+
+  private remember(id: string): boolean {
+    if (this.seen.has(id)) return false;
+    this.seen.add(id);
+    if (this.seen.size > this.window * 2) this.seen.delete(this.seen.values().next().value!);
+    return true;
+  }
+
+  private wait(entry: LogEntry<Result>): void {
+    const list = this.waiting.get(entry.value.captureId) ?? [];
+    list.push(entry);
+    this.waiting.set(entry.value.captureId, list);
+    this.waitingCount++;
+  }
+
+  *addCapture(entry: LogEntry<Capture>): Generator<JoinEvent> {
+    const capture = entry.value;
+    if (this.slots.has(capture.id)) return;
+    const slot: CaptureSlot = { capture, entry, paired: false };
+    this.slots.set(capture.id, slot);
+    const early = this.waiting.get(capture.id);
+    if (early) {
+      this.waiting.delete(capture.id);
+      this.waitingCount -= early.length;
+      for (const waited of early) {
+        const role = roleOf(waited.value, this.isBaseline);
+        if (role === 'shadow') slot.paired = true;
+        yield { type: 'pair', capture, result: waited.value, role };
+      }
+    }
+    if (this.slots.size > this.window) {
+      const [oldestId, oldest] = this.slots.entries().next().value!;
+      this.slots.delete(oldestId);
+      if (!oldest.paired) yield { type: 'missing', capture: oldest.capture, evicted: true };
+    }
+  }
+
+  *addResult(entry: LogEntry<Result>): Generator<JoinEvent> {
+    const result = entry.value;
+    const role = roleOf(result, this.isBaseline);
+    // Each role's ids are counted once on their own: a reference may share its shadow result's id.
+    if (!this.remember(role === 'shadow' ? result.id : `${role}\u0000${result.id}`)) {
+      yield { type: 'duplicate', result, role };
+      return;
+    }
+    const slot = this.slots.get(result.captureId);
+    if (slot) {
+      if (role === 'shadow') slot.paired = true;
+      yield { type: 'pair', capture: slot.capture, result, role };
+      return;
+    }
+    this.wait(entry);
+    if (this.waitingCount > this.window) {
+      const [oldestId, oldest] = this.waiting.entries().next().value!;
+      const dropped = oldest.shift()!;
+      this.waitingCount--;
+      if (oldest.length === 0) this.waiting.delete(oldestId);
+      yield { type: 'unpaired', result: dropped.value, timestampMs: dropped.timestampMs, role: roleOf(dropped.value, this.isBaseline) };
+    }
+  }
+
+  /** What the end of both logs would report now: captures never answered, results never paired. The state is left as it is. */
+  *atEnd(): Generator<JoinEvent> {
+    for (const slot of this.slots.values()) if (!slot.paired) yield { type: 'missing', capture: slot.capture, evicted: false };
+    for (const list of this.waiting.values()) {
+      for (const entry of list) yield { type: 'unpaired', result: entry.value, timestampMs: entry.timestampMs, role: roleOf(entry.value, this.isBaseline) };
+    }
+  }
+
+  buffer(): JoinBuffer {
+    return {
+      captures: [...this.slots.values()].map(({ entry, paired }) => ({ entry, paired })),
+      results: [...this.waiting.values()].flat(),
+      seen: [...this.seen],
+    };
+  }
+}
+
 export async function* joinPairs(
   captures: AsyncIterable<LogEntry<Capture>>,
   results: AsyncIterable<LogEntry<Result>>,
   options: JoinOptions,
 ): AsyncGenerator<JoinEvent> {
-  const window = Math.max(1, options.joinWindow);
-  const slots = new Map<string, CaptureSlot>();
-  const waiting = new Map<string, Array<LogEntry<Result>>>();
-  let waitingCount = 0;
-  const seen = new Set<string>();
-  const isBaseline = options.isBaseline ?? (() => false);
-
-  const remember = (id: string): boolean => {
-    if (seen.has(id)) return false;
-    seen.add(id);
-    if (seen.size > window * 2) seen.delete(seen.values().next().value!);
-    return true;
-  };
-
+  const join = new PairJoin(options);
   for await (const head of mergeLogs(captures, results, options.follow ?? false)) {
-    if (head.from === 'capture') {
-      const capture = head.entry.value;
-      if (slots.has(capture.id)) continue;
-      const slot: CaptureSlot = { capture, paired: false };
-      slots.set(capture.id, slot);
-      const early = waiting.get(capture.id);
-      if (early) {
-        waiting.delete(capture.id);
-        waitingCount -= early.length;
-        for (const entry of early) {
-          const role = roleOf(entry.value, isBaseline);
-          if (role === 'shadow') slot.paired = true;
-          yield { type: 'pair', capture, result: entry.value, role };
-        }
-      }
-      if (slots.size > window) {
-        const [oldestId, oldest] = slots.entries().next().value!;
-        slots.delete(oldestId);
-        if (!oldest.paired) yield { type: 'missing', capture: oldest.capture, evicted: true };
-      }
-    } else if (head.from === 'result') {
-      const result = head.entry.value;
-      const role = roleOf(result, isBaseline);
-      // Each role's ids are counted once on their own: a reference may share its shadow result's id.
-      if (!remember(role === 'shadow' ? result.id : `${role}\u0000${result.id}`)) {
-        yield { type: 'duplicate', result, role };
-        continue;
-      }
-      const slot = slots.get(result.captureId);
-      if (slot) {
-        if (role === 'shadow') slot.paired = true;
-        yield { type: 'pair', capture: slot.capture, result, role };
-        continue;
-      }
-      const list = waiting.get(result.captureId) ?? [];
-      list.push(head.entry);
-      waiting.set(result.captureId, list);
-      if (++waitingCount > window) {
-        const [oldestId, oldest] = waiting.entries().next().value!;
-        const dropped = oldest.shift()!;
-        waitingCount--;
-        if (oldest.length === 0) waiting.delete(oldestId);
-        yield { type: 'unpaired', result: dropped.value, timestampMs: dropped.timestampMs, role: roleOf(dropped.value, isBaseline) };
-      }
-    }
+    if (head.from === 'capture') yield* join.addCapture(head.entry);
+    else if (head.from === 'result') yield* join.addResult(head.entry);
   }
-  for (const slot of slots.values()) if (!slot.paired) yield { type: 'missing', capture: slot.capture, evicted: false };
-  for (const list of waiting.values()) {
-    for (const entry of list) yield { type: 'unpaired', result: entry.value, timestampMs: entry.timestampMs, role: roleOf(entry.value, isBaseline) };
-  }
+  yield* join.atEnd();
 }

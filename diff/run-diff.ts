@@ -140,7 +140,7 @@ async function summarizeWith(options: DiffOptions, rules: CompareRules, patterns
 }
 
 /** The origin replay writes as a Result's target (`http://host:port`), so URLs with paths or a trailing slash still match. */
-function originOf(target: string): string {
+export function originOf(target: string): string {
   try {
     return new URL(target).origin;
   } catch {
@@ -149,7 +149,7 @@ function originOf(target: string): string {
 }
 
 /** An A/A pair only feeds the calibration; failures and request-only captures have nothing to compare. */
-function judgeBaseline(summary: DiffSummary, rules: CompareRules, patterns: readonly RoutePattern[], capture: Capture, result: Result): void {
+export function judgeBaseline(summary: DiffSummary, rules: CompareRules, patterns: readonly RoutePattern[], capture: Capture, result: Result): void {
   if (!capture.response || !result.response || result.outcome !== 'response') return;
   const route = routeKey(capture.request.method, routeTemplate(capture.request.path, patterns));
   addBaselineOutcome(summary, { route, differences: comparePair(capture.response, result.response, rules, route, { redacted: redactedFields(capture, result, capture.redactionMode) }).differences });

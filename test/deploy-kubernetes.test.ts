@@ -38,7 +38,7 @@ function compose(dir: string): Manifest[] {
   });
 }
 
-const layouts = { sidecar: compose(join(root, 'sidecar')), 'istio-mirror': compose(join(root, 'istio-mirror')), default: compose(root) };
+const layouts = { sidecar: compose(join(root, 'sidecar')), 'istio-mirror': compose(join(root, 'istio-mirror')), 'scale-out': compose(join(root, 'scale-out')), default: compose(root) };
 
 function podSpecs(manifests: Manifest[]): { owner: string; labels: Record<string, string>; spec: any }[] {
   return manifests.flatMap((m) => {

@@ -18,6 +18,7 @@ import { acceptReport } from '../../diff/reviewed-differences.js';
 import { RollingSummary } from '../../diff/rolling-summary.js';
 import { createDiff } from '../../diff/run-diff.js';
 import { postWebhook } from '../../diff/webhook.js';
+import { diffGroupCommand } from './diff-group.js';
 import { action, addLogOptions, checkWritable, logOptionsFrom, parseListen, parseNonNegative, parsePercent, parsePositiveInt, parsePositiveNumber, parseRate, parseTime, parseUrl } from '../common.js';
 
 
@@ -51,6 +52,8 @@ interface DiffFlags {
   noiseAbsolute: number;
   metricsListen?: { host: string; port: number };
   summaryInterval: number;
+  group?: string;
+  commitInterval?: number;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -111,6 +114,8 @@ export function registerDiff(program: Command): void {
         .default(diffDefaults.summaryIntervalMs / 1000)
         .argParser((v) => parsePositiveInt(v, '--summary-interval')),
     )
+    .option('--group <name>', 'with --follow on Kafka: be one diff worker of this consumer group (co-partitioned; state and verdicts in Kafka; report with shadowtap report --group)')
+    .option('--commit-interval <ms>', 'with --group: how often each partition commits its state, verdicts and offsets in one transaction (default 1000)', (v) => parsePositiveInt(v, '--commit-interval'))
     .addHelpText(
       'after',
       [
@@ -121,6 +126,7 @@ export function registerDiff(program: Command): void {
         '  shadowtap diff --format junit --out diff.xml --fail-on-latency-regression 20',
         '  shadowtap diff --baseline-target http://stable-b:8080 --noise-relative 20 --noise-absolute 0.03',
         '  shadowtap diff --follow --metrics-listen :9465',
+        '  shadowtap diff --follow --group diff-workers --brokers kafka:9092 --metrics-listen :9465',
         '',
         'Exit codes: 0 thresholds hold, 1 a threshold is breached, 2 bad flags or config, 3 the log cannot be read.',
       ].join('\n'),
@@ -138,6 +144,7 @@ async function diffCommand(flags: DiffFlags): Promise<number> {
     if (!existsSync(flags.accepted) && !flags.accept) throw usageError(`--accepted ${flags.accepted}: no such file`);
     reviewedText = existsSync(flags.accepted) ? await readFile(flags.accepted, 'utf8') : undefined;
   }
+  if (flags.group !== undefined) return diffGroupCommand({ ...flags, group: flags.group }, reviewedText, { relative: flags.noiseRelative / 100, absolute: flags.noiseAbsolute / 100 });
 
   const controller = new AbortController();
   const stop = () => controller.abort();

@@ -8,6 +8,7 @@ import { registerImport } from './import.js';
 import { registerInspect } from './inspect.js';
 import { registerKeys } from './keys.js';
 import { registerReplay } from './replay.js';
+import { registerReport } from './report.js';
 import { registerSampleApp } from './sample-app.js';
 import { registerSoak } from './soak.js';
 
@@ -18,6 +19,7 @@ export function registerCommands(program: Command): void {
   registerSoak(program);
   registerDemo(program);
   registerDiff(program);
+  registerReport(program);
   registerGate(program);
   registerImport(program);
   registerInspect(program);

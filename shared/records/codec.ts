@@ -1,5 +1,5 @@
 import avro from 'avsc';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../package-root.js';
 import type { Capture, Result } from './types.js';
@@ -25,14 +25,15 @@ function loadVersions(name: string): Map<number, avro.Type> {
   const versions = new Map<number, avro.Type>();
   for (const dir of readdirSync(root)) {
     const match = /^v(\d+)$/.exec(dir);
-    if (!match) continue;
+    // A record kind exists from the version that introduced it on (verdicts from v2).
+    if (!match || !existsSync(join(root, dir, `${name}.avsc`))) continue;
     const schema = JSON.parse(readFileSync(join(root, dir, `${name}.avsc`), 'utf8'));
     versions.set(Number(match[1]), avro.Type.forSchema(schema));
   }
   return versions;
 }
 
-function createCodec<T>(name: string): Codec<T> {
+export function createCodec<T>(name: string): Codec<T> {
   const versions = loadVersions(name);
   const version = Math.max(...versions.keys());
   const type = versions.get(version)!;

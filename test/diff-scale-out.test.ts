@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
+import type { DiffReport } from '../diff/report.js';
+import { buildGroupReport } from '../diff/scale-out/group-report.js';
+import { scaleOutTopics } from '../diff/scale-out/state-topic.js';
+import { verdictCodec, verdictOf, type Verdict } from '../diff/scale-out/verdict-record.js';
+import { kafkaReadLimits } from '../shared/log/kafka-read-limits.js';
+import { readPartitions } from '../shared/log/kafka-read-partitions.js';
+import { createCluster } from '../shared/log/kafkajs-cluster.js';
+import { openLog } from '../shared/log/open-log.js';
+import { captureKind, resultKind } from '../shared/log/record-log.js';
+import { packageRoot } from '../shared/package-root.js';
+import { decodeFramed } from '../shared/records/schema-registry.js';
+import type { Capture, Result } from '../shared/records/types.js';
+import { capture, json, result } from './helpers/diff-pairs.js';
+import { kafkaBrokers, randomName, rawMessages } from './helpers/kafka-env.js';
+import { startFakeSchemaRegistry } from './helpers/fake-schema-registry.js';
+import { runCli } from './helpers/run-cli.js';
+import { waitFor } from './helpers/wait-for.js';
+
+const brokers = kafkaBrokers();
+
+/**
+ * Pairs of every kind, over several routes and minutes: matches, body mismatches, shadow
+ * errors, captures never answered, results without capture, results written twice, and
+ * latencies timed alike (live) so percentiles are compared too.
+ */
+function records(from: number, count: number): { captures: Capture[]; results: Result[] } {
+  const captures: Capture[] = [];
+  const results: Result[] = [];
+  for (let i = from; i < from + count; i++) {
+    const id = `req-${i}`;
+    const route = i % 3 === 0 ? `/orders/${i}` : `/users/${i}`;
+    const atMs = i * 200;
+    captures.push(capture(id, route, json({ id: i, name: 'n', total: i % 7 }), atMs, 'GET', 1000 + (i % 97) * 150));
+    if (i % 50 === 7) continue; // never answered: missing
+    const shadowBody = i % 11 === 0 ? { id: i, name: 'n', total: (i % 7) + 1 } : { id: i, name: 'n', total: i % 7 };
+    const sent = result(id, i % 37 === 0 ? null : json(shadowBody), atMs + 5, { latencyMicros: 900 + (i % 89) * 170, replayMode: 'follow' });
+    results.push(sent);
+    if (i % 40 === 3) results.push(sent); // written twice: counted once
+    if (i % 100 === 9) results.push(result(`ghost-${i}`, json({}), atMs + 5)); // no capture: unpaired
+  }
+  return { captures, results };
+}
+
+function startWorker(prefix: string, group: string, extra: string[] = []): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
+  const child = spawn(
+    process.execPath,
+    [join(packageRoot(), 'dist', 'cli', 'main.js'), 'diff', '--follow', '--group', group, '--brokers', brokers.join(','), '--topic-prefix', prefix, '--commit-interval', '300', '--summary-interval', '3600', ...extra],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (c) => (stderr += c));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, stderr: () => stderr, exited };
+}
+
+/** Every committed verdict of the topic (read_committed: an aborted transaction's are never seen). */
+async function committedVerdicts(topic: string): Promise<Verdict[]> {
+  const kafka = new Kafka({ clientId: 'shadowtap-test-verdicts', brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  const cluster = createCluster(kafka);
+  await admin.connect();
+  await cluster.connect();
+  try {
+    await cluster.addTargetTopic(topic);
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const verdicts: Verdict[] = [];
+    const entries = readPartitions<Verdict>(
+      {
+        cluster,
+        topic,
+        decode: (message) => verdictCodec.decode(message.value!),
+        deadLetter: async () => undefined,
+        earliest: async () => 0,
+        ranges: new Map(offsets.map(({ partition, low, high }) => [partition, { start: Number(low), end: Number(high) }])),
+        limits: kafkaReadLimits,
+        failure: (error) => error as Error,
+      },
+      {},
+    );
+    for await (const entry of entries) verdicts.push(entry.value);
+    return verdicts;
+  } finally {
+    await admin.disconnect();
+    await cluster.disconnect();
+  }
+}
+
+const withoutTime = (report: DiffReport) => ({ ...report, generatedAt: '' });
+
+test('3 diff workers over 6 partitions, one SIGKILLed mid-run and one added later, report what one diff reports, each pair once', { timeout: 120_000 }, async () => {
+  const prefix = `${randomName('scale')}.`;
+  const group = randomName('diff-group');
+  const topics = scaleOutTopics(prefix);
+  const captures = await openLog<Capture>(captureKind, { brokers, topicPrefix: prefix, partitions: 6 });
+  const results = await openLog<Result>(resultKind, { brokers, topicPrefix: prefix, partitions: 6 });
+  const first = records(0, 1500);
+  const second = records(1500, 600);
+  const workers: Array<ReturnType<typeof startWorker>> = [];
+  try {
+    await captures.append(first.captures);
+    await results.append(first.results);
+
+    workers.push(startWorker(prefix, group), startWorker(prefix, group), startWorker(prefix, group));
+    const victim = workers[2]!;
+    // Killed once it owns partitions and the group has committed part of the work.
+    await waitFor(() => /owns partitions \d/.test(victim.stderr()), 'the third worker to own partitions', 60_000);
+    await waitFor(async () => (await buildGroupReport({ brokers, topicPrefix: prefix, group }).catch(() => undefined))?.report.totals.pairs! > 300, 'a third of the pairs committed', 60_000);
+    victim.child.kill('SIGKILL');
+    assert.equal(await victim.exited, null);
+
+    await captures.append(second.captures);
+    await results.append(second.results);
+    workers.push(startWorker(prefix, group));
+    const late = workers[3]!;
+    await waitFor(() => /owns partitions \d/.test(late.stderr()), 'the added worker to own partitions', 60_000);
+
+    const single = await runCli(['diff', '--brokers', brokers.join(','), '--topic-prefix', prefix, '--format', 'json'], { timeoutMs: 60_000 });
+    // Mismatches breach the default threshold: exit 1, for one diff as for the group's report.
+    assert.equal(single.code, 1, single.stderr);
+    const expected = JSON.parse(single.stdout) as DiffReport;
+    assert.equal(expected.totals.pairs, 2100);
+    assert.ok(expected.totals.mismatch > 0 && expected.totals['shadow-error'] > 0 && expected.totals.missing > 0 && expected.totals.duplicates > 0 && expected.totals.unpaired > 0);
+
+    // Every partition has committed all of its records once the merged totals match.
+    await waitFor(
+      async () => {
+        const merged = await buildGroupReport({ brokers, topicPrefix: prefix, group }).catch(() => undefined);
+        return merged?.partitions.length === 6 && merged.report.totals.pairs === expected.totals.pairs && merged.report.totals.duplicates === expected.totals.duplicates;
+      },
+      'the group to commit every pair',
+      60_000,
+    );
+    for (const worker of [workers[0]!, workers[1]!, late]) worker.child.kill('SIGTERM');
+    for (const worker of [workers[0]!, workers[1]!, late]) assert.equal(await worker.exited, 0, worker.stderr());
+
+    const report = await runCli(['report', '--group', group, '--brokers', brokers.join(','), '--topic-prefix', prefix, '--format', 'json'], { timeoutMs: 60_000 });
+    assert.equal(report.code, 1, report.stderr);
+    // Every count, field statistic, sample and latency percentile: the whole report.
+    assert.deepEqual(withoutTime(JSON.parse(report.stdout) as DiffReport), withoutTime(expected));
+
+    // Each judged pair is one committed verdict, whatever the SIGKILL left open.
+    const verdicts = await committedVerdicts(topics.verdicts);
+    const ids = verdicts.map((v) => v.id);
+    assert.equal(new Set(ids).size, ids.length, 'a pair was written twice to the verdicts topic');
+    assert.equal(ids.length, expected.totals.pairs - 2100 / 50 /* the never-answered captures are judged by the report, not yet as verdicts */);
+  } finally {
+    for (const worker of workers) worker.child.kill('SIGKILL');
+    await captures.close();
+    await results.close();
+  }
+});
+
+test('diff --group refuses topics with different partition counts, and a group run it cannot do, in one line with exit 2', { timeout: 60_000 }, async () => {
+  const prefix = `${randomName('scale-bad')}.`;
+  const captures = await openLog<Capture>(captureKind, { brokers, topicPrefix: prefix, partitions: 3 });
+  const results = await openLog<Result>(resultKind, { brokers, topicPrefix: prefix, partitions: 2 });
+  await Promise.all([captures.close(), results.close()]);
+  const group = randomName('diff-group');
+  const kafka = ['--brokers', brokers.join(','), '--topic-prefix', prefix];
+
+  const unequal = await runCli(['diff', '--follow', '--group', group, ...kafka]);
+  assert.equal(unequal.code, 2);
+  assert.match(unequal.stderr, /same partition count.*captures has 3, .*results has 2/);
+  assert.equal(unequal.stderr.trim().split('\n').length, 1, unequal.stderr);
+
+  const noFollow = await runCli(['diff', '--group', group, ...kafka]);
+  assert.equal(noFollow.code, 2);
+  assert.match(noFollow.stderr, /--group needs --follow/);
+
+  const noGroup = await runCli(['report', '--group', group, ...kafka]);
+  assert.equal(noGroup.code, 2);
+  assert.match(noGroup.stderr, new RegExp(`no state of diff group ${group}`));
+});
+
+test('a verdict record names where answers differ, never a value, the URL or its query', () => {
+  const verdict = verdictOf(
+    {
+      id: 'r1',
+      captureId: 'r1',
+      method: 'GET',
+      url: '/users/1?api_key=sk_live_query_secret',
+      route: 'GET /users/{id}',
+      verdict: 'mismatch',
+      differences: [{ kind: 'body', path: '$.token', change: 'value-changed', severity: 'value' }],
+      redactedFields: 1,
+      latency: { basis: 'live', stableMs: 1.5, shadowMs: 2 },
+    },
+    1_764_000_000_000,
+  );
+  const bytes = verdictCodec.encode(verdict);
+  assert.deepEqual(JSON.parse(JSON.stringify(verdictCodec.decode(bytes))), verdict);
+  assert.equal(bytes.includes('sk_live'), false);
+  assert.equal(bytes.includes('/users/1'), false);
+  assert.equal(verdict.stableMs, 1.5);
+  assert.equal(verdict.differences[0]!.path, '$.token');
+});
+
+test('with --schema-registry, a diff worker writes verdicts in the registry wire format, under <topic>-value, as Kafka Connect reads them', { timeout: 60_000 }, async () => {
+  const registry = await startFakeSchemaRegistry();
+  const prefix = `${randomName('scale-sr')}.`;
+  const group = randomName('diff-group');
+  const captures = await openLog<Capture>(captureKind, { brokers, topicPrefix: prefix, partitions: 2 });
+  const results = await openLog<Result>(resultKind, { brokers, topicPrefix: prefix, partitions: 2 });
+  const { captures: c, results: r } = records(0, 20);
+  let worker: ReturnType<typeof startWorker> | undefined;
+  try {
+    await captures.append(c);
+    await results.append(r);
+    worker = startWorker(prefix, group, ['--schema-registry', registry.url]);
+    const topic = scaleOutTopics(prefix).verdicts;
+    await waitFor(() => /owns partitions \d/.test(worker!.stderr()), 'the worker to own its partitions', 30_000);
+    const messages = await rawMessages(topic, 1);
+    const { schemaId, body } = decodeFramed(messages[0]!.value!);
+    assert.equal(registry.schemas[schemaId - 1], JSON.stringify(verdictCodec.type.schema()));
+    assert.ok(registry.requests.includes(`POST /subjects/${encodeURIComponent(topic)}-value/versions`));
+    assert.equal(verdictCodec.decode(body).route.startsWith('GET /'), true);
+    worker.child.kill('SIGTERM');
+    assert.equal(await worker.exited, 0, worker.stderr());
+  } finally {
+    worker?.child.kill('SIGKILL');
+    await captures.close();
+    await results.close();
+    await registry.close();
+  }
+});
