@@ -47,7 +47,7 @@ async function replay(log: Mode, round: number): Promise<Run> {
   const logArgs = log === 'file' ? ['--store', work] : ['--brokers', kafka.brokers.join(','), '--topic-prefix', prefix];
   const window = log === 'follow' ? ['--follow', '--from', String(fromMs)] : ['--from', String(fromMs), '--to', String(toMs)];
   const shadow = await startPeer({ role: 'shadow' });
-  const args = ['replay', ...logArgs, '--target', shadow.ready, ...window, '--group', `${prefix}${log}-${round}`, '--no-progress'];
+  const args = ['replay', ...logArgs, '--target', shadow.ready, ...window, '--group', `${prefix}${log}-${round}`, '--no-progress', '--no-reference'];
   const usage = await runMeasured(cli, args, { node: true, until: log === 'follow' ? () => shadow.requests() >= count : undefined });
   const { requests, firstMs, lastMs } = (await shadow.close()) as { requests: number; firstMs: number; lastMs: number };
   if (usage.exitCode !== 0 || requests !== count) throw new Error(`replay from ${log} exited ${usage.exitCode} after ${requests} of ${count} requests: ${usage.stderr.trim()}`);

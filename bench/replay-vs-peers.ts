@@ -91,7 +91,7 @@ try {
     const runs: Array<() => Promise<[string, Figures]>> = [
       ...(['file', 'kafka'] as const).map((log) => async (): Promise<[string, Figures]> => [
         `shadowtap ${log}`,
-        await measure(`shadowtap replay from ${log === 'file' ? 'the file log' : 'Kafka'}`, cli, (target) => ['replay', ...logArgs[log], '--target', target, '--from', String(fromMs), '--to', String(toMs), '--group', `${prefix}${log}-${round}`, '--concurrency', String(concurrency), '--no-progress'], { node: true }),
+        await measure(`shadowtap replay from ${log === 'file' ? 'the file log' : 'Kafka'}`, cli, (target) => ['replay', ...logArgs[log], '--target', target, '--from', String(fromMs), '--to', String(toMs), '--group', `${prefix}${log}-${round}`, '--concurrency', String(concurrency), '--no-progress', '--no-reference'], { node: true }),
       ]),
       ...Object.entries(goreplay ? goreplayConfigs : {}).map(([name, config]) => async (): Promise<[string, Figures]> => [
         `GoReplay ${name}`,

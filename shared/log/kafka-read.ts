@@ -103,6 +103,16 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
     return;
   }
 
+  // A follow read joins its group before it hands over a record, on purpose. The group's
+  // assignment is what splits partitions between follow workers, and it is only known once the
+  // join completes: a member that read before it would send requests of partitions another
+  // worker owns (twice to the shadow, two Results), and could not commit them (a commit needs
+  // the member's generation). Static membership (group.instance.id), which gives a restarted
+  // member its partitions back without a rebalance, is not in kafkajs 2.2. So the join stays on
+  // the path and nothing else does: the start offsets and the committed ones are read before
+  // it, records are fetched as soon as it ends, and leaving is one LeaveGroup. What the join
+  // costs is the broker's: `group.initial.rebalance.delay.ms` (3 s by default) holds the first
+  // member of an empty group so that workers starting together share one rebalance.
   const queue = new EntryQueue<LogEntry<T>>({ bytes: context.limits.queueBytes, entries: context.limits.queueEntries });
   const consumer = kafka.consumer({
     groupId,

@@ -8,10 +8,22 @@ export const schemaVersionHeader = 'shadowtap-schema-version';
 /** `confluent` when the value is in the Schema Registry wire format: magic byte 0, schema id, Avro body. */
 export const wireFormatHeader = 'shadowtap-wire-format';
 
+/**
+ * Every record of a producer carries the same header values: the text of the last bytes seen
+ * per header is kept, so a read does not decode the same few bytes into a new string per record.
+ */
+const lastHeader = new Map<string, { bytes: Buffer; text: string }>();
+
 function headerText(headers: IHeaders | undefined, name: string): string | undefined {
   const value = headers?.[name];
   const first = Array.isArray(value) ? value[0] : value;
-  return first === undefined ? undefined : first.toString();
+  if (first === undefined || typeof first === 'string') return first;
+  const last = lastHeader.get(name);
+  if (last && last.bytes.equals(first)) return last.text;
+  const text = first.toString();
+  // A copy: `first` is a view of a whole fetch response, which it would keep alive.
+  lastHeader.set(name, { bytes: Buffer.from(first), text });
+  return text;
 }
 
 /** The message's record, or the ShadowtapError saying why it cannot be decoded (it then goes to the dead-letter topic). */
