@@ -6,8 +6,11 @@
  *    the summary (counts, fields, latency histograms, samples). The JSON Lines record is built
  *    only for JSON Lines output, so not here.
  * 3. Memory after 100k and after 1M pairs through the summary accumulator: it must stay flat.
+ * Rates are CPU time of this process, best of BENCH_ROUNDS (7) rounds alternating with the baseline's,
+ * so that a shared machine's load hits both alike.
  * Run: node --expose-gc dist/bench/diff-throughput.js
  */
+import { loadavg } from 'node:os';
 import { comparePair, compileRules } from '../diff/compare-pair.js';
 import { createPairJudge } from '../diff/run-diff.js';
 import { addOutcome, newSummary } from '../diff/summary.js';
@@ -35,7 +38,7 @@ function reordered(value: unknown): unknown {
 }
 
 const pairs = 20_000;
-const rounds = 5;
+const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
 const equal = Array.from({ length: 100 }, (_, i) => [response(body(i, false)), response(body(i, false))] as const);
 const equivalent = Array.from({ length: 100 }, (_, i) => [response(body(i, false)), response(reordered(body(i, false)))] as const);
 const differing = Array.from({ length: 100 }, (_, i) => [response(body(i, false)), response(body(i, true))] as const);
@@ -44,28 +47,36 @@ const cases = [
   ['equal content, other bytes', equivalent],
   ['differing (3 fields)', differing],
 ] as const;
-console.log(`body size ${equal[0]![0].body.length} bytes; best of ${rounds} rounds of ${pairs} pairs each`);
+console.log(`body size ${equal[0]![0].body.length} bytes; best of ${rounds} alternating rounds of ${pairs} pairs each, CPU time; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 const rules = compileRules({ arrayKeys: ['$.items[*]=sku'] });
 
-/** Pairs per second, best of several rounds, so a busy machine disturbs the figures less. */
-function rate(run: (i: number) => void): number {
-  for (let i = 0; i < 2000; i++) run(i); // warm-up
-  let best = 0;
+/**
+ * Pairs per second of `run` and of `baseline`, rounds alternating so that a shared machine's
+ * drift hits both alike; CPU time of this process (not wall time: a descheduled thread costs
+ * nothing), best round of each.
+ */
+function rates(baseline: (i: number) => void, run: (i: number) => void): [number, number] {
+  for (let i = 0; i < 2000; i++) (baseline(i), run(i)); // warm-up
+  const best = [0, 0];
   for (let round = 0; round < rounds; round++) {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < pairs; i++) run(i);
-    best = Math.max(best, pairs / (Number(process.hrtime.bigint() - start) / 1e9));
+    [baseline, run].forEach((work, which) => {
+      const start = process.cpuUsage();
+      for (let i = 0; i < pairs; i++) work(i);
+      const used = process.cpuUsage(start);
+      best[which] = Math.max(best[which]!, pairs / ((used.user + used.system) / 1e6));
+    });
   }
-  return best;
+  return [best[0]!, best[1]!];
 }
 
+const parseBoth = (set: readonly (readonly [HttpResponse, HttpResponse])[]) => (i: number) => {
+  const [a, b] = set[i % set.length]!;
+  JSON.parse(a.body.toString('utf8'));
+  JSON.parse(b.body.toString('utf8'));
+};
+
 for (const [name, set] of cases) {
-  const baseline = rate((i) => {
-    const [a, b] = set[i % set.length]!;
-    JSON.parse(a.body.toString('utf8'));
-    JSON.parse(b.body.toString('utf8'));
-  });
-  const diff = rate((i) => {
+  const [baseline, diff] = rates(parseBoth(set), (i) => {
     const [a, b] = set[i % set.length]!;
     comparePair(a, b, rules, 'GET /orders/{id}');
   });
@@ -110,12 +121,7 @@ for (const [name, set] of cases) {
   const judge = createPairJudge(rules);
   const pipelineSummary = newSummary();
   let differences = 0;
-  const baseline = rate((i) => {
-    const [a, b] = set[i % set.length]!;
-    JSON.parse(a.body.toString('utf8'));
-    JSON.parse(b.body.toString('utf8'));
-  });
-  const pipeline = rate((i) => {
+  const [baseline, pipeline] = rates(parseBoth(set), (i) => {
     const [capture, result] = records[i % records.length]!;
     const judged = judge(capture, result);
     addOutcome(pipelineSummary, judged.outcome);

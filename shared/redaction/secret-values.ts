@@ -90,6 +90,8 @@ const triggerTable = (() => {
   return next.map((to) => (accepting[to] ? -1 : to));
 })();
 
+const scratch = Buffer.allocUnsafe(4096);
+
 /**
  * Whether a text (or its bytes) may hold a secret by value, in one pass: a trigger
  * literal, 13 digits in a row (single spaces or dashes between), two capitals followed by two
@@ -97,8 +99,11 @@ const triggerTable = (() => {
  * values (ids, dates, names, prose) answer it without any pattern being run.
  */
 export function mayHoldSecretValue(text: string | Uint8Array): boolean {
-  // Bytes index faster than a string's characters; a secret is ASCII, so latin1 keeps every one intact.
-  const bytes = typeof text === 'string' ? Buffer.from(text, 'latin1') : text;
+  // Bytes index faster than a string's characters; a secret is ASCII, so latin1 keeps every one
+  // intact. Short strings (headers, parameters) are written into one reused buffer, not a new one.
+  const short = typeof text === 'string' && text.length <= scratch.length;
+  const bytes = typeof text !== 'string' ? text : short ? scratch : Buffer.from(text, 'latin1');
+  const end = short ? scratch.write(text as string, 0, 'latin1') : bytes.length;
   let state = 0;
   let digits = 0;
   let separated = false;
@@ -106,7 +111,7 @@ export function mayHoldSecretValue(text: string | Uint8Array): boolean {
   let ibanDigits = 0;
   let slashes = 0;
   let authority = false;
-  for (let i = 0; i < bytes.length; i++) {
+  for (let i = 0; i < end; i++) {
     const c = bytes[i];
     const kind = c < ASCII ? charKinds[c] : OTHER;
     if (kind === OTHER) {
