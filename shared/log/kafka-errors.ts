@@ -9,7 +9,8 @@ export function isTransient(error: unknown): boolean {
   return root?.retriable === true || (error as Error)?.name === 'KafkaJSNumberOfRetriesExceeded';
 }
 
-const coordinatorStarting = new Set(['NOT_COORDINATOR', 'COORDINATOR_LOAD_IN_PROGRESS', 'COORDINATOR_NOT_AVAILABLE', 'GROUP_COORDINATOR_NOT_AVAILABLE']);
+// kafkajs's names of Kafka's NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS and COORDINATOR_NOT_AVAILABLE.
+const coordinatorStarting = new Set(['NOT_COORDINATOR_FOR_GROUP', 'GROUP_LOAD_IN_PROGRESS', 'GROUP_COORDINATOR_NOT_AVAILABLE']);
 
 /** A group coordinator that is still being elected or loading its offsets (a fresh or just-restarted broker): it passes within seconds. */
 export function isCoordinatorStarting(error: unknown): boolean {
