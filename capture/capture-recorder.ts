@@ -9,6 +9,7 @@ import { BodyTap, ByteBudget } from './body-tap.js';
 import { resolveRecorderOptions, type RecorderOptions, type ResolvedRecorderOptions } from './capture-options.js';
 import { createCaptureLogger } from './capture-logger.js';
 import { CaptureMetrics } from './capture-metrics.js';
+import { CrashLedger } from './crash-ledger.js';
 import { DiskSpool } from './disk-spool.js';
 import { endToEndFromRaw, splitTarget } from './http-headers.js';
 import { RecordQueue } from './record-queue.js';
@@ -70,6 +71,10 @@ export class CaptureRecorder {
   private pending: Capture[] = [];
   /** The pass redacting `pending`, one per event-loop turn rather than one promise per capture. */
   private draining: Promise<void> | null = null;
+  /** Captures the drain pass took from `pending` and has not queued yet. */
+  private redacting = 0;
+  /** How many captures live only in memory, saved in the spool folder for the next agent should this one be killed. */
+  private readonly ledger: CrashLedger | null = null;
   private dropsSinceLog = 0;
   private lastDropLog = 0;
   /** Whether the last append failed; the outage is logged once, not once per retry. */
@@ -91,13 +96,23 @@ export class CaptureRecorder {
             this.metrics.dropped(count, 'spool-error');
             this.logger.error({ count, error: error.message }, 'captures lost in the disk spool');
           },
+          onWritten: () => this.ledger?.saveSoon(),
         })
       : null;
     this.metrics = new CaptureMetrics({ queueBytes: () => this.queue.memoryBytes, spoolBytes: () => this.queue.spoolBytes, logUp: () => (this.logState === 'connected' ? 1 : 0) });
     this.queue = new RecordQueue<Capture>(this.options.sink, estimateBytes, q, spool, {
-      onDelivered: (count) => this.metrics.delivered(count),
-      onSpooled: (count) => this.metrics.spooled(count),
-      onDropped: (count, reason) => this.noteDrop(count, reason),
+      onDelivered: (count) => {
+        this.metrics.delivered(count);
+        this.ledger?.saveSoon();
+      },
+      onSpooled: (count) => {
+        this.metrics.spooled(count);
+        this.ledger?.saveSoon();
+      },
+      onDropped: (count, reason) => {
+        this.noteDrop(count, reason);
+        this.ledger?.saveSoon();
+      },
       onSinkError: (error) => {
         if (!this.failing) {
           this.logger.warn({ log: this.options.sink.name, error: error.message }, 'log append failed; captures wait in memory and spool');
@@ -110,6 +125,27 @@ export class CaptureRecorder {
         this.logger.info({ log: this.options.sink.name }, 'log append works again; draining');
       },
     });
+    if (q.spoolDir) this.ledger = this.openLedger(q.spoolDir, spool);
+  }
+
+  /** Takes the spool folder's crash ledger over, reporting what a killed predecessor lost. */
+  private openLedger(dir: string, spool: DiskSpool<Capture> | null): CrashLedger | null {
+    try {
+      const inMemory = () => this.pending.length + this.redacting + this.queue.memoryRecords + (spool?.unwrittenRecords ?? 0);
+      const { ledger, previous, shared } = CrashLedger.open(dir, inMemory);
+      if (shared) this.logger.warn({ spoolDir: dir }, 'another running capture agent uses this spool folder: give each agent its own --spool-dir; captures lost if this one is killed are not counted');
+      if (previous && previous.captures > 0) {
+        this.metrics.dropped(previous.captures, 'crash');
+        this.logger.error(
+          { lost: previous.captures, pid: previous.pid, savedAt: previous.savedAt },
+          'the previous capture agent on this spool folder was killed: the captures it held only in memory were lost (at most this many: an append under way may have reached the log)',
+        );
+      }
+      return ledger;
+    } catch (error) {
+      this.logger.warn({ spoolDir: dir, error: (error as Error).message }, 'cannot keep the crash ledger in the spool folder: captures lost if the agent is killed are not counted');
+      return null;
+    }
   }
 
   /** Reads the request line and headers, generates the id and decides whether the exchange is recorded. */
@@ -196,6 +232,7 @@ export class CaptureRecorder {
       while (this.pending.length > 0) {
         const captures = this.pending;
         this.pending = [];
+        this.redacting = captures.length;
         for (const capture of captures) {
           try {
             // Synchronous unless a compressed body must be inflated; order is kept either way.
@@ -208,7 +245,10 @@ export class CaptureRecorder {
             this.noteDrop(1, 'redaction-error');
             this.logger.error({ id: capture.id, error: (error as Error).message }, 'capture dropped: redaction failed');
           }
+          this.redacting--;
         }
+        // The captures of this turn are now counted where a killed agent's successor finds them.
+        this.ledger?.save();
       }
     } finally {
       this.draining = null;
@@ -236,6 +276,7 @@ export class CaptureRecorder {
     }
     while (this.draining) await this.draining;
     await this.queue.close(Math.max(0, deadline - Date.now()));
+    this.ledger?.close();
     if (this.dropsSinceLog > 0) this.flushDropLog();
   }
 

@@ -24,6 +24,8 @@ interface Segment {
 export interface SpoolEvents {
   /** Records lost to a disk error or a corrupt segment. */
   onLoss(count: number, error: Error): void;
+  /** Records accepted by write() reached the disk (they no longer die with the process). */
+  onWritten?(): void;
 }
 
 /**
@@ -37,6 +39,8 @@ export class DiskSpool<T> {
   private nextSeq = FIRST_SEQ;
   private pending: Buffer[] = [];
   private pendingRecords = 0;
+  /** Records of the write under way. */
+  private writingRecords = 0;
   private writing: Promise<void> | null = null;
   /** The oldest sealed segment being read: its bytes and how far it has been delivered. */
   private head: { segment: Segment; data: Buffer; offset: number } | null = null;
@@ -69,6 +73,11 @@ export class DiskSpool<T> {
 
   get bytes(): number {
     return this.totalBytes;
+  }
+
+  /** Records accepted by write() and not yet on disk. */
+  get unwrittenRecords(): number {
+    return this.pendingRecords + this.writingRecords;
   }
 
   /** Until segments of an earlier run are counted the spool is not known to be empty, so new records queue behind them. */
@@ -210,6 +219,7 @@ export class DiskSpool<T> {
         const chunk = Buffer.concat(this.pending);
         this.pending = [];
         this.pendingRecords = 0;
+        this.writingRecords = count;
         try {
           if (this.active && this.active.bytes >= SEGMENT_BYTES) await this.seal();
           if (!this.active) {
@@ -219,7 +229,10 @@ export class DiskSpool<T> {
           }
           await this.active.handle.write(chunk);
           this.active.bytes += chunk.length;
+          this.writingRecords = 0;
+          this.events.onWritten?.();
         } catch (error) {
+          this.writingRecords = 0;
           this.totalBytes -= chunk.length;
           this.events.onLoss(count, error as Error);
         }

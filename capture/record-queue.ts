@@ -87,6 +87,11 @@ export class RecordQueue<T> {
     return this.spool?.bytes ?? 0;
   }
 
+  /** Records held only in memory (waiting, or in an append under way): what a crash would lose. */
+  get memoryRecords(): number {
+    return this.waiting.length + (this.inflight?.entries?.length ?? 0);
+  }
+
   push(record: T): 'memory' | 'spool' | 'dropped' {
     if (this.stopped) {
       this.events.onDropped(1, 'shutdown');

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { PartitionAssigners, type Admin, type Consumer, type Kafka, type KafkaMessage } from 'kafkajs';
 import { ShadowtapError } from '../errors.js';
+import { isCoordinatorStarting } from './kafka-errors.js';
 import type { RegistryCodec } from '../records/schema-registry.js';
 import { EntryQueue } from './entry-queue.js';
 import { subscribedRoundRobin } from './kafka-assigner.js';
@@ -247,9 +249,25 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   }
 }
 
+/** How long a window read waits for a group coordinator that is starting, and how often it asks again. */
+const coordinatorWaitMs = 60_000;
+const coordinatorRetryMs = 500;
+
 /** The offsets `group` committed on `topic`, by partition (none for a partition it never committed). */
 async function committedOffsets(admin: Admin, group: string, topic: string): Promise<Map<number, number>> {
-  const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  // A fresh broker creates and loads its offsets topic at the first group request, and a restarted
+  // one reloads it: for seconds, longer than kafkajs's retries, every group request is refused.
+  const deadline = Date.now() + coordinatorWaitMs;
+  let offsets: Awaited<ReturnType<Admin['fetchOffsets']>>[number] | undefined;
+  for (;;) {
+    try {
+      [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      break;
+    } catch (error) {
+      if (!isCoordinatorStarting(error) || Date.now() > deadline) throw error;
+      await delay(coordinatorRetryMs);
+    }
+  }
   const committed = new Map<number, number>();
   for (const { partition, offset } of offsets?.partitions ?? []) {
     if (Number(offset) >= 0) committed.set(partition, Number(offset));
