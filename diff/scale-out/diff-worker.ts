@@ -14,7 +14,8 @@ import { compileRules, type RuleOptions } from '../compare-pair.js';
 import type { NoiseThresholds } from '../field-calibration.js';
 import type { PairRecord } from '../pair-record.js';
 import { parseRoutePattern } from '../route-template.js';
-import { defaultJoinWindow, originOf } from '../run-diff.js';
+import { diffDefaults } from '../diff-defaults.js';
+import { originOf } from '../run-diff.js';
 import { PartitionState, rereadRanges, type PairingContext, type PartitionSnapshot } from './partition-state.js';
 import { ensureScaleOutTopics, readSnapshots, scaleOutTopics, stateKey, statePartitionOf } from './state-topic.js';
 import { verdictCodec, verdictOf, type Verdict } from './verdict-record.js';
@@ -133,7 +134,7 @@ async function consume(
 ): Promise<void> {
   const { group, signal } = options;
   const topics = scaleOutTopics(options.topicPrefix);
-  const joinWindow = options.joinWindow ?? defaultJoinWindow;
+  const joinWindow = options.joinWindow ?? diffDefaults.joinWindow;
   const baselineOrigin = options.baselineTarget === undefined ? undefined : originOf(options.baselineTarget);
   let warnedReference = false;
   const context: PairingContext = {

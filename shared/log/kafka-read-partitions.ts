@@ -4,7 +4,7 @@ import { ShadowtapError } from '../errors.js';
 import { EntryQueue } from './entry-queue.js';
 import { isTransient } from './kafka-errors.js';
 import type { KafkaReadLimits } from './kafka-read-limits.js';
-import type { RecordDecoder, RecordWindow } from './kafka-record-decoder.js';
+import { everyRecord, type RecordDecoder, type RecordWindow } from './kafka-record-decoder.js';
 import { fetchedBatch, readCommitted, type Cluster, type ClusterBroker, type FetchedBatch, type FetchedPartition } from './kafkajs-cluster.js';
 import type { LogEntry, ReadOptions } from './record-log.js';
 
@@ -24,8 +24,8 @@ export interface PartitionRead<T> {
   cluster: Cluster;
   topic: string;
   decode: RecordDecoder<T>;
-  /** Which records the read hands over, by their own time. */
-  window: RecordWindow<T>;
+  /** Which records the read hands over, by their own time; all of them when absent. */
+  window?: RecordWindow<T>;
   deadLetter(message: KafkaMessage, partition: number, error: Error): Promise<void>;
   /** The partition's earliest offset now, after records before `offset` were deleted. */
   earliest(partition: number): Promise<number>;
@@ -44,7 +44,7 @@ export interface PartitionRead<T> {
  * captured, as an import is, can sit anywhere before the end).
  */
 export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<ReadOptions, 'signal' | 'onDeadLetter'>): AsyncGenerator<LogEntry<T>> {
-  const { cluster, topic, decode, limits, window } = read;
+  const { cluster, topic, decode, limits, window = everyRecord } = read;
   const { signal, onDeadLetter } = options;
   const queue = new EntryQueue<LogEntry<T>>({ bytes: limits.queueBytes, entries: limits.queueEntries });
   // kafkajs opens a broker's fetch connection on the first fetch; two first fetches at once open

@@ -74,6 +74,9 @@ export interface RecordWindow<T> {
   holds(timeMs: number): boolean;
 }
 
+/** The window of a read that hands over every record (snapshots, verdicts, a partition re-read). */
+export const everyRecord: RecordWindow<unknown> = { peekMs: () => undefined, timeMs: () => 0, holds: () => true };
+
 export function recordWindow<T>(kind: RecordKind<T>, fromMs: number | undefined, toMs: number | undefined): RecordWindow<T> {
   const from = fromMs ?? -Infinity;
   const to = toMs ?? Infinity;
