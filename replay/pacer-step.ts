@@ -1,12 +1,23 @@
+import { setImmediate as immediate } from 'node:timers/promises';
 import type { Pacer } from './pacer.js';
 import { sleepUntil } from './precise-timer.js';
 import type { Wrapper } from './replay-job.js';
 
-/** Waits until the pacer's time for the job; a stop while waiting settles it with no Result, so its capture is replayed later. */
+/**
+ * Waits until the pacer's time for the job; a stop while waiting settles it with no Result, so its
+ * capture is replayed later.
+ *
+ * Open model: a send already due when reached (the worker fell behind: a GC pause, a busy core)
+ * still waits one event loop turn. Catching up in one run of microtasks read no answer while it
+ * sent: the concurrency cap filled with requests the shadow had long answered, and sends were
+ * dropped as if the shadow could not keep up.
+ */
 export function pacerStep(pacer: Pacer, signal: AbortSignal | undefined): Wrapper {
+  const catchUp = pacer.openModel !== undefined;
   return (next) => async (job) => {
     const scheduledAt = pacer.scheduleFor(job.entry.timestampMs);
-    await sleepUntil(scheduledAt, signal);
+    if (catchUp && scheduledAt <= performance.now()) await immediate();
+    else await sleepUntil(scheduledAt, signal);
     if (signal?.aborted) return undefined;
     job.scheduledAt = scheduledAt;
     job.base.scheduledTime = Math.round((performance.timeOrigin + scheduledAt) * 1000);
