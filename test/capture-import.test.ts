@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { goreplayItems, harItems, importCaptures } from '../capture/index.js';
+import { goreplayItems, harItems, importCaptures } from '../index.js';
 import { packageRoot } from '../shared/package-root.js';
 import { openFileLog } from '../shared/log/file-log.js';
 import { captureKind } from '../shared/log/record-log.js';

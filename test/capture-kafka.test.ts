@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
-import { startCaptureServer } from '../capture/index.js';
-import { openLog } from '../shared/log/open-log.js';
+import { startCaptureServer } from '../index.js';
+import { openLog } from '../index.js';
 import { captureKind, type RecordLog } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';
 import { rawRequest, silentLogger, startHttpServer, waitFor, type TestServer } from './helpers/capture-helpers.js';

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { describe, test } from 'node:test';
 import express from 'express';
 import Fastify from 'fastify';
-import { captureFastifyPlugin, captureMiddleware, startCaptureServer } from '../capture/index.js';
+import { captureFastifyPlugin, captureMiddleware, startCaptureServer } from '../index.js';
 import type { Capture } from '../shared/records/types.js';
 import { headerValue } from '../shared/records/types.js';
 import { MemorySink, rawRequest, silentLogger, startHttpServer, waitFor } from './helpers/capture-helpers.js';

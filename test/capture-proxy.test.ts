@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { startCaptureServer, type CaptureServer } from '../capture/index.js';
+import { startCaptureServer, type CaptureServer } from '../index.js';
 import { openFileLog } from '../shared/log/file-log.js';
 import { captureKind, type RecordLog } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startCaptureServer } from '../capture/index.js';
+import { startCaptureServer } from '../index.js';
 import { MemorySink, rawRequest, silentLogger, startHttpServer, waitFor, type TestServer } from './helpers/capture-helpers.js';
 
 describe('capture queue and disk spool', () => {

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startCaptureServer } from '../capture/index.js';
+import { startCaptureServer } from '../index.js';
 import { openLogForAppending } from '../shared/log/open-log.js';
 import { captureKind } from '../shared/log/record-log.js';
 import { MemorySink, rawRequest, silentLogger, startHttpServer, waitFor } from './helpers/capture-helpers.js';

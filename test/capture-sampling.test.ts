@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { resolveSampling, type SamplingOptions } from '../capture/capture-options.js';
-import { startCaptureServer } from '../capture/index.js';
+import { startCaptureServer } from '../index.js';
 import { globToRegExp } from '../capture/path-glob.js';
 import { Sampler } from '../capture/sampler.js';
 import { headerValue } from '../shared/records/types.js';

@@ -4,7 +4,7 @@ import http, { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import Fastify from 'fastify';
-import { captureFastifyPlugin, captureMiddleware } from '../capture/index.js';
+import { captureFastifyPlugin, captureMiddleware } from '../index.js';
 import type { SideEffect } from '../shared/records/types.js';
 import { MemorySink, rawRequest, silentLogger, waitFor } from './helpers/capture-helpers.js';
 import { listenLocal, type LocalServer } from './helpers/local-server.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { parse } from 'yaml';
-import { startCaptureServer } from '../capture/index.js';
+import { startCaptureServer } from '../index.js';
 import { ReplayMetrics } from '../replay/replay-metrics.js';
 import { runReplay } from '../replay/replay-worker.js';
 import { openFileLog } from '../shared/log/file-log.js';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { isBaselineNoise, minBaselinePairs } from '../diff/field-calibration.js';
 import type { PairRecord } from '../diff/pair-record.js';
 import { buildReport, type DiffReport } from '../diff/report.js';
-import { runDiff, summarizeDiff } from '../diff/run-diff.js';
+import { runDiff, summarizeDiff } from '../index.js';
 import { mergeSummaries, summaryFromJson, summaryToJson } from '../diff/summary.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';
 import type { Capture, Result } from '../shared/records/types.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { renderText } from '../diff/render/text.js';
-import { runDiff } from '../diff/run-diff.js';
+import { renderText } from '../index.js';
+import { runDiff } from '../index.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';
 import type { Capture, Result } from '../shared/records/types.js';
 import { memoryLog } from './helpers/diff-memory-log.js';

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { buildReport } from '../diff/report.js';
 import { reportExitCode } from '../diff/report-exit.js';
-import { runDiff, summarizeDiff } from '../diff/run-diff.js';
+import { runDiff, summarizeDiff } from '../index.js';
 import type { PairRecord } from '../diff/pair-record.js';
 import { mergeSummaries, summaryFromJson, summaryToJson } from '../diff/summary.js';
 import { postWebhook } from '../diff/webhook.js';

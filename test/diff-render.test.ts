@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { renderHtml } from '../diff/render/html.js';
-import { renderJson, renderJsonLines } from '../diff/render/json.js';
-import { renderJunit } from '../diff/render/junit.js';
-import { renderMarkdown } from '../diff/render/markdown.js';
-import { renderText } from '../diff/render/text.js';
+import { renderHtml } from '../index.js';
+import { renderJson, renderJsonLines } from '../index.js';
+import { renderJunit } from '../index.js';
+import { renderMarkdown } from '../index.js';
+import { renderText } from '../index.js';
 import { buildReport } from '../diff/report.js';
-import { runDiff } from '../diff/run-diff.js';
+import { runDiff } from '../index.js';
 import type { PairRecord } from '../diff/pair-record.js';
 import { addOutcome, newSummary } from '../diff/summary.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';

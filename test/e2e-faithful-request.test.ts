@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { startCaptureServer } from '../capture/capture-server.js';
-import { runDiff } from '../diff/run-diff.js';
+import { runDiff } from '../index.js';
 import type { PairRecord } from '../diff/pair-record.js';
 import { replayMarkers } from '../shared/records/replay-markers.js';
 import { captureIdHeader } from '../shared/records/side-effects.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
-import { openLog } from '../shared/log/open-log.js';
+import { openLog } from '../index.js';
 import { captureKind, type LogEntry } from '../shared/log/record-log.js';
 import { captureCodec } from '../shared/records/codec.js';
 import { encodeFramed } from '../shared/records/schema-registry.js';

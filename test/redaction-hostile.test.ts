@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
-import { startCaptureServer } from '../capture/index.js';
+import { startCaptureServer } from '../index.js';
 import { openFileLog } from '../shared/log/file-log.js';
 import { captureKind } from '../shared/log/record-log.js';
 import type { Capture } from '../shared/records/types.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { runDiff } from '../diff/run-diff.js';
+import { runDiff } from '../index.js';
 import { runReplay } from '../replay/replay-worker.js';
 import type { Capture, Result } from '../shared/records/types.js';
 import { json } from './helpers/diff-pairs.js';

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { startCaptureServer } from '../capture/capture-server.js';
 import type { PairRecord } from '../diff/pair-record.js';
-import { runDiff } from '../diff/run-diff.js';
+import { runDiff } from '../index.js';
 import { runReplay } from '../replay/replay-worker.js';
 import { ShadowtapError } from '../shared/errors.js';
 import type { Capture, Result } from '../shared/records/types.js';
