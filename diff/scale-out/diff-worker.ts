@@ -39,6 +39,8 @@ export interface DiffWorkerOptions extends RuleOptions {
   joinWindow?: number;
   baselineTarget?: string;
   noiseThresholds?: NoiseThresholds;
+  /** Write each judged pair to the verdicts topic (default true); off, only state and offsets are committed (bench/diff-scale-out.ts measures the difference). */
+  writeVerdicts?: boolean;
   /** How often each partition's state, verdicts and offsets are committed in one transaction. */
   commitIntervalMs?: number;
   signal: AbortSignal;
@@ -231,7 +233,7 @@ async function consume(
     if (!entry.state.dirty && dead.length === 0) return;
     deadLetters.delete(partition);
     const { snapshot, verdicts } = entry.state.snapshot();
-    const verdictMessages: Message[] = verdicts.map(({ record, timeMs }) => ({
+    const verdictMessages: Message[] = (options.writeVerdicts === false ? [] : verdicts).map(({ record, timeMs }) => ({
       key: record.captureId,
       value: encodeVerdict(verdictOf(record, timeMs)),
       timestamp: String(timeMs),
