@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startServers, tempDir, type ChaosServers } from './helpers/chaos-run.js';
+import { freePort, range, sendRequests, startCapture, startServers, tempDir, type ChaosServers } from './helpers/chaos-run.js';
 import { brokerDuringReplay, captureKilledUnderLoad, shadowResetsAndHangs, spoolLimitReached, type ChaosContext } from './helpers/chaos-scenarios.js';
 import { kafkaBrokers } from './helpers/kafka-env.js';
 import { startKafkaBroker, type KafkaBroker } from './kafka/broker.js';
@@ -39,6 +40,32 @@ test('a capture SIGKILLed under load: its successor on the spool folder reports 
   assert.ok(row.lost <= row.reported, `lost ${row.lost} but the restarted agent reported at most ${row.reported}: ${row.notes.join('; ')}`);
   assert.equal(row.replayed, row.recorded, row.notes.join('; '));
   assert.equal(row.compared, row.recorded, row.notes.join('; '));
+});
+
+test('a capture killed while its log is away: the next agent on its spool folder reports exactly the captures that were in memory', { timeout: 120_000 }, async () => {
+  // Nothing listens at the log's address: captures wait in memory (the spool takes only overflow).
+  const args = ['--upstream', servers.stable.url, '--brokers', `127.0.0.1:${await freePort()}`, '--spool-dir', join(work.path, 'spool-ledger')];
+  const agent = await startCapture(args);
+  const client = await sendRequests(agent.url, range(0, 5), 1);
+  assert.equal(client.answered.size, 5);
+  await agent.process.waitFor(async () => (await agent.health()).queueBytes > 0, 'the captures queued');
+  agent.process.child.kill('SIGKILL');
+  await agent.process.exited;
+  const next = await startCapture(args);
+  try {
+    assert.equal((await next.health()).dropped, 5);
+    assert.equal(await next.metric('shadowtap_capture_dropped_total'), 5);
+    const line = next.process.logLines().find((l) => l.lost !== undefined);
+    assert.equal(line?.lost, 5, next.process.stderr);
+    assert.equal(line?.level, 50, 'an error line');
+  } finally {
+    assert.equal(await next.process.stop('SIGTERM'), 0);
+  }
+  // A clean stop leaves nothing to report.
+  const third = await startCapture(args);
+  const dropped = (await third.health()).dropped;
+  await third.process.stop('SIGTERM');
+  assert.equal(dropped, 0);
 });
 
 test('the spool bound reached while the log is unreachable: every capture lost is one the agent counted as dropped', { timeout: 240_000 }, async () => {
