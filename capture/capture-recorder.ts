@@ -131,14 +131,14 @@ export class CaptureRecorder {
   /** Takes the spool folder's crash ledger over, reporting what a killed predecessor lost. */
   private openLedger(dir: string, spool: DiskSpool<Capture> | null): CrashLedger | null {
     try {
-      const inMemory = () => this.pending.length + this.redacting + this.queue.memoryRecords + (spool?.unwrittenRecords ?? 0);
+      const inMemory = () => this.open + this.pending.length + this.redacting + this.queue.memoryRecords + (spool?.unwrittenRecords ?? 0);
       const { ledger, previous, shared } = CrashLedger.open(dir, inMemory);
       if (shared) this.logger.warn({ spoolDir: dir }, 'another running capture agent uses this spool folder: give each agent its own --spool-dir; captures lost if this one is killed are not counted');
       if (previous && previous.captures > 0) {
         this.metrics.dropped(previous.captures, 'crash');
         this.logger.error(
           { lost: previous.captures, pid: previous.pid, savedAt: previous.savedAt },
-          'the previous capture agent on this spool folder was killed: the captures it held only in memory were lost (at most this many: an append under way may have reached the log)',
+          'the previous capture agent on this spool folder was killed: the captures it held only in memory were lost (at most this many: exchanges and an append under way at the kill may not have been)',
         );
       }
       return ledger;
@@ -157,7 +157,11 @@ export class CaptureRecorder {
     const fromRequest = (Array.isArray(given) ? given[0] : given)?.trim();
     const sampling = this.sampler.decide(method, path, query, headers);
     if (!sampling.sampled) this.metrics.sampledOut(sampling.reason ?? 'rate');
-    else this.open++;
+    else {
+      this.open++;
+      // Saved before stable can answer (a later turn): a client that got its answer is always counted.
+      this.ledger?.saveSoon();
+    }
     return {
       id: randomUUID(),
       clientRequestId: fromRequest || null,

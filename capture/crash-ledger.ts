@@ -7,18 +7,19 @@ const FILE_BYTES = 128;
 
 export interface PreviousRun {
   pid: number;
-  /** Captures it held only in memory at its last save: lost with it, at most (an append in flight may have reached the log). */
+  /** Captures it held only in memory at its last save, exchanges under way included: at most this many were lost with it. */
   captures: number;
   savedAt: string;
 }
 
 /**
- * How many captures the agent holds only in memory (waiting for redaction, for an append, for the
- * spool's write), kept in a small file in the spool folder. A SIGKILL or an OOM kill cannot report
+ * How many captures the agent holds only in memory (exchanges under way, captures waiting for
+ * redaction, for an append, for the spool's write), kept in a small file in the spool folder. A SIGKILL or an OOM kill cannot report
  * what it loses; the next agent on the same spool folder reads the count and reports it. The file
  * is written in place with one write and no fsync (it outlives the process, not the machine), at
- * most once per event-loop turn; a clean stop removes it. Captures completed in the turn the
- * process dies in are the only ones it cannot count.
+ * most once per event-loop turn; a clean stop removes it. An exchange is counted from the turn it
+ * began in, before stable can have answered, so a client that got its answer is always counted:
+ * the count is an upper bound (exchanges and an append under way at the kill may not be lost).
  */
 export class CrashLedger {
   private readonly path: string;

@@ -38,6 +38,12 @@ export interface ChaosRow {
   lost: number;
   /** Losses the tool itself counted and reported (drop counters, log lines). */
   reported: number;
+  /** The reported count is an upper bound, not an exact count (a killed capture's). */
+  bound?: boolean;
+  /** The diff's verdicts, by kind. */
+  verdicts: Record<string, number>;
+  /** Results by outcome (`error:reset`, `skipped:unsafe-method`, ...), every attempt counted. */
+  results: Record<string, number>;
   /** What happened, in a few words (exit codes, restarts, verdicts). */
   notes: string[];
 }
@@ -48,7 +54,9 @@ export function formatRows(rows: ChaosRow[]): string {
     '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    lines.push(`| ${r.scenario} | ${r.sent} | ${r.recorded} | ${r.replayed} | ${r.compared} | ${r.lost} | ${r.reported} | ${r.lost - r.reported} | ${r.notes.join('; ')} |`);
+    const unexplained = r.bound ? Math.max(0, r.lost - r.reported) : r.lost - r.reported;
+    const verdicts = Object.entries(r.verdicts).map(([k, v]) => `${k} ${v}`).join(', ');
+    lines.push(`| ${r.scenario} | ${r.sent} | ${r.recorded} | ${r.replayed} | ${r.compared} | ${r.lost} | ${r.bound ? `at most ${r.reported}` : r.reported} | ${unexplained} | verdicts: ${verdicts}; ${r.notes.join('; ')} |`);
   }
   return lines.join('\n');
 }

@@ -92,10 +92,10 @@ async function diff(ctx: ChaosContext, prefix: string, logs: LogCounts, notes: s
 
 const firstLine = (text: string) => text.trim().split('\n').find((l) => l.trim() !== '') ?? '';
 
-function tally(values: Iterable<string>): string {
-  const counts = new Map<string, number>();
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
-  return [...counts].map(([k, v]) => `${k} ${v}`).join(', ');
+function tally(values: Iterable<string>): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const v of values) counts[v] = (counts[v] ?? 0) + 1;
+  return counts;
 }
 
 /** The row of a scenario: each stage counted by request number among those the client sent. */
@@ -103,8 +103,8 @@ function row(scenario: string, sent: Set<number>, logs: LogCounts, verdicts: Map
   const inSent = (set: Iterable<number>) => [...set].filter((n) => sent.has(n)).length;
   const compared = [...verdicts].filter(([n, v]) => sent.has(n) && v !== 'missing').length;
   if (logs.captureRecords > logs.recorded.size) notes.push(`${logs.captureRecords - logs.recorded.size} captures recorded twice (the diff counts each once)`);
-  notes.push(`verdicts: ${tally(verdicts.values())}`);
-  return { scenario, sent: sent.size, recorded: inSent(logs.recorded), replayed: inSent(logs.replayed), compared, lost: sent.size - compared, reported, notes };
+  const judged = tally([...verdicts].filter(([n]) => sent.has(n)).map(([, v]) => v));
+  return { scenario, sent: sent.size, recorded: inSent(logs.recorded), replayed: inSent(logs.replayed), compared, lost: sent.size - compared, reported, verdicts: judged, results: Object.fromEntries(logs.outcomes), notes };
 }
 
 /** The broker killed while capture serves, restarted while it still serves. */
@@ -206,13 +206,16 @@ export async function captureKilledUnderLoad(ctx: ChaosContext): Promise<ChaosRo
   killed = true;
   const client = await loading;
   notes.push(`client: ${client.answered.size} answered, ${client.failed} failed at the kill; last /healthz before it: ${atKill.queueBytes} B queued`);
-  // A restart on the same spool delivers what had reached it.
+  // A restart on the same spool delivers what had reached it, and reports what the killed agent held in memory.
   const restarted = await startCapture(captureArgs(ctx, prefix, 'spool-sigkill'));
   await restarted.process.waitFor(() => spoolIsEmpty(join(ctx.work, 'spool-sigkill')), 'the spool delivered');
+  const reported = (await restarted.health()).dropped;
+  const crashLine = restarted.process.logLines().find((l) => l.lost !== undefined);
+  notes.push(crashLine ? `restarted agent: "${String(crashLine.msg).split(':')[0]}", lost ${String(crashLine.lost)}` : 'restarted agent reported no loss');
   await restarted.process.stop('SIGTERM');
   await replayUntilDone(ctx, prefix, notes);
   const logs = await readLogs(ctx.broker.brokers, prefix);
-  return row(scenario, client.answered, logs, await diff(ctx, prefix, logs, notes), 0, notes);
+  return { ...row(scenario, client.answered, logs, await diff(ctx, prefix, logs, notes), reported, notes), bound: true };
 }
 
 /** The shadow resets every fourth connection and never answers every fourth request; each still gets a Result and a verdict. */
