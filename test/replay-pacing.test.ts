@@ -139,6 +139,26 @@ describe('open model (--rate)', () => {
     }
   });
 
+  it('--max-lateness counts only the wait for a slot: a worker behind its schedule by more than it still sends all, one slot at a time', async () => {
+    // The loop blocked 300 ms puts every send due then more than --max-lateness 200 behind; with
+    // one slot each of them meets it taken (its predecessor in flight) and waits a round trip.
+    const blockMs = 300;
+    const shadow = await blockedOnce(blockMs);
+    const store = await tempStore();
+    try {
+      await store.captures.append(Array.from({ length: 40 }, (_, i) => makeCapture(`w-${i}`, t0 + i)));
+      const summary = await runReplay({ source: store.captures, results: store.results, target: shadow.url, rate: 50, concurrency: 1, maxLatenessMs: 200 });
+      const results = await readAll(store.results);
+      assert.equal(results.length, 40);
+      assert.equal(summary.dropped, 0);
+      assert.equal(summary.sent, 40);
+      assert.ok(summary.latenessMs.max >= 200, `the worker was behind by more than --max-lateness (max lateness ${summary.latenessMs.max} ms)`);
+    } finally {
+      await shadow.close();
+      await store.cleanup();
+    }
+  });
+
   it('with --strict-open-model a send the worker reaches later than --max-lateness is dropped, not sent late', async () => {
     const blockMs = 60;
     const shadow = await blockedOnce(blockMs);
