@@ -16,6 +16,10 @@ import { startPeer } from './replay-peers.js';
  *   fixed overhead = start to the first request at the shadow + the last request at the shadow to exit
  *     (the last request comes before its Result is acknowledged, so this is the stricter end);
  *   throughput = requests between the first and the last; RSS peak and CPU of the whole process (every thread).
+ * Then `--follow` over the same topic with a new group (a consumer group member, so its start
+ * includes the group join): start to the first request, and the last request to exit (sent
+ * SIGTERM once the shadow has every request; the bench polls every 200 ms, so up to 200 ms of
+ * that is the bench's).
  *   node dist/bench/replay-kafka-startup.js      (BENCH_CAPTURES=N, BENCH_ROUNDS=N; default 200000 and 3)
  */
 const count = Number(process.env.BENCH_CAPTURES ?? 200_000);
@@ -37,11 +41,14 @@ interface Run {
   cpuMicrosPerRequest: number;
 }
 
-async function replay(log: 'file' | 'kafka', round: number): Promise<Run> {
-  const logArgs = log === 'kafka' ? ['--brokers', kafka.brokers.join(','), '--topic-prefix', prefix] : ['--store', work];
+type Mode = 'file' | 'kafka' | 'follow';
+
+async function replay(log: Mode, round: number): Promise<Run> {
+  const logArgs = log === 'file' ? ['--store', work] : ['--brokers', kafka.brokers.join(','), '--topic-prefix', prefix];
+  const window = log === 'follow' ? ['--follow', '--from', String(fromMs)] : ['--from', String(fromMs), '--to', String(toMs)];
   const shadow = await startPeer({ role: 'shadow' });
-  const args = ['replay', ...logArgs, '--target', shadow.ready, '--from', String(fromMs), '--to', String(toMs), '--group', `${prefix}${log}-${round}`, '--no-progress'];
-  const usage = await runMeasured(cli, args, { node: true });
+  const args = ['replay', ...logArgs, '--target', shadow.ready, ...window, '--group', `${prefix}${log}-${round}`, '--no-progress'];
+  const usage = await runMeasured(cli, args, { node: true, until: log === 'follow' ? () => shadow.requests() >= count : undefined });
   const { requests, firstMs, lastMs } = (await shadow.close()) as { requests: number; firstMs: number; lastMs: number };
   if (usage.exitCode !== 0 || requests !== count) throw new Error(`replay from ${log} exited ${usage.exitCode} after ${requests} of ${count} requests: ${usage.stderr.trim()}`);
   const run = {
@@ -53,7 +60,7 @@ async function replay(log: 'file' | 'kafka', round: number): Promise<Run> {
     cpuMicrosPerRequest: (usage.cpuMs * 1000) / requests,
   };
   console.log(
-    `  ${log.padEnd(5)} start→first ${run.startMs.toFixed(0)} ms, last→exit ${run.exitMs.toFixed(0)} ms (fixed ${(run.overheadMs / 1000).toFixed(2)} s); ${run.rate.toFixed(0)} req/s; RSS ${run.rssMiB.toFixed(0)} MiB; CPU ${run.cpuMicrosPerRequest.toFixed(1)} µs a request`,
+    `  ${log.padEnd(6)} start→first ${run.startMs.toFixed(0)} ms, last→exit ${run.exitMs.toFixed(0)} ms (fixed ${(run.overheadMs / 1000).toFixed(2)} s); ${run.rate.toFixed(0)} req/s; RSS ${run.rssMiB.toFixed(0)} MiB; CPU ${run.cpuMicrosPerRequest.toFixed(1)} µs a request`,
   );
   return run;
 }
@@ -69,13 +76,14 @@ try {
   for (let round = 1; round <= rounds; round++) {
     console.log(`round ${round} of ${rounds}: load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (${process.env.BENCH_NOTE ?? 'other processes share this machine'})`);
     // Alternated order, so neither log always runs on the warmer machine.
-    const order = round % 2 === 1 ? (['file', 'kafka'] as const) : (['kafka', 'file'] as const);
-    const runs: Partial<Record<'file' | 'kafka', Run>> = {};
+    const order = round % 2 === 1 ? (['file', 'kafka', 'follow'] as const) : (['follow', 'kafka', 'file'] as const);
+    const runs: Partial<Record<Mode, Run>> = {};
     for (const log of order) runs[log] = await replay(log, round);
-    const { file: f, kafka: k } = runs as Record<'file' | 'kafka', Run>;
+    const { file: f, kafka: k, follow: w } = runs as Record<Mode, Run>;
     console.log(
       `  Kafka vs file log: fixed overhead ${(k.overheadMs / 1000).toFixed(2)} s vs ${(f.overheadMs / 1000).toFixed(2)} s (goal ≤ 2 s); RSS ${(k.rssMiB / f.rssMiB).toFixed(2)}× (goal ≤ 1.5×); throughput ${(k.rate / f.rate).toFixed(2)}× (goal ≥ 0.9×); CPU a request ${(k.cpuMicrosPerRequest / f.cpuMicrosPerRequest).toFixed(2)}×`,
     );
+    console.log(`  Kafka --follow: start→first ${(w.startMs / 1000).toFixed(2)} s (goal about 1 s); throughput ${(w.rate / f.rate).toFixed(2)}× the file log's window`);
   }
 } finally {
   await kafka.broker?.stop();

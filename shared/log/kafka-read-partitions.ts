@@ -4,7 +4,7 @@ import { ShadowtapError } from '../errors.js';
 import { EntryQueue } from './entry-queue.js';
 import { isTransient } from './kafka-errors.js';
 import type { KafkaReadLimits } from './kafka-read-limits.js';
-import type { RecordDecoder } from './kafka-record-decoder.js';
+import type { RecordDecoder, RecordWindow } from './kafka-record-decoder.js';
 import { fetchedBatch, readCommitted, type Cluster, type ClusterBroker, type FetchedBatch, type FetchedPartition } from './kafkajs-cluster.js';
 import type { LogEntry, ReadOptions } from './record-log.js';
 
@@ -24,6 +24,8 @@ export interface PartitionRead<T> {
   cluster: Cluster;
   topic: string;
   decode: RecordDecoder<T>;
+  /** Which records the read hands over, by their own time. */
+  window: RecordWindow<T>;
   deadLetter(message: KafkaMessage, partition: number, error: Error): Promise<void>;
   /** The partition's earliest offset now, after records before `offset` were deleted. */
   earliest(partition: number): Promise<number>;
@@ -37,12 +39,13 @@ export interface PartitionRead<T> {
  * A bounded read of given partitions, fetched straight from their leaders: no consumer group,
  * so nothing waits for a join or a rebalance, and a read ends as soon as its last record is
  * handed over. Each partition keeps one fetch on the wire while the previous one is handed
- * over; the hand-over queue bounds the rest. A partition stops at its end offset or at its
- * first record at or past `toMs`.
+ * over; the hand-over queue bounds the rest. A partition stops at its end offset; only records
+ * whose own time is in the window are handed over (a record appended long after it was
+ * captured, as an import is, can sit anywhere before the end).
  */
-export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<ReadOptions, 'fromMs' | 'toMs' | 'signal' | 'onDeadLetter'>): AsyncGenerator<LogEntry<T>> {
-  const { cluster, topic, decode, limits } = read;
-  const { fromMs, toMs, signal, onDeadLetter } = options;
+export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<ReadOptions, 'signal' | 'onDeadLetter'>): AsyncGenerator<LogEntry<T>> {
+  const { cluster, topic, decode, limits, window } = read;
+  const { signal, onDeadLetter } = options;
   const queue = new EntryQueue<LogEntry<T>>({ bytes: limits.queueBytes, entries: limits.queueEntries });
   // kafkajs opens a broker's fetch connection on the first fetch; two first fetches at once open
   // two sockets and close only one, which keeps the process alive. The first fetch goes alone.
@@ -81,9 +84,9 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
     for (const message of batch.messages) {
       if (queue.closed) return false;
       const offset = Number(message.offset);
-      const timestampMs = Number(message.timestamp);
-      if (offset >= end || (toMs !== undefined && timestampMs >= toMs)) return false;
-      if (fromMs !== undefined && timestampMs < fromMs) continue;
+      if (offset >= end) return false;
+      const peekedMs = window.peekMs(message);
+      if (peekedMs !== undefined && !window.holds(peekedMs)) continue;
       const position = { partition, offset };
       const decoded = decode(message, position);
       const value = decoded instanceof Promise ? await decoded : decoded;
@@ -92,6 +95,8 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
         onDeadLetter?.(position, value);
         continue;
       }
+      const timestampMs = peekedMs ?? window.timeMs(value);
+      if (!window.holds(timestampMs)) continue;
       const entry = { value, position, timestampMs };
       const size = message.value?.length ?? 0;
       if (!queue.offer(entry, size) && !(await queue.put(entry, size, async () => undefined, () => true))) return false;

@@ -6,7 +6,7 @@ import { EntryQueue } from './entry-queue.js';
 import { subscribedRoundRobin } from './kafka-assigner.js';
 import type { KafkaReadLimits } from './kafka-read-limits.js';
 import { readPartitions } from './kafka-read-partitions.js';
-import { recordDecoder } from './kafka-record-decoder.js';
+import { recordDecoder, recordWindow } from './kafka-record-decoder.js';
 import type { Cluster } from './kafkajs-cluster.js';
 import type { LogEntry, ReadOptions, RecordKind } from './record-log.js';
 
@@ -29,13 +29,26 @@ export interface KafkaReadContext<T> {
 }
 
 /**
- * One read of a topic. Start per partition: the group's committed offset, else the offset for
- * `fromMs`, else the beginning (for `follow` with `startAtEnd`, the end as the read began). Without `follow`, a bounded read of every partition, fetched
- * directly (no group session: its commits go to the group from outside); each partition ends at
- * the high watermark seen when the read began, or with `toMs` at its first record at or past
- * it. With `follow`, a consumer group member (a throwaway group when none is given) that reads
- * the partitions the group assigns it; with `toMs`, it ends once each of them reached it.
+ * One read of a topic. Start per partition: the group's committed offset, else the first offset
+ * whose Kafka timestamp is at or past `fromMs`, else the beginning (for `follow` with
+ * `startAtEnd`, the end as the read began). Kafka timestamps are append times and a record is
+ * appended after it is captured, so that start misses nothing of the window; records are then
+ * chosen by their own time (`kind.timestampMs`), which an imported recording keeps from long
+ * before its append. Without `follow`, a bounded read of every partition, fetched directly (no
+ * group session: its commits go to the group from outside), to the end present when the read
+ * began: a record of the window may have been appended at any time since, so no earlier record
+ * says where to stop. With `follow`, a consumer group member (a throwaway group when none is
+ * given) that reads the partitions the group assigns it; with `toMs`, a partition ends once past
+ * the end present when the read began and at a record appended `liveAppendLagMs` after `toMs`.
  */
+/**
+ * How long after its capture a live record may be appended (agent queue, a short spool): a
+ * followed window's partition ends at a record appended this long past `toMs`. Older records
+ * (imports, a spool drained after a long outage) are found by reading to the end present when
+ * the read began.
+ */
+const liveAppendLagMs = 60_000;
+
 export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadOptions = {}): AsyncGenerator<LogEntry<T>> {
   const { kafka, admin, topic, kind } = context;
   const { fromMs, toMs, follow = false, group, signal, onDeadLetter, startAtEnd = false } = options;
@@ -64,6 +77,7 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   // Where a followed partition starts when nothing else says: its beginning, or with startAtEnd its end as the read began.
   const defaults = new Map(watermarks.map(({ partition, low, high }) => [partition, Number(startAtEnd && fromMs === undefined ? high : low)]));
   const decode = recordDecoder(topic, kind, context.registry);
+  const window = recordWindow(kind, fromMs, toMs);
   if (cluster) {
     const ranges = new Map(
       watermarks.map(({ partition, low, high }) => {
@@ -77,13 +91,14 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
         cluster,
         topic,
         decode,
+        window,
         deadLetter: context.deadLetter,
         ranges,
         limits: context.limits,
         earliest: async (partition) => Number((await admin.fetchTopicOffsets(topic)).find((p) => p.partition === partition)?.low ?? 0),
         failure: (error) => context.failure(`read topic ${topic}`, error),
       },
-      { fromMs, toMs, signal, onDeadLetter },
+      { signal, onDeadLetter },
     );
     return;
   }
@@ -105,6 +120,7 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   });
   const untrack = context.track(groupId, consumer, () => queue.close());
   const canEnd = toMs !== undefined;
+  const endPresent = new Map(watermarks.map(({ partition, high }) => [partition, Number(high)]));
   const done = new Set<number>();
   let assigned: number[] | undefined;
   let starts = new Map<number, number>();
@@ -177,23 +193,24 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
             for (const message of batch.messages) {
               if (!current() || queue.closed) return;
               const offset = Number(message.offset);
-              const timestampMs = Number(message.timestamp);
               if (offset < (starts.get(partition) ?? 0)) continue;
-              if (toMs !== undefined && timestampMs >= toMs) {
+              if (toMs !== undefined && offset >= (endPresent.get(partition) ?? 0) && Number(message.timestamp) >= toMs + liveAppendLagMs) {
                 markDone(partition);
                 break;
               }
               const position = { partition, offset };
-              if (fromMs === undefined || timestampMs >= fromMs) {
+              const peekedMs = window.peekMs(message);
+              if (peekedMs === undefined || window.holds(peekedMs)) {
                 const decoded = decode(message, position);
                 const value = decoded instanceof Promise ? await decoded : decoded;
                 if (value instanceof ShadowtapError) {
                   await context.deadLetter(message, partition, value);
                   onDeadLetter?.(position, value);
                 } else {
+                  const timestampMs = peekedMs ?? window.timeMs(value);
                   const entry = { value, position, timestampMs };
                   const size = message.value?.length ?? 0;
-                  if (!queue.offer(entry, size) && !(await queue.put(entry, size, heartbeat, current))) return;
+                  if (window.holds(timestampMs) && !queue.offer(entry, size) && !(await queue.put(entry, size, heartbeat, current))) return;
                 }
               }
               resolved = message.offset;

@@ -49,3 +49,60 @@ export function recordDecoder<T>(topic: string, kind: RecordKind<T>, registry: R
     }
   };
 }
+
+/**
+ * A window of record times, [fromMs, toMs), judged by each record's own time (a capture's
+ * capture time), never by its Kafka timestamp: that is when the record was appended, which for
+ * an imported recording or a spool drained after an outage is long after it was captured.
+ */
+export interface RecordWindow<T> {
+  /** The record's own time when it can be read from its bytes without decoding the record; else undefined. */
+  peekMs(message: Pick<KafkaMessage, 'headers' | 'value'>): number | undefined;
+  timeMs(record: T): number;
+  holds(timeMs: number): boolean;
+}
+
+export function recordWindow<T>(kind: RecordKind<T>, fromMs: number | undefined, toMs: number | undefined): RecordWindow<T> {
+  const from = fromMs ?? -Infinity;
+  const to = toMs ?? Infinity;
+  const peekable = startsWithIdAndTime(kind);
+  return {
+    peekMs: (message) => (peekable ? peekCaptureTimeMs(message) : undefined),
+    timeMs: kind.timestampMs,
+    holds: (timeMs) => timeMs >= from && timeMs < to,
+  };
+}
+
+/** Whether the kind's records begin with the string `id` and the long `captureTime` (micros), as every capture schema version does. */
+function startsWithIdAndTime<T>(kind: RecordKind<T>): boolean {
+  const fields = (kind.codec.type as unknown as { fields?: Array<{ name: string }> }).fields;
+  return kind.name === 'captures' && fields?.[0]?.name === 'id' && fields[1]?.name === 'captureTime';
+}
+
+/**
+ * A capture's time in ms read from its first two Avro fields (zigzag varints: the id's length,
+ * its bytes, then the capture time in micros), so records outside a window are skipped without
+ * being decoded. Undefined when the bytes are not plain shadowtap Avro or end too soon: the
+ * record is then decoded, and a damaged one goes to the dead letters as before.
+ */
+function peekCaptureTimeMs(message: Pick<KafkaMessage, 'headers' | 'value'>): number | undefined {
+  const bytes = message.value;
+  if (!bytes || headerText(message.headers, schemaVersionHeader) === undefined || headerText(message.headers, wireFormatHeader) !== undefined) return undefined;
+  const idLength = readVarLong(bytes, 0);
+  if (!idLength || idLength.value < 0) return undefined;
+  const time = readVarLong(bytes, idLength.end + idLength.value);
+  return time && Math.floor(time.value / 1000);
+}
+
+/** A zigzag varint (Avro long) at `offset`, while it stays a safe integer; undefined past the end. */
+function readVarLong(bytes: Buffer, offset: number): { value: number; end: number } | undefined {
+  let zigzag = 0;
+  let scale = 1;
+  for (let i = offset; i < bytes.length && i < offset + 8; i++) {
+    const byte = bytes[i]!;
+    zigzag += (byte & 0x7f) * scale;
+    if (byte < 0x80) return { value: zigzag % 2 === 0 ? zigzag / 2 : -(zigzag + 1) / 2, end: i + 1 };
+    scale *= 128;
+  }
+  return undefined;
+}
