@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PartitionAssigners, type Admin, type Consumer, type Kafka, type KafkaMessage } from 'kafkajs';
 import { ShadowtapError } from '../errors.js';
-import { isCoordinatorStarting } from './kafka-errors.js';
 import type { RegistryCodec } from '../records/schema-registry.js';
 import { EntryQueue } from './entry-queue.js';
+import { isCoordinatorStarting, isTransient } from './kafka-errors.js';
 import { subscribedRoundRobin } from './kafka-assigner.js';
 import type { KafkaReadLimits } from './kafka-read-limits.js';
 import { readPartitions } from './kafka-read-partitions.js';
@@ -50,6 +50,8 @@ export interface KafkaReadContext<T> {
  * the read began.
  */
 const liveAppendLagMs = 60_000;
+/** Attempts of a read's start queries through a leader change before the read fails. */
+const startAttempts = 4;
 
 export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadOptions = {}): AsyncGenerator<LogEntry<T>> {
   const { kafka, admin, topic, kind } = context;
@@ -61,20 +63,25 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   let fromOffsets: Map<number, number> | undefined;
   let windowCommitted: Map<number, number> | undefined;
   let cluster: Cluster | undefined;
-  try {
-    // Side by side, a few round trips each: they are all of a bounded read's start.
-    const [offsets, byTime, committed, connected] = await Promise.all([
-      admin.fetchTopicOffsets(topic),
-      fromMs === undefined ? undefined : admin.fetchTopicOffsetsByTimestamp(topic, fromMs),
-      follow || !group ? undefined : committedOffsets(admin, group, topic),
-      follow ? undefined : context.cluster(),
-    ]);
-    watermarks = offsets;
-    fromOffsets = byTime && new Map(byTime.map(({ partition, offset }) => [partition, Number(offset)]));
-    windowCommitted = committed;
-    cluster = connected;
-  } catch (error) {
-    throw context.failure(`read topic ${topic}`, error);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      // Side by side, a few round trips each: they are all of a bounded read's start.
+      const [offsets, byTime, committed, connected] = await Promise.all([
+        admin.fetchTopicOffsets(topic),
+        fromMs === undefined ? undefined : admin.fetchTopicOffsetsByTimestamp(topic, fromMs),
+        follow || !group ? undefined : committedOffsets(admin, group, topic),
+        follow ? undefined : context.cluster(),
+      ]);
+      watermarks = offsets;
+      fromOffsets = byTime && new Map(byTime.map(({ partition, offset }) => [partition, Number(offset)]));
+      windowCommitted = committed;
+      cluster = connected;
+      break;
+    } catch (error) {
+      // A leader elected moments ago (a new topic, a restarted broker) is not in every answer yet: ask again.
+      if (attempt >= startAttempts || !isTransient(error)) throw context.failure(`read topic ${topic}`, error);
+      await delay(250 * attempt);
+    }
   }
   // Where a followed partition starts when nothing else says: its beginning, or with startAtEnd its end as the read began.
   const defaults = new Map(watermarks.map(({ partition, low, high }) => [partition, Number(startAtEnd && fromMs === undefined ? high : low)]));
