@@ -27,9 +27,8 @@ export interface ReferenceSendOptions {
 export function withReference(options: ReferenceSendOptions): (send: Send) => Send {
   const { peer, sender, redaction, stats, sink, hardStop } = options;
   let pairsSent = 0;
-  const sendReference = async (job: ReplayJob): Promise<Result> => {
+  const sendReference = async (job: ReplayJob, request: OutgoingRequest | string): Promise<Result> => {
     const sent = job.sent!;
-    const request = referenceRequest(peer, sent.request, sent.capture.id);
     const base = { ...job.base, target: peer.target.origin, role: 'reference', requestChanges: changesOf(typeof request === 'string' ? undefined : request, sent) };
     if (typeof request === 'string') return skipped(base, request);
     const outcome = await sender.send(request);
@@ -39,9 +38,11 @@ export function withReference(options: ReferenceSendOptions): (send: Send) => Se
     if (attempt !== 1) return send(job, attempt);
     // Whichever side is sent first is answered first on a shared host: take turns, so neither is always second.
     const referenceFirst = (pairsSent++ & 1) === 0;
-    const answer = referenceFirst ? sendReference(job) : undefined;
+    // Built before either leaves, so the two sends are as close together as they can be.
+    const request = referenceRequest(peer, job.sent!.request, job.sent!.capture.id);
+    const answer = referenceFirst ? sendReference(job, request) : undefined;
     const sending = send(job, attempt);
-    const answered = answer ?? sendReference(job);
+    const answered = answer ?? sendReference(job, request);
     job.settlePeers = async () => {
       const result = await answered;
       if (hardStop.aborted) return;
