@@ -18,10 +18,20 @@ export interface ImportSummary {
 export interface ImportOptions {
   redaction?: RedactionOptions;
   batchRecords?: number;
+  /** Told the counts so far after each batch written. */
+  onProgress?: (summary: ImportSummary) => void;
 }
 
-/** Shared by all importers: redacts each capture exactly as the live agent would and appends in batches. */
-export async function importCaptures(items: Iterable<ImportItem>, sink: RecordLog<Capture>, options: ImportOptions = {}): Promise<ImportSummary> {
+/**
+ * Shared by all importers: redacts each capture exactly as the live agent would and appends in
+ * batches, taking the next items only once a batch is written (a streamed file is read no faster
+ * than the log takes it, in bounded memory).
+ */
+export async function importCaptures(
+  items: Iterable<ImportItem> | AsyncIterable<ImportItem>,
+  sink: Pick<RecordLog<Capture>, 'name' | 'append'>,
+  options: ImportOptions = {},
+): Promise<ImportSummary> {
   const redactor = new Redactor(resolveRedaction(options.redaction));
   const batchRecords = options.batchRecords ?? 500;
   const summary: ImportSummary = { imported: 0, skipped: 0, reasons: {} };
@@ -35,8 +45,9 @@ export async function importCaptures(items: Iterable<ImportItem>, sink: RecordLo
     }
     summary.imported += batch.length;
     batch = [];
+    options.onProgress?.(summary);
   };
-  for (const item of items) {
+  for await (const item of items) {
     if ('skip' in item) {
       summary.skipped++;
       summary.reasons[item.skip] = (summary.reasons[item.skip] ?? 0) + 1;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { JSONParser } from '@streamparser/json';
 import { ShadowtapError } from '../shared/errors.js';
 import type { Capture, Header } from '../shared/records/types.js';
 import { captureV2Defaults, headerValue } from '../shared/records/types.js';
@@ -97,15 +98,37 @@ function entryToItem(entry: HarEntry, source: ImportSource): ImportItem {
   return { capture };
 }
 
-/** Turns the entries of a HAR 1.2 file (browser devtools, proxies) into captures. */
-export function* harItems(text: string, source: ImportSource, file = 'HAR file'): Generator<ImportItem> {
-  let doc: { log?: { entries?: HarEntry[] } };
-  try {
-    doc = JSON.parse(text);
-  } catch (error) {
-    throw new ShadowtapError('ST_BAD_INPUT_FILE', `${file} is not JSON (${(error as Error).message}); expected a HAR 1.2 file`);
+/**
+ * Turns the entries of a HAR 1.2 file (browser devtools, proxies) into captures. The file (its
+ * text, or its chunks as read) is parsed as a stream: each entry of `log.entries` is taken whole
+ * and then dropped, so memory holds one entry and one chunk whatever the file's size.
+ */
+export async function* harItems(file: string | Buffer | AsyncIterable<Buffer>, source: ImportSource, name = 'HAR file'): AsyncGenerator<ImportItem> {
+  const parser = new JSONParser({ paths: ['$.log.entries.*', '$.log.entries'], keepStack: false });
+  let entries: unknown[] = [];
+  let sawEntries = false;
+  parser.onValue = ({ value, key, parent }) => {
+    if (key === 'entries' && !Array.isArray(parent)) sawEntries = Array.isArray(value);
+    else entries.push(value);
+  };
+  const notJson = (error: unknown) =>
+    new ShadowtapError('ST_BAD_INPUT_FILE', `${name} is not JSON (${(error as Error).message}); expected a HAR 1.2 file`);
+  const chunks = typeof file === 'string' || Buffer.isBuffer(file) ? [file] : file;
+  for await (const chunk of chunks) {
+    try {
+      parser.write(chunk);
+    } catch (error) {
+      throw notJson(error);
+    }
+    const taken = entries;
+    entries = [];
+    for (const entry of taken) yield entryToItem(entry as HarEntry, source);
   }
-  const entries = doc?.log?.entries;
-  if (!Array.isArray(entries)) throw new ShadowtapError('ST_BAD_INPUT_FILE', `${file} has no log.entries; expected a HAR 1.2 file`);
-  for (const entry of entries) yield entryToItem(entry, source);
+  try {
+    // A whole document ends the parser by itself; one cut short is refused here.
+    if (!parser.isEnded) parser.end();
+  } catch (error) {
+    throw notJson(error);
+  }
+  if (!sawEntries) throw new ShadowtapError('ST_BAD_INPUT_FILE', `${name} has no log.entries; expected a HAR 1.2 file`);
 }

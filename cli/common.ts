@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { ExitCode, ShadowtapError, usageError } from '../shared/errors.js';
 import { parseHttpUrl } from '../shared/http/http-url.js';
 import { defaultLogOptions, type LogOptions } from '../shared/log/open-log.js';
+import { parseDuration } from './commands/gate.js';
 
 /** Flags every command that touches a log shares: `--brokers` for Kafka or `--store` for the file log. */
 export function addLogOptions(command: Command): Command {
@@ -30,6 +31,10 @@ export function addLogOptions(command: Command): Command {
         .default(defaultLogOptions.partitions)
         .argParser((v) => parsePositiveInt(v, '--partitions')),
     )
+    .addOption(
+      new Option('--retention <duration>', "Kafka: how long topics keep records (7d, 36h, or 'forever'): topics shadowtap creates get it, an existing topic that keeps less is refused; default the broker's")
+        .argParser(parseRetention),
+    )
     .hook('preAction', (self) => {
       // A --store typed on the command line is a clearer wish than KAFKA_BROKERS left in the environment.
       if (self.getOptionValueSource('store') === 'cli' && self.getOptionValueSource('brokers') === 'env') {
@@ -38,14 +43,20 @@ export function addLogOptions(command: Command): Command {
     });
 }
 
-export function logOptionsFrom(opts: { brokers?: string; store?: string; topicPrefix?: string; partitions?: number; schemaRegistry?: string }): LogOptions {
+export function logOptionsFrom(opts: { brokers?: string; store?: string; topicPrefix?: string; partitions?: number; schemaRegistry?: string; retention?: number }): LogOptions {
   return {
+    retentionMs: opts.retention,
     schemaRegistry: opts.schemaRegistry,
     brokers: opts.brokers ? opts.brokers.split(',').map((b) => b.trim()).filter(Boolean) : undefined,
     store: opts.store,
     topicPrefix: opts.topicPrefix,
     partitions: opts.partitions,
   };
+}
+
+/** A duration such as 7d or 36h, or 'forever' (-1, Kafka's retention.ms for no limit). */
+function parseRetention(value: string): number {
+  return value.trim() === 'forever' ? -1 : parseDuration(value, '--retention');
 }
 
 export function parsePositiveInt(value: string, flag: string): number {

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
 import { importCaptures, type ImportItem, type ImportSource } from '../../capture/capture-importer.js';
@@ -7,7 +8,8 @@ import { goreplayItems } from '../../capture/import-goreplay.js';
 import { harItems } from '../../capture/import-har.js';
 import { ShadowtapError } from '../../shared/errors.js';
 import { openLog } from '../../shared/log/open-log.js';
-import { captureKind } from '../../shared/log/record-log.js';
+import { captureKind, type RecordLog } from '../../shared/log/record-log.js';
+import type { Capture } from '../../shared/records/types.js';
 import { action, addLogOptions, logOptionsFrom, parsePositiveInt } from '../common.js';
 import { addRedactionOptions, redactionFrom, type RedactionFlags } from './capture.js';
 
@@ -23,35 +25,95 @@ interface ImportFlags extends RedactionFlags {
 
 type Format = 'har' | 'goreplay';
 
-const readers: Record<Format, (file: Buffer, source: ImportSource, name: string) => Iterable<ImportItem>> = {
-  har: (file, source, name) => harItems(file.toString('utf8'), source, name),
+const readers: Record<Format, (file: AsyncIterable<Buffer>, source: ImportSource, name: string) => AsyncIterable<ImportItem>> = {
+  har: harItems,
   goreplay: goreplayItems,
 };
 
+/** Chunks of a file as read: a MiB at a time, so a file of any size is read in bounded memory. */
+const chunkBytes = 1024 * 1024;
+/** A progress line at most this often, and only for an import that lasts longer. */
+const progressEveryMs = 1000;
+
 async function runImport(format: Format, file: string, flags: ImportFlags): Promise<number> {
-  let bytes: Buffer;
+  let size: number;
   try {
-    bytes = await readFile(file);
+    size = (await stat(file)).size;
   } catch (error) {
     throw new ShadowtapError('ST_BAD_INPUT_FILE', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   const source: ImportSource = { agent: flags.agent ?? `import-${format}`, service: flags.service, maxBodyBytes: flags.maxBody };
-  // Parse before opening the log, so a wrong file costs nothing.
-  const items = [...readers[format](bytes, source, file)];
-  const redaction = redactionFrom(flags);
-  const log = await openLog(captureKind, logOptionsFrom(flags));
+  let bytesRead = 0;
+  async function* chunks(): AsyncGenerator<Buffer> {
+    const stream = createReadStream(file, { highWaterMark: chunkBytes });
+    try {
+      for await (const chunk of stream) {
+        bytesRead += (chunk as Buffer).length;
+        yield chunk as Buffer;
+      }
+    } catch (error) {
+      throw new ShadowtapError('ST_BAD_INPUT_FILE', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    } finally {
+      stream.destroy();
+    }
+  }
+  const progress = new ImportProgress(basename(file), size, () => bytesRead);
+  // Opened at the first batch of captures, so a file in the wrong format costs nothing.
+  let log: RecordLog<Capture> | undefined;
+  const sink = {
+    get name() {
+      return log?.name ?? (flags.brokers ? 'Kafka' : (flags.store ?? 'the store'));
+    },
+    async append(records: Capture[]) {
+      log ??= await openLog(captureKind, logOptionsFrom(flags));
+      await log.append(records);
+    },
+  };
   try {
-    const summary = await importCaptures(items, log, { redaction });
+    const summary = await importCaptures(readers[format](chunks(), source, file), sink, { redaction: redactionFrom(flags), onProgress: (counts) => progress.tell(counts.imported) });
+    progress.done(summary.imported);
     const reasons = Object.entries(summary.reasons).map(([reason, n]) => `${n} ${reason}`);
     process.stdout.write(
-      `imported ${summary.imported} captures from ${basename(file)} into ${log.name}` +
+      `imported ${summary.imported} captures from ${basename(file)} into ${sink.name}` +
         (summary.skipped > 0 ? `; skipped ${summary.skipped}: ${reasons.join(', ')}` : '') +
         '\n',
     );
   } finally {
-    await log.close();
+    await log?.close();
   }
   return 0;
+}
+
+/** Progress on stderr: bytes read of the file and captures written, at most once a second, and a last line at the end. */
+class ImportProgress {
+  private readonly started = Date.now();
+  private lastMs = this.started;
+
+  constructor(
+    private readonly name: string,
+    private readonly size: number,
+    private readonly bytesRead: () => number,
+  ) {}
+
+  tell(imported: number): void {
+    const now = Date.now();
+    if (now - this.lastMs < progressEveryMs) return;
+    this.lastMs = now;
+    this.write(imported, false);
+  }
+
+  /** The last line, always: what was read and written in the end. */
+  done(imported: number): void {
+    this.write(imported, true);
+  }
+
+  private write(imported: number, last: boolean): void {
+    const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
+    const share = this.size > 0 ? Math.min(100, Math.floor((100 * this.bytesRead()) / this.size)) : 100;
+    const line = `import ${this.name}: ${share}% (${mib(this.bytesRead())} of ${mib(this.size)} MiB), ${imported} captures, ${((Date.now() - this.started) / 1000).toFixed(0)} s`;
+    // A terminal gets one line rewritten in place; a log file a line each time.
+    process.stderr.write(process.stderr.isTTY ? `\r${line}${last ? '\n' : ''}` : `${line}\n`);
+  }
 }
 
 function addImportFormat(parent: Command, format: Format, description: string, example: string): void {

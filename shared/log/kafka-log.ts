@@ -1,4 +1,4 @@
-import { Kafka, Partitioners, logLevel, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
+import kafkajs, { Kafka, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
 import { ShadowtapError, logUnreachable, usageError } from '../errors.js';
 import { isTransient, reasonOf } from './kafka-errors.js';
 import type { KafkaCompression } from './kafka-produce-protocol.js';
@@ -7,6 +7,7 @@ import { readKafka } from './kafka-read.js';
 import { kafkaReadLimits, type KafkaReadLimits } from './kafka-read-limits.js';
 import { schemaHeader, schemaVersionHeader, wireFormatHeader } from './kafka-record-decoder.js';
 import { createCluster, type Cluster } from './kafkajs-cluster.js';
+import { kafkaClientConfig, producerConfig } from './kafka-client-config.js';
 import { encodeFramedInto, RegistryCodec, SchemaRegistryClient, valueSubject } from '../records/schema-registry.js';
 import type { LogEntry, Position, RecordKind, RecordLog } from './record-log.js';
 
@@ -23,6 +24,12 @@ export interface KafkaLogOptions {
   schemaRegistry?: string;
   /** What a read may hold in memory (default kafkaReadLimits). */
   readLimits?: Partial<KafkaReadLimits>;
+  /**
+   * How long the topics must keep records (ms; -1 for ever): topics this log creates get it as
+   * retention.ms, and an existing topic that keeps records for less is refused. Unset: topics
+   * get the broker's default retention and nothing is checked.
+   */
+  retentionMs?: number;
 }
 
 /** Throws the usage error of a topic prefix Kafka would refuse. */
@@ -43,20 +50,13 @@ const rebalanceErrors = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 
  * schema version in a header, undecodable records moved to `${topic}.dlq`.
  */
 export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOptions): Promise<RecordLog<T>> {
-  const { brokers, topicPrefix, partitions, clientId, compression = 'auto', schemaRegistry } = options;
+  const { brokers, topicPrefix, partitions, clientId, compression = 'auto', schemaRegistry, retentionMs } = options;
   const readLimits = { ...kafkaReadLimits, ...options.readLimits };
   const topic = `${topicPrefix}${kind.name}`;
   const deadLetterTopic = `${topic}.dlq`;
   const where = brokers.join(',');
   checkTopicName(topic, topicPrefix);
-  const kafka = new Kafka({
-    clientId,
-    brokers,
-    // kafkajs would print its own logs and stack traces; failures reach users as ShadowtapErrors instead.
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 3000,
-    retry: { retries: 3, initialRetryTime: 250, maxRetryTime: 2000 },
-  });
+  const kafka = new Kafka(kafkaClientConfig(brokers, clientId));
 
   const failure = (action: string, error: unknown): ShadowtapError => {
     if (error instanceof ShadowtapError) return error;
@@ -68,9 +68,26 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
 
   const admin = kafka.admin();
   let replicationFactor = 1;
+  /** A topic's retention.ms (-1: for ever); undefined when the broker does not say. */
+  const retentionOf = async (name: string): Promise<number | undefined> => {
+    const { resources } = await admin.describeConfigs({ resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms'] }], includeSynonyms: false });
+    const value = resources[0]?.configEntries.find((entry) => entry.configName === 'retention.ms')?.configValue;
+    return value === undefined || value === null ? undefined : Number(value);
+  };
   const ensureTopic = async (name: string) => {
-    if ((await admin.listTopics()).includes(name)) return;
-    await admin.createTopics({ topics: [{ topic: name, numPartitions: partitions, replicationFactor }], waitForLeaders: true });
+    if (!(await admin.listTopics()).includes(name)) {
+      const configEntries = retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(retentionMs) }];
+      await admin.createTopics({ topics: [{ topic: name, numPartitions: partitions, replicationFactor, configEntries }], waitForLeaders: true });
+      return;
+    }
+    if (retentionMs === undefined) return;
+    const kept = await retentionOf(name);
+    if (kept !== undefined && kept >= 0 && (retentionMs < 0 || kept < retentionMs)) {
+      throw usageError(
+        `topic ${name} keeps records for ${formatRetention(kept)}, less than --retention ${formatRetention(retentionMs)}: ` +
+          `raise it (kafka-configs.sh --alter --entity-type topics --entity-name ${name} --add-config retention.ms=${retentionMs}) or give a shorter --retention`,
+      );
+    }
   };
 
   let timer: NodeJS.Timeout | undefined;
@@ -106,6 +123,25 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
         throw error;
       })
     : undefined;
+  /**
+   * The one line to tell a window read that starts before what the topic still holds: records
+   * appended longer ago than its retention were deleted (a partition's low watermark moved), so
+   * the window may miss some. (Records are stamped with their append time, so a recording
+   * imported today is kept its full retention whatever its capture times.)
+   */
+  const retentionWarning = async (fromMs: number): Promise<string | undefined> => {
+    try {
+      const kept = await retentionOf(topic);
+      if (kept === undefined || kept < 0 || fromMs >= Date.now() - kept) return undefined;
+      const deleted = (await admin.fetchTopicOffsets(topic)).some(({ low }) => Number(low) > 0);
+      if (!deleted) return undefined;
+      return `${topic} keeps records for ${formatRetention(kept)} and has deleted older ones: the window from ${new Date(fromMs).toISOString()} may miss records appended before ${new Date(Date.now() - kept).toISOString()} (see --retention)`;
+    } catch {
+      // Only a warning: the read itself reports a broker that cannot be reached.
+      return undefined;
+    }
+  };
+
   // Appends go through a producer thread; this producer only moves undecodable records aside.
   const appender = new ProducerThread({
     brokers,
@@ -121,11 +157,7 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
   let producer: Promise<Producer> | undefined;
   const connectedProducer = (): Promise<Producer> => {
     producer ??= (async () => {
-      const created = kafka.producer({
-        createPartitioner: Partitioners.DefaultPartitioner,
-        allowAutoTopicCreation: false,
-        retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 },
-      });
+      const created = kafka.producer(producerConfig);
       await created.connect();
       return created;
     })().catch((error) => {
@@ -211,7 +243,6 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
 
   const writer: RecordWriter<T> = {
     key: kind.key,
-    timestampMs: kind.timestampMs,
     writeValue: registry
       ? (record, target, offset) => encodeFramedInto(registry.schemaId, kind.codec, record, target, offset)
       : kind.codec.encodeInto,
@@ -232,7 +263,8 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
 
     read(readOptions = {}) {
       const entries = readKafka({ kafka, admin, topic, kind, deadLetter, track, failure, registry: registry?.codec, cluster: connectedCluster, limits: readLimits }, readOptions);
-      return readOptions.partitions ? onlyPartitions(entries, readOptions.partitions) : entries;
+      const read = readOptions.partitions ? onlyPartitions(entries, readOptions.partitions) : entries;
+      return readOptions.fromMs === undefined || !readOptions.onWarning ? read : warnedFirst(retentionWarning(readOptions.fromMs), readOptions.onWarning, read);
     },
 
     async partitionCount(): Promise<number> {
@@ -286,6 +318,23 @@ async function registerSchema<T>(kind: RecordKind<T>, topic: string, url: string
   } catch (error) {
     throw logUnreachable(`cannot register the ${kind.codec.name} schema at the schema registry ${url}: ${(error as Error).message}. Check --schema-registry.`, error);
   }
+}
+
+/** Tells `warn` the one line `check` finds (if any) before the entries come. */
+async function* warnedFirst<T>(check: Promise<string | undefined>, warn: (message: string) => void, entries: AsyncIterable<LogEntry<T>>): AsyncGenerator<LogEntry<T>> {
+  const warning = await check;
+  if (warning) warn(warning);
+  yield* entries;
+}
+
+const dayMs = 86_400_000;
+/** "7d", "36h", "90m", "for ever". */
+export function formatRetention(ms: number): string {
+  if (ms < 0) return 'for ever';
+  if (ms % dayMs === 0) return `${ms / dayMs}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${ms / 1000}s`;
 }
 
 /** A read of some partitions: the Kafka reader covers the whole topic, the others' entries are passed over. */

@@ -33,7 +33,6 @@ export interface SendRequest {
   id: number;
   bytes: ArrayBuffer;
   bounds: Uint32Array;
-  timestampsMs: Float64Array;
 }
 
 export interface CloseRequest {

@@ -1,7 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 // First: it replaces parts of kafkajs's produce path before kafkajs is loaded in this thread.
 import './kafkajs-lean-produce.js';
-import { CompressionTypes, Kafka, Partitioners, logLevel, type Message } from 'kafkajs';
+import { CompressionTypes, Kafka, type Message } from 'kafkajs';
+import { kafkaClientConfig, producerConfig } from './kafka-client-config.js';
 import { isTransient, reasonOf } from './kafka-errors.js';
 import { compressMinBytes, type CloseRequest, type ProducerThreadConfig, type SendReply, type SendRequest } from './kafka-produce-protocol.js';
 
@@ -12,22 +13,10 @@ import { compressMinBytes, type CloseRequest, type ProducerThreadConfig, type Se
  */
 const config = workerData as ProducerThreadConfig;
 const port = parentPort!;
-const kafka = new Kafka({
-  clientId: config.clientId,
-  brokers: config.brokers,
-  logLevel: logLevel.NOTHING,
-  connectionTimeout: 3000,
-  retry: { retries: 3, initialRetryTime: 250, maxRetryTime: 2000 },
-});
+const kafka = new Kafka(kafkaClientConfig(config.brokers, config.clientId));
 // Idempotent: a batch retried after a lost acknowledgement keeps its sequence numbers, so the
 // broker stores it once. That needs acks from all in-sync replicas and one request in flight.
-const producer = kafka.producer({
-  createPartitioner: Partitioners.DefaultPartitioner,
-  allowAutoTopicCreation: false,
-  idempotent: true,
-  maxInFlightRequests: 1,
-  retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 },
-});
+const producer = kafka.producer({ ...producerConfig, idempotent: true, maxInFlightRequests: 1 });
 let connected: Promise<void> | null = null;
 
 async function send(request: SendRequest): Promise<void> {
@@ -37,14 +26,16 @@ async function send(request: SendRequest): Promise<void> {
   });
   await connected;
   const bytes = Buffer.from(request.bytes);
-  const { bounds, timestampsMs } = request;
-  const count = timestampsMs.length;
+  const { bounds } = request;
+  const count = (bounds.length - 1) / 2;
+  // Kafka's timestamp is the time of this send (retention counts from it); the record's own time is inside it.
+  const timestamp = String(Date.now());
   const messages = new Array<Message>(count);
   for (let i = 0; i < count; i++) {
     messages[i] = {
       key: bytes.subarray(bounds[2 * i], bounds[2 * i + 1]),
       value: bytes.subarray(bounds[2 * i + 1], bounds[2 * i + 2]),
-      timestamp: String(timestampsMs[i]),
+      timestamp,
       headers: config.headers,
     };
   }

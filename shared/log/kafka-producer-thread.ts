@@ -4,10 +4,13 @@ import type { ProducerThreadConfig, SendReply, SendRequest } from './kafka-produ
 /** How long close() lets the thread disconnect its producer before ending it. */
 const closeTimeoutMs = 5000;
 
-/** How a batch's records become Kafka messages: the key, the timestamp, and the value written in place. */
+/**
+ * How a batch's records become Kafka messages: the key and the value written in place. (Kafka's
+ * timestamp is the time of the send: retention counts from it, so a record appended today is
+ * never taken for an old one; the record's own time is inside it.)
+ */
 export interface RecordWriter<T> {
   key(record: T): string;
-  timestampMs(record: T): number;
   /** Writes the value into `target` at `offset`; returns the end offset, or a negative number when `target` is too small. */
   writeValue(record: T, target: Buffer, offset: number): number;
 }
@@ -51,7 +54,6 @@ export class ProducerThread {
       bytes = larger;
     };
     const bounds = new Uint32Array(2 * count + 1);
-    const timestampsMs = new Float64Array(count);
     let offset = 0;
     for (let i = 0; i < count; i++) {
       const record = records[i];
@@ -67,17 +69,16 @@ export class ProducerThread {
         end = writer.writeValue(record, bytes, offset);
       }
       offset = end;
-      timestampsMs[i] = writer.timestampMs(record);
     }
     bounds[2 * count] = offset;
     this.bytesPerRecord = Math.max(64, Math.ceil(offset / Math.max(1, count)));
     const id = this.nextId++;
-    const request: SendRequest = { type: 'send', id, bytes: bytes.buffer as ArrayBuffer, bounds, timestampsMs };
+    const request: SendRequest = { type: 'send', id, bytes: bytes.buffer as ArrayBuffer, bounds };
     const sent = new Promise<void>((resolve, reject) => {
       const worker = this.started();
       this.pending.set(id, { resolve, reject });
       worker.ref();
-      worker.postMessage(request, [request.bytes, bounds.buffer, timestampsMs.buffer]);
+      worker.postMessage(request, [request.bytes, bounds.buffer]);
     });
     const settled = sent.then(
       () => undefined,

@@ -19,6 +19,8 @@ export interface LogOptions {
    * more let several diff workers split one store. An existing store keeps its count.
    */
   storePartitions?: number;
+  /** Kafka: how long topics must keep records, ms (-1 for ever); see KafkaLogOptions.retentionMs. */
+  retentionMs?: number;
   /** Kafka client id, for broker logs and quotas. */
   clientId?: string;
   /** Compression of batches appended to Kafka: none, gzip, or auto (gzip for large batches; the default). */
@@ -68,6 +70,7 @@ export async function openLog<T>(kind: RecordKind<T>, options: LogOptions): Prom
       clientId: options.clientId ?? defaultLogOptions.clientId,
       compression: options.compression,
       schemaRegistry: options.schemaRegistry,
+      retentionMs: options.retentionMs,
     });
   }
   return openFileLog(kind, { dir: options.store ?? defaultLogOptions.store, existing: options.existing, partitions: options.storePartitions });

@@ -74,6 +74,7 @@ export interface RecordKind<T> {
   name: 'captures' | 'results';
   codec: Codec<T>;
   key(record: T): string;
+  /** The record's own time (capture time, or a result's send time): windows select by it. Kafka timestamps are append times instead, for retention. */
   timestampMs(record: T): number;
 }
 
