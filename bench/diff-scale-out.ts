@@ -59,7 +59,8 @@ const body = (seed: number, change: boolean) => ({
 
 const pairs = Number(process.argv[2] ?? 30_000);
 const prefix = `bench-scale-${Date.now()}.`;
-const t0 = 1_767_000_000_000_000;
+// Recent times: Kafka's retention deletes records older than 7 days (by timestamp) at its next check.
+const t0 = (Date.now() - 3_600_000) * 1000;
 const captures = await openLog<Capture>(captureKind, { brokers, topicPrefix: prefix, partitions: 6 });
 const results = await openLog<Result>(resultKind, { brokers, topicPrefix: prefix, partitions: 6 });
 for (let from = 0; from < pairs; from += 5000) {
@@ -67,13 +68,13 @@ for (let from = 0; from < pairs; from += 5000) {
   await captures.append(
     batch.map((i) => ({
       id: `b-${i}`,
-      captureTime: t0 + i * 1000,
+      captureTime: t0 + i * 100,
       agent: 'bench',
       service: 'svc',
       request: { method: 'GET', path: `/orders/${i}`, query: '', headers: [], body: Buffer.alloc(0), size: 0, truncated: false, sha256: null },
       response: response(body(i, false)),
       upstreamError: null,
-      timings: { start: t0 + i * 1000, firstByte: t0 + i * 1000 + 500, end: t0 + i * 1000 + 1000 },
+      timings: { start: t0 + i * 100, firstByte: t0 + i * 100 + 500, end: t0 + i * 100 + 1000 },
       redactions: [],
       ...captureV2Defaults(),
       sampling: { rate: 1, mode: 'all' },
@@ -85,8 +86,8 @@ for (let from = 0; from < pairs; from += 5000) {
       captureId: `b-${i}`,
       source: { log: `${prefix}captures`, partition: 0, offset: 0 },
       target: 'http://shadow',
-      scheduledTime: t0 + i * 1000 + 10,
-      sentTime: t0 + i * 1000 + 10,
+      scheduledTime: t0 + i * 100 + 10,
+      sentTime: t0 + i * 100 + 10,
       attempt: 1,
       outcome: 'response' as const,
       error: null,

@@ -15,13 +15,19 @@ import { captureKind, resultKind } from '../shared/log/record-log.js';
 import { packageRoot } from '../shared/package-root.js';
 import { decodeFramed } from '../shared/records/schema-registry.js';
 import type { Capture, Result } from '../shared/records/types.js';
-import { capture, json, result } from './helpers/diff-pairs.js';
+import { baseMs, capture, json, result } from './helpers/diff-pairs.js';
 import { kafkaBrokers, randomName, rawMessages } from './helpers/kafka-env.js';
 import { startFakeSchemaRegistry } from './helpers/fake-schema-registry.js';
 import { runCli } from './helpers/run-cli.js';
 import { waitFor } from './helpers/wait-for.js';
 
 const brokers = kafkaBrokers();
+
+/**
+ * Records of the last minutes: Kafka's retention (7 days by default) deletes older ones at its
+ * next check, in the middle of a test.
+ */
+const recentMs = Date.now() - baseMs - 15 * 60_000;
 
 /**
  * Pairs of every kind, over several routes and minutes: matches, body mismatches, shadow
@@ -34,7 +40,7 @@ function records(from: number, count: number): { captures: Capture[]; results: R
   for (let i = from; i < from + count; i++) {
     const id = `req-${i}`;
     const route = i % 3 === 0 ? `/orders/${i}` : `/users/${i}`;
-    const atMs = i * 200;
+    const atMs = recentMs + i * 200;
     captures.push(capture(id, route, json({ id: i, name: 'n', total: i % 7 }), atMs, 'GET', 1000 + (i % 97) * 150));
     if (i % 50 === 7) continue; // never answered: missing
     const shadowBody = i % 11 === 0 ? { id: i, name: 'n', total: (i % 7) + 1 } : { id: i, name: 'n', total: i % 7 };
@@ -92,7 +98,7 @@ async function committedVerdicts(topic: string): Promise<Verdict[]> {
 
 const withoutTime = (report: DiffReport) => ({ ...report, generatedAt: '' });
 
-test('3 diff workers over 6 partitions, one SIGKILLed mid-run and one added later, report what one diff reports, each pair once', { timeout: 120_000 }, async () => {
+test('3 diff workers over 6 partitions, one SIGKILLed mid-run and one added later, report what one diff reports, each pair once', { timeout: 280_000 }, async () => {
   const prefix = `${randomName('scale')}.`;
   const group = randomName('diff-group');
   const topics = scaleOutTopics(prefix);
@@ -119,7 +125,7 @@ test('3 diff workers over 6 partitions, one SIGKILLed mid-run and one added late
     const late = workers[3]!;
     await waitFor(() => /owns partitions \d/.test(late.stderr()), 'the added worker to own partitions', 60_000);
 
-    const single = await runCli(['diff', '--brokers', brokers.join(','), '--topic-prefix', prefix, '--format', 'json'], { timeoutMs: 60_000 });
+    const single = await runCli(['diff', '--brokers', brokers.join(','), '--topic-prefix', prefix, '--format', 'json'], { timeoutMs: 150_000 });
     // Mismatches breach the default threshold: exit 1, for one diff as for the group's report.
     assert.equal(single.code, 1, single.stderr);
     const expected = JSON.parse(single.stdout) as DiffReport;
@@ -138,7 +144,7 @@ test('3 diff workers over 6 partitions, one SIGKILLed mid-run and one added late
     for (const worker of [workers[0]!, workers[1]!, late]) worker.child.kill('SIGTERM');
     for (const worker of [workers[0]!, workers[1]!, late]) assert.equal(await worker.exited, 0, worker.stderr());
 
-    const report = await runCli(['report', '--group', group, '--brokers', brokers.join(','), '--topic-prefix', prefix, '--format', 'json'], { timeoutMs: 60_000 });
+    const report = await runCli(['report', '--group', group, '--brokers', brokers.join(','), '--topic-prefix', prefix, '--format', 'json'], { timeoutMs: 150_000 });
     assert.equal(report.code, 1, report.stderr);
     // Every count, field statistic, sample and latency percentile: the whole report.
     assert.deepEqual(withoutTime(JSON.parse(report.stdout) as DiffReport), withoutTime(expected));

@@ -17,7 +17,7 @@ import { parseRoutePattern } from '../route-template.js';
 import { diffDefaults } from '../diff-defaults.js';
 import { originOf } from '../run-diff.js';
 import { PartitionState, rereadRanges, type PairingContext, type PartitionSnapshot } from './partition-state.js';
-import { ensureScaleOutTopics, readSnapshots, scaleOutTopics, stateKey, statePartitionOf } from './state-topic.js';
+import { ensureScaleOutTopics, readSnapshots, scaleOutTopics, stateKey, stateKeys, statePartitionOf } from './state-topic.js';
 import { verdictCodec, verdictOf, type Verdict } from './verdict-record.js';
 
 export interface DiffWorkerOptions extends RuleOptions {
@@ -35,7 +35,7 @@ export interface DiffWorkerOptions extends RuleOptions {
   routes?: readonly string[];
   samplesPerRoute?: number;
   bucketMs?: number;
-  /** Per partition: most captures (and, apart, most early results) held while pairing. */
+  /** Most captures (and, apart, most early results) held while pairing, shared out evenly over the partitions. */
   joinWindow?: number;
   baselineTarget?: string;
   noiseThresholds?: NoiseThresholds;
@@ -84,7 +84,7 @@ export async function runDiffWorker(options: DiffWorkerOptions): Promise<void> {
   const admin = kafka.admin();
   const cluster = createCluster(kafka);
   try {
-    const partitions = await prepareTopics(admin, cluster, options).catch((error) => {
+    const partitions = await preparedTopics(admin, cluster, options).catch((error) => {
       throw failure('prepare the topics of diff group ' + group)(error);
     });
     if (signal.aborted) return;
@@ -92,6 +92,21 @@ export async function runDiffWorker(options: DiffWorkerOptions): Promise<void> {
   } finally {
     await admin.disconnect().catch(() => undefined);
     await cluster.disconnect().catch(() => undefined);
+  }
+}
+
+/** Topics another worker is creating at the same moment exist before their partitions have leaders. */
+const creationRaces = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+async function preparedTopics(admin: Admin, cluster: Cluster, options: DiffWorkerOptions): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await prepareTopics(admin, cluster, options);
+    } catch (error) {
+      const type = (error as { type?: string }).type ?? '';
+      if (attempt >= 10 || !creationRaces.has(type)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
   }
 }
 
@@ -136,7 +151,8 @@ async function consume(
 ): Promise<void> {
   const { group, signal } = options;
   const topics = scaleOutTopics(options.topicPrefix);
-  const joinWindow = options.joinWindow ?? diffDefaults.joinWindow;
+  // Shared out over the partitions, so a worker owning them all holds what one diff would.
+  const joinWindow = Math.ceil((options.joinWindow ?? diffDefaults.joinWindow) / partitionCount);
   const baselineOrigin = options.baselineTarget === undefined ? undefined : originOf(options.baselineTarget);
   let warnedReference = false;
   const context: PairingContext = {
@@ -204,15 +220,11 @@ async function consume(
     const producer = await TransactionalProducer.connect(kafka, `shadowtap-diff.${options.topicPrefix}${group}.${partition}`, transactionTimeoutMs);
     try {
       const key = stateKey(group, partition);
-      const snapshot: PartitionSnapshot | undefined = (
-        await readSnapshots(cluster, admin, topics.state, [statePartitionOf(partition, statePartitions)], `${group}/`, failure(`read topic ${topics.state}`))
-      ).get(key);
+      const snapshot: PartitionSnapshot | undefined = (await readSnapshots(cluster, admin, topics.state, stateKeys(group, [partition], statePartitions), failure(`read topic ${topics.state}`))).get(key);
       if (snapshot) {
         const ranges = rereadRanges(snapshot);
-        const [captures, results] = await Promise.all([
-          reread(captureKind, topics.captures, partition, ranges.captures),
-          reread(resultKind, topics.results, partition, ranges.results),
-        ]);
+        const captures = await reread(captureKind, topics.captures, partition, ranges.captures);
+        const results = await reread(resultKind, topics.results, partition, ranges.results);
         const lost = snapshot.join.captures.length - captures.size + (snapshot.join.results.length - results.size);
         if (lost > 0) options.onWarning?.(`partition ${partition}: ${lost} buffered records are no longer in the log (retention): they are left out of the pairing`);
         return { producer, state: new PartitionState(partition, context, { snapshot, captures, results }) };

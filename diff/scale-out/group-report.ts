@@ -5,7 +5,7 @@ import { createCluster } from '../../shared/log/kafkajs-cluster.js';
 import { buildReport, type DiffReport, type Thresholds } from '../report.js';
 import { mergeSummaries, summaryFromJson, type DiffSummary } from '../summary.js';
 import type { PartitionSnapshot } from './partition-state.js';
-import { readSnapshots, scaleOutTopics } from './state-topic.js';
+import { readSnapshots, scaleOutTopics, stateKeys } from './state-topic.js';
 
 export interface GroupReportOptions {
   brokers: string[];
@@ -48,8 +48,11 @@ async function readGroupState(options: GroupReportOptions): Promise<{ snapshots:
     if (!(await admin.listTopics()).includes(topic)) return { snapshots: [] };
     await cluster.connect();
     await cluster.addTargetTopic(topic);
-    const partitions = (await admin.fetchTopicOffsets(topic)).map((p) => p.partition);
-    const latest = await readSnapshots(cluster, admin, topic, partitions, `${options.group}/`, unreachable);
+    // The group's partitions are those of the captures topic; the state topic was created with as many.
+    const statePartitions = (await admin.fetchTopicOffsets(topic)).length;
+    const captures = scaleOutTopics(options.topicPrefix).captures;
+    const partitions = (await admin.listTopics()).includes(captures) ? (await admin.fetchTopicOffsets(captures)).map((p) => p.partition) : [];
+    const latest = await readSnapshots(cluster, admin, topic, stateKeys(options.group, partitions, statePartitions), unreachable);
     return { snapshots: [...latest.values()] };
   } finally {
     await admin.disconnect().catch(() => undefined);

@@ -4,7 +4,6 @@ import { kafkaReadLimits } from '../../shared/log/kafka-read-limits.js';
 import { readPartitions } from '../../shared/log/kafka-read-partitions.js';
 import type { RecordDecoder } from '../../shared/log/kafka-record-decoder.js';
 import type { Cluster } from '../../shared/log/kafkajs-cluster.js';
-import type { LogEntry } from '../../shared/log/record-log.js';
 import type { PartitionSnapshot } from './partition-state.js';
 
 /** Topic names of a group of diff workers, beside the captures and results topics. */
@@ -35,6 +34,9 @@ export async function ensureScaleOutTopics(admin: Admin, topicPrefix: string, pa
       configEntries: [
         { name: 'cleanup.policy', value: 'compact' },
         { name: 'max.message.bytes', value: String(stateMessageBytes) },
+        // Each partition writes a snapshot a second: roll and compact often, so the topic stays about one snapshot a key.
+        { name: 'segment.ms', value: String(10 * 60_000) },
+        { name: 'min.cleanable.dirty.ratio', value: '0.1' },
       ],
     },
     { topic: topics.verdicts, numPartitions: partitions, replicationFactor },
@@ -51,11 +53,22 @@ export async function ensureScaleOutTopics(admin: Admin, topicPrefix: string, pa
 /** The state partition holding a group partition's snapshots: the same number when the state topic has as many partitions. */
 export const statePartitionOf = (partition: number, statePartitions: number) => partition % statePartitions;
 
+/** The state keys of a group's partitions, by the state partition holding them. */
+export function stateKeys(group: string, partitions: readonly number[], statePartitions: number): Map<number, string[]> {
+  const keys = new Map<number, string[]>();
+  for (const partition of partitions) {
+    const at = statePartitionOf(partition, statePartitions);
+    keys.set(at, [...(keys.get(at) ?? []), stateKey(group, partition)]);
+  }
+  return keys;
+}
+
+/** Decodes the snapshots of `wanted` keys; others (other groups') are passed over as `undefined`. */
 const snapshotDecoder =
-  (keyPrefix: string): RecordDecoder<{ key: string; snapshot: PartitionSnapshot | null }> =>
+  (wanted: Set<string>): RecordDecoder<{ key: string; snapshot: PartitionSnapshot | null | undefined }> =>
   (message) => {
     const key = (message as KafkaMessage).key?.toString() ?? '';
-    if (!key.startsWith(keyPrefix)) return { key, snapshot: null };
+    if (!wanted.has(key)) return { key, snapshot: undefined };
     try {
       return { key, snapshot: message.value ? (JSON.parse(message.value.toString()) as PartitionSnapshot) : null };
     } catch (error) {
@@ -64,40 +77,52 @@ const snapshotDecoder =
   };
 
 /**
- * The last committed snapshot of every key starting with `keyPrefix` in the given state
- * partitions, read up to their end now (read_committed: an aborted snapshot is never seen).
+ * The last committed snapshot of each of `keys` (by state partition), read backwards from the end
+ * of each partition in growing windows: a partition's latest snapshot is among its last records,
+ * and the log behind it (not compacted yet) can be long. read_committed: an aborted snapshot is
+ * never seen.
  */
 export async function readSnapshots(
   cluster: Cluster,
   admin: Admin,
   topic: string,
-  partitions: number[],
-  keyPrefix: string,
+  keys: Map<number, string[]>,
   failure: (error: unknown) => Error,
 ): Promise<Map<string, PartitionSnapshot>> {
   const offsets = await admin.fetchTopicOffsets(topic);
-  const ranges = new Map(
-    offsets.filter(({ partition }) => partitions.includes(partition)).map(({ partition, low, high }) => [partition, { start: Number(low), end: Number(high) }]),
-  );
   const latest = new Map<string, PartitionSnapshot>();
-  const entries: AsyncIterable<LogEntry<{ key: string; snapshot: PartitionSnapshot | null }>> = readPartitions(
-    {
-      cluster,
-      topic,
-      decode: snapshotDecoder(keyPrefix),
-      deadLetter: async () => undefined,
-      earliest: async (partition) => Number((await admin.fetchTopicOffsets(topic)).find((p) => p.partition === partition)?.low ?? 0),
-      ranges,
-      limits: kafkaReadLimits,
-      failure,
-    },
-    {},
-  );
-  for await (const { value } of entries) {
-    if (!value.key.startsWith(keyPrefix)) continue;
-    // A tombstone (null value) ends a key's history.
-    if (value.snapshot) latest.set(value.key, value.snapshot);
-    else latest.delete(value.key);
+  // One partition after the other: kafkajs opens a broker's fetch connection on the first fetch,
+  // and first fetches at once open sockets it never closes (see kafka-read-partitions.ts).
+  for (const [partition, wanted] of keys) {
+    const watermarks = offsets.find((o) => o.partition === partition);
+    if (!watermarks) continue;
+    const low = Number(watermarks.low);
+    const end = Number(watermarks.high);
+    const missing = new Set(wanted);
+    for (let span = 16, start = end; missing.size > 0 && start > low; span *= 4) {
+      const from = Math.max(low, end - span);
+      const found = new Map<string, PartitionSnapshot | null>();
+      const entries = readPartitions(
+        {
+          cluster,
+          topic,
+          decode: snapshotDecoder(missing),
+          deadLetter: async () => undefined,
+          earliest: async () => low,
+          ranges: new Map([[partition, { start: from, end: start }]]),
+          limits: kafkaReadLimits,
+          failure,
+        },
+        {},
+      );
+      for await (const { value } of entries) if (value.snapshot !== undefined) found.set(value.key, value.snapshot);
+      for (const [key, snapshot] of found) {
+        missing.delete(key);
+        // A tombstone (null value) ends a key's history.
+        if (snapshot) latest.set(key, snapshot);
+      }
+      start = from;
+    }
   }
   return latest;
 }

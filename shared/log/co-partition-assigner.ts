@@ -34,6 +34,6 @@ export const coPartitionAssigner: PartitionAssigner = ({ cluster }) => ({
 /** The one line that refuses topics a co-partitioned group cannot read, or undefined when their partition counts agree. */
 export function coPartitionProblem(counts: ReadonlyArray<{ topic: string; partitions: number }>): string | undefined {
   if (new Set(counts.map((c) => c.partitions)).size <= 1) return undefined;
-  const listed = counts.map((c) => `${c.topic} has ${c.partitions}`).join(', ');
+  const listed = [...counts].sort((a, b) => a.topic.localeCompare(b.topic)).map((c) => `${c.topic} has ${c.partitions}`).join(', ');
   return `diff workers of a group need the same partition count on every topic they read (a capture and its results share a partition number); ${listed}: recreate the topics with one --partitions`;
 }
