@@ -14,10 +14,10 @@ export interface PreviousRun {
 
 /**
  * How many captures the agent holds only in memory (exchanges under way, captures waiting for
- * redaction, for an append, for the spool's write), kept in a small file in the spool folder. A SIGKILL or an OOM kill cannot report
- * what it loses; the next agent on the same spool folder reads the count and reports it. The file
- * is written in place with one write and no fsync (it outlives the process, not the machine), at
- * most once per event-loop turn; a clean stop removes it. An exchange is counted from the turn it
+ * redaction, for an append, for the spool's write), kept in a small file in the spool folder. A
+ * SIGKILL or an OOM kill cannot report what it loses; the next agent on the same spool folder
+ * reads the count and reports it. The file is written in place with one write and no fsync (it
+ * outlives the process, not the machine), at most once per event-loop turn; a clean stop removes it. An exchange is counted from the turn it
  * began in, before stable can have answered, so a client that got its answer is always counted:
  * the count is an upper bound (exchanges and an append under way at the kill may not be lost).
  */

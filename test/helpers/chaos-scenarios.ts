@@ -77,7 +77,7 @@ async function replayUntilDone(ctx: ChaosContext, prefix: string, notes: string[
   for (let run = 1; ; run++) {
     const { code, stderr } = await replay(ctx, prefix, extra);
     if (code === 0) return;
-    notes.push(`replay run ${run} exit ${code}: ${firstLine(stderr)}`);
+    notes.push(`replay run ${run} exit ${code}: ${lastLine(stderr)}`);
     if (code !== 3 || run === 3) return;
   }
 }
@@ -86,11 +86,12 @@ async function replayUntilDone(ctx: ChaosContext, prefix: string, notes: string[
 async function diff(ctx: ChaosContext, prefix: string, logs: LogCounts, notes: string[]): Promise<Map<number, string>> {
   const child = runCli(['diff', ...logArgs(ctx, prefix), '--format', 'jsonl', '--fail-on', '1']);
   const code = await child.stop();
-  if (code !== 0) notes.push(`diff exit ${code}: ${firstLine(child.stderr)}`);
+  if (code !== 0) notes.push(`diff exit ${code}: ${lastLine(child.stderr)}`);
   return verdictsOf(child.stdout, (id) => logs.numberById.get(id));
 }
 
-const firstLine = (text: string) => text.trim().split('\n').find((l) => l.trim() !== '') ?? '';
+/** The last line of a failed command's stderr: its own error, after any warnings. */
+const lastLine = (text: string) => text.trim().split('\n').filter((l) => l.trim() !== '').pop() ?? '';
 
 function tally(values: Iterable<string>): Record<string, number> {
   const counts: Record<string, number> = {};
@@ -101,10 +102,14 @@ function tally(values: Iterable<string>): Record<string, number> {
 /** The row of a scenario: each stage counted by request number among those the client sent. */
 function row(scenario: string, sent: Set<number>, logs: LogCounts, verdicts: Map<number, string>, reported: number, notes: string[]): ChaosRow {
   const inSent = (set: Iterable<number>) => [...set].filter((n) => sent.has(n)).length;
-  const compared = [...verdicts].filter(([n, v]) => sent.has(n) && v !== 'missing').length;
+  // A skipped capture was never sent to the shadow: not compared, and a loss the tool reports itself.
+  const compared = [...verdicts].filter(([n, v]) => sent.has(n) && v !== 'missing' && v !== 'skipped').length;
+  const skipped = [...verdicts].filter(([n, v]) => sent.has(n) && v === 'skipped').length;
+  const unusual = [...logs.outcomes].filter(([outcome]) => outcome !== 'response');
+  if (unusual.length > 0) notes.push(`results: ${unusual.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (logs.captureRecords > logs.recorded.size) notes.push(`${logs.captureRecords - logs.recorded.size} captures recorded twice (the diff counts each once)`);
   const judged = tally([...verdicts].filter(([n]) => sent.has(n)).map(([, v]) => v));
-  return { scenario, sent: sent.size, recorded: inSent(logs.recorded), replayed: inSent(logs.replayed), compared, lost: sent.size - compared, reported, verdicts: judged, results: Object.fromEntries(logs.outcomes), notes };
+  return { scenario, sent: sent.size, recorded: inSent(logs.recorded), replayed: inSent(logs.replayed), compared, lost: sent.size - compared, reported: reported + skipped, verdicts: judged, results: Object.fromEntries(logs.outcomes), notes };
 }
 
 /** The broker killed while capture serves, restarted while it still serves. */
@@ -146,7 +151,7 @@ export async function brokerDuringReplay(ctx: ChaosContext): Promise<ChaosRow> {
   await ctx.broker.kill();
   await ctx.broker.start();
   const code = await child.stop();
-  notes.push(`replay exit ${code}${code === 0 ? '' : `: ${firstLine(child.stderr)}`}`);
+  notes.push(`replay exit ${code}${code === 0 ? '' : `: ${lastLine(child.stderr)}`}`);
   if (code !== 0) await replayUntilDone(ctx, prefix, notes, args);
   const logs = await readLogs(ctx.broker.brokers, prefix);
   return row(scenario, sent, logs, await diff(ctx, prefix, logs, notes), 0, notes);
@@ -177,7 +182,7 @@ export async function brokerDuringDiff(ctx: ChaosContext): Promise<ChaosRow> {
   const expected = [...logs.replayed].filter((n) => sent.has(n)).length;
   await differ.waitFor(() => judged() >= expected, `${expected} pairs judged`);
   const code = await differ.stop('SIGINT');
-  if (code !== 0) notes.push(`diff exit ${code}: ${firstLine(differ.stderr)}`);
+  if (code !== 0) notes.push(`diff exit ${code}: ${lastLine(differ.stderr)}`);
   const verdicts = verdictsOf(differ.stdout, (id) => logs.numberById.get(id));
   const lines = differ.stdout.split('\n').filter((l) => l.startsWith('{')).length;
   if (lines > verdicts.size) notes.push(`${lines - verdicts.size} pairs judged twice`);
@@ -227,12 +232,11 @@ export async function shadowResetsAndHangs(ctx: ChaosContext): Promise<ChaosRow>
   ctx.servers.shadowBehaviour = (n) => (n % 4 === 1 ? 'reset' : n % 4 === 2 ? 'hang' : 'answer');
   try {
     const replayed = await replay(ctx, prefix, ['--timeout', '1000', '--retries', '1']);
-    notes.push(`replay exit ${replayed.code}${replayed.code === 0 ? '' : `: ${firstLine(replayed.stderr)}`}`);
+    notes.push(`replay exit ${replayed.code}${replayed.code === 0 ? '' : `: ${lastLine(replayed.stderr)}`}`);
   } finally {
     ctx.servers.shadowBehaviour = () => 'answer';
   }
   const logs = await readLogs(ctx.broker.brokers, prefix);
-  notes.push(`results: ${[...logs.outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}`);
   return row(scenario, sent, logs, await diff(ctx, prefix, logs, notes), 0, notes);
 }
 
