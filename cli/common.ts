@@ -5,7 +5,6 @@ import { Command, Option } from 'commander';
 import { ExitCode, ShadowtapError, usageError } from '../shared/errors.js';
 import { parseHttpUrl } from '../shared/http/http-url.js';
 import { defaultLogOptions, type LogOptions } from '../shared/log/open-log.js';
-import { parseDuration } from './commands/gate.js';
 
 /** Flags every command that touches a log shares: `--brokers` for Kafka or `--store` for the file log. */
 export function addLogOptions(command: Command): Command {
