@@ -1,3 +1,4 @@
+import { replayMarkerHeader } from '../shared/records/replay-markers.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ResolvedSampling } from './capture-options.js';
 import { globToRegExp } from './path-glob.js';
@@ -45,7 +46,7 @@ export class Sampler {
     const { rate, by, allowMethods, denyMethods } = this.options;
     // shadowtap's own replayed traffic (a --reference or --baseline stable behind this agent):
     // recording it would replay it again, without end.
-    if (headers['x-shadowtap-replay'] !== undefined) return { sampled: false, reason: 'replayed', rate, mode: 'replayed' };
+    if (headers[replayMarkerHeader] !== undefined) return { sampled: false, reason: 'replayed', rate, mode: 'replayed' };
     const upper = method.toUpperCase();
     const filteredOut =
       (allowMethods.length > 0 && !allowMethods.includes(upper)) ||

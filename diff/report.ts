@@ -28,8 +28,6 @@ export interface Thresholds extends RouteThresholds {
   routes?: Record<string, RouteThresholds>;
 }
 
-/** Smallest p99 growth, in ms, that can count as a regression unless configured otherwise. */
-export const defaultMinLatencyRegressionMs = diffDefaults.minLatencyRegressionMs;
 const maxReportFields = 200;
 const maxRouteFields = 10;
 const maxSamples = 60;

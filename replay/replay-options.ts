@@ -1,3 +1,4 @@
+import { parseHttpUrl } from '../shared/http/http-url.js';
 import { resolveRedaction, type RedactionOptions, type ResolvedRedaction } from '../shared/redaction/redaction-options.js';
 import { usageError } from '../shared/errors.js';
 import type { LogEntry, RecordLog } from '../shared/log/record-log.js';
@@ -161,10 +162,10 @@ export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
     sealKeys = [],
     allowMasked = replayDefaults.allowMasked,
   } = options;
-  const target = parseTarget(options.target, '--target');
-  const baselineTarget = options.baseline === undefined ? undefined : parseTarget(options.baseline, '--baseline');
+  const target = parseHttpUrl(options.target, '--target');
+  const baselineTarget = options.baseline === undefined ? undefined : parseHttpUrl(options.baseline, '--baseline');
   if (baselineTarget?.origin === target.origin) throw usageError(`--baseline must be another origin than --target; both are ${target.origin}`);
-  const referenceTarget = typeof options.reference === 'string' ? parseTarget(options.reference, '--reference') : undefined;
+  const referenceTarget = typeof options.reference === 'string' ? parseHttpUrl(options.reference, '--reference') : undefined;
   if (referenceTarget?.origin === target.origin) throw usageError(`--reference must be a stable instance, another origin than --target; both are ${target.origin}`);
   if (referenceTarget && referenceTarget.origin === baselineTarget?.origin) {
     throw usageError(`--baseline must be a second stable instance, another origin than --reference; both are ${referenceTarget.origin}`);
@@ -221,17 +222,4 @@ export function resolveReplayOptions(options: ReplayOptions): ReplayConfig {
       replacedHeaders: new Set(setHeaders.map((h) => h.name.toLowerCase())),
     },
   };
-}
-
-function parseTarget(value: string, flag: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw usageError(`${flag} must be an http(s) URL such as http://shadow:8080; got "${value}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw usageError(`${flag} must be an http(s) URL such as http://shadow:8080; got "${value}"`);
-  }
-  return url;
 }

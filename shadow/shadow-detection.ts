@@ -1,3 +1,4 @@
+import { replayMarkerHeader } from '../shared/records/replay-markers.js';
 import type { IncomingHttpHeaders } from 'node:http';
 
 /**
@@ -6,7 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
  * which appends `-shadow` to the Host of every copy it sends.
  */
 export function hasShadowMarkers(headers: IncomingHttpHeaders): boolean {
-  const replay = headers['x-shadowtap-replay'];
+  const replay = headers[replayMarkerHeader];
   if (replay !== undefined && replay !== '0' && replay !== 'false') return true;
   if (headers['x-mirrored-request'] === 'true') return true;
   return headers.host?.endsWith('-shadow') ?? false;

@@ -1,18 +1,14 @@
+import { renderReport, reportFormats, type WholeReportFormat } from '../../diff/render/formats.js';
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { usageError } from '../../shared/errors.js';
-import { renderHtml } from '../../diff/render/html.js';
-import { renderJson } from '../../diff/render/json.js';
-import { renderJunit } from '../../diff/render/junit.js';
-import { renderMarkdown } from '../../diff/render/markdown.js';
-import { renderText } from '../../diff/render/text.js';
-import { defaultMinLatencyRegressionMs, type DiffReport } from '../../diff/report.js';
+import { diffDefaults } from '../../diff/diff-defaults.js';
 import { reportExitCode } from '../../diff/report-exit.js';
 import { buildGroupReport } from '../../diff/scale-out/group-report.js';
-import { action, addLogOptions, checkWritable, logOptionsFrom, parseNonNegative } from '../common.js';
+import { action, addLogOptions, checkWritable, logOptionsFrom, parseNonNegative, parsePercent, parseRate } from '../common.js';
 
-const formats = ['text', 'json', 'html', 'junit', 'md'] as const;
-type Format = (typeof formats)[number];
+/** Every whole-report format (jsonl streams pairs as a diff judges them, so a merged report has none). */
+const formats = reportFormats.filter((f): f is WholeReportFormat => f !== 'jsonl');
 
 interface ReportFlags {
   group: string;
@@ -20,19 +16,13 @@ interface ReportFlags {
   store?: string;
   topicPrefix?: string;
   partitions?: number;
-  format: Format;
+  format: WholeReportFormat;
   out?: string;
   failOn?: number;
   failOnLatencyRegression?: number;
   minLatencyRegression: number;
 }
 
-function parseRate(value: string): number {
-  const text = value.trim();
-  const n = text.endsWith('%') ? Number(text.slice(0, -1)) / 100 : Number(text);
-  if (!Number.isFinite(n) || n < 0 || n > 1) throw usageError(`--fail-on must be a rate between 0 and 1 or a percentage (0.01 or 1%); got "${value}"`);
-  return n;
-}
 
 export function registerReport(program: Command): void {
   const command = program
@@ -41,9 +31,9 @@ export function registerReport(program: Command): void {
     .requiredOption('--group <name>', 'the consumer group the diff workers ran in')
     .addOption(new Option('--format <format>', 'report format').choices(formats).default('text'))
     .option('--out <file>', 'write the report to a file instead of stdout')
-    .option('--fail-on <rate>', 'exit 1 when more than this share of pairs mismatch or error (0 = any; 0.01 or 1%)', parseRate)
-    .option('--fail-on-latency-regression <pct>', 'exit 1 when a route p99 grows by more than this percent', (v) => parseNonNegative(v, '--fail-on-latency-regression'))
-    .option('--min-latency-regression <ms>', 'p99 growth below this many ms is never a regression', (v) => parseNonNegative(v, '--min-latency-regression'), defaultMinLatencyRegressionMs)
+    .option('--fail-on <rate>', 'exit 1 when more than this share of pairs mismatch or error (0 = any; 0.01 or 1%)', (v) => parseRate(v, '--fail-on'))
+    .option('--fail-on-latency-regression <pct>', 'exit 1 when a route p99 grows by more than this percent', (v) => parsePercent(v, '--fail-on-latency-regression'))
+    .option('--min-latency-regression <ms>', 'p99 growth below this many ms is never a regression', (v) => parseNonNegative(v, '--min-latency-regression'), diffDefaults.minLatencyRegressionMs)
     .addHelpText(
       'after',
       [
@@ -71,23 +61,8 @@ async function reportCommand(flags: ReportFlags): Promise<number> {
     group: flags.group,
     thresholds: { failOnMismatchRate: flags.failOn ?? 0, failOnLatencyRegression: flags.failOnLatencyRegression, minLatencyRegressionMs: flags.minLatencyRegression },
   });
-  const text = render(report, flags.format, flags.out === undefined && process.stdout.isTTY === true && !process.env.NO_COLOR);
+  const text = renderReport(report, flags.format, { color: flags.out === undefined && process.stdout.isTTY === true && !process.env.NO_COLOR });
   if (flags.out) await writeFile(flags.out, text);
   else process.stdout.write(text);
   return reportExitCode(report);
-}
-
-function render(report: DiffReport, format: Format, color: boolean): string {
-  switch (format) {
-    case 'json':
-      return renderJson(report);
-    case 'html':
-      return renderHtml(report);
-    case 'junit':
-      return renderJunit(report);
-    case 'md':
-      return renderMarkdown(report);
-    default:
-      return renderText(report, { color });
-  }
 }

@@ -3,8 +3,7 @@ import { formatDuration } from '../../replay/progress-reporter.js';
 import { soakDefaults } from '../../replay/replay-defaults.js';
 import { runSoak, type SoakPlan } from '../../replay/soak.js';
 import { formatSoakSummary } from '../../replay/summary-text.js';
-import { action, parsePositiveInt, parsePositiveNumber, parseTime } from '../common.js';
-import { parseDuration } from '../common.js';
+import { action, parseDuration, parsePositiveInt, parsePositiveNumber, parseTime } from '../common.js';
 import { addSendOptions, runReplayCommand, sendOptionsFrom, type SendFlags } from './replay.js';
 
 interface SoakFlags extends SendFlags {
