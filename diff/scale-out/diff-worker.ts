@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Admin, type Consumer, type KafkaMessage, type Message } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type Message } from 'kafkajs';
 import { ShadowtapError, logUnreachable, usageError } from '../../shared/errors.js';
 import { coPartitionAssigner, coPartitionProblem } from '../../shared/log/co-partition-assigner.js';
 import { isTransient, reasonOf } from '../../shared/log/kafka-errors.js';
@@ -15,6 +15,7 @@ import type { NoiseThresholds } from '../field-calibration.js';
 import type { PairRecord } from '../pair-record.js';
 import { parseRoutePattern } from '../route-template.js';
 import { diffDefaults } from '../diff-defaults.js';
+import { deadLetterMessage } from '../../shared/log/kafka-dead-letter.js';
 import { originOf } from '../run-diff.js';
 import { PartitionState, rereadRanges, type PairingContext, type PartitionSnapshot } from './partition-state.js';
 import { ensureScaleOutTopics, readSnapshots, scaleOutTopics, stateKey, stateKeys, statePartitionOf } from './state-topic.js';
@@ -415,19 +416,4 @@ async function startOffset(admin: Admin, topic: string, partition: number, fromM
   const byTime = Number((await admin.fetchTopicOffsetsByTimestamp(topic, fromMs)).find((o) => o.partition === partition)?.offset ?? -1);
   // No record at or after fromMs yet: start at the end.
   return byTime >= 0 ? byTime : Number(watermarks?.high ?? 0);
-}
-
-function deadLetterMessage(message: KafkaMessage, topic: string, partition: number, error: Error): Message {
-  return {
-    key: message.key,
-    value: message.value,
-    timestamp: message.timestamp,
-    headers: {
-      ...message.headers,
-      'shadowtap-dlq-topic': topic,
-      'shadowtap-dlq-partition': String(partition),
-      'shadowtap-dlq-offset': message.offset,
-      'shadowtap-dlq-error': error.message,
-    },
-  };
 }

@@ -10,6 +10,7 @@ import { createCluster, type Cluster } from './kafkajs-cluster.js';
 import { kafkaClientConfig, producerConfig } from './kafka-client-config.js';
 import { encodeFramedInto, RegistryCodec, SchemaRegistryClient, valueSubject } from '../records/schema-registry.js';
 import type { LogEntry, Position, RecordKind, RecordLog } from './record-log.js';
+import { deadLetterMessage } from './kafka-dead-letter.js';
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -178,20 +179,7 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
       await (await connectedProducer()).send({
         topic: deadLetterTopic,
         acks: -1,
-        messages: [
-          {
-            key: message.key,
-            value: message.value,
-            timestamp: message.timestamp,
-            headers: {
-              ...message.headers,
-              'shadowtap-dlq-topic': topic,
-              'shadowtap-dlq-partition': String(partition),
-              'shadowtap-dlq-offset': message.offset,
-              'shadowtap-dlq-error': error.message,
-            },
-          },
-        ],
+        messages: [deadLetterMessage(message, topic, partition, error)],
       });
     } catch (cause) {
       throw failure(`write to dead-letter topic ${deadLetterTopic}`, cause);
