@@ -7,32 +7,10 @@ import type { PairRecord } from '../../diff/pair-record.js';
 import { RollingSummary } from '../../diff/rolling-summary.js';
 import { runDiffWorker } from '../../diff/scale-out/diff-worker.js';
 import { logOptionsFrom } from '../common.js';
+import type { DiffFlags } from './diff.js';
 
 /** The flags of `shadowtap diff` a worker of a group uses (cli/commands/diff.ts parses them). */
-export interface DiffGroupFlags {
-  group: string;
-  brokers?: string;
-  store?: string;
-  topicPrefix?: string;
-  partitions?: number;
-  schemaRegistry?: string;
-  format: string;
-  out?: string;
-  from?: number;
-  to?: number;
-  follow?: boolean;
-  ignore: string[];
-  arrayKey: string[];
-  route: string[];
-  numberTolerance?: number;
-  samplesPerRoute: number;
-  joinWindow: number;
-  bucketSeconds: number;
-  baselineTarget?: URL;
-  metricsListen?: { host: string; port: number };
-  summaryInterval: number;
-  commitInterval?: number;
-}
+export type DiffGroupFlags = Omit<DiffFlags, 'group' | 'format'> & { group: string; format: string; schemaRegistry?: string };
 
 /**
  * `shadowtap diff --follow --group G`: one diff worker of a consumer group. It writes no report

@@ -22,7 +22,7 @@ import { diffGroupCommand } from './diff-group.js';
 import { action, addLogOptions, checkWritable, logOptionsFrom, parseListen, parseNonNegative, parsePercent, parsePositiveInt, parsePositiveNumber, parseRate, parseTime, parseUrl } from '../common.js';
 
 
-interface DiffFlags {
+export interface DiffFlags {
   brokers?: string;
   store?: string;
   topicPrefix?: string;
