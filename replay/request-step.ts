@@ -19,7 +19,7 @@ export function requestStep(config: Pick<ReplayConfig, 'secrets' | 'rules'>, red
       sink.record(skipped({ ...job.base, scheduledTime: nowMicros() }, prepared.skip), job.entry);
       return undefined;
     }
-    redaction.redactorFor(capture.redactionMode);
+    redaction.assertUsable(capture.redactionMode);
     job.request = withCaptureId(buildRequest(prepared.request, config.rules), capture.id);
     job.sent = { ...prepared, capture };
     return next(job);

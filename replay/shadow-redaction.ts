@@ -13,11 +13,13 @@ export class ShadowRedaction {
 
   constructor(private readonly options: ResolvedRedaction) {}
 
-  /**
-   * The redactor for a capture's recorded mode (the flags' mode when it records none). Called
-   * before a send, so a policy the replay cannot apply stops it before anything is sent.
-   */
-  redactorFor(captureMode: string | null): Redactor | undefined {
+  /** Throws, before anything is sent, when the answers to a capture of this mode cannot be redacted alike (hash mode without its key). */
+  assertUsable(captureMode: string | null): void {
+    this.redactorFor(captureMode);
+  }
+
+  /** The redactor for a capture's recorded mode (the flags' mode when it records none). */
+  private redactorFor(captureMode: string | null): Redactor | undefined {
     if (!this.options.enabled) return undefined;
     const mode = (captureMode ?? this.options.mode) as RedactionMode;
     let redactor = this.byMode.get(mode);
