@@ -78,7 +78,10 @@ export async function runTool(realCase: RealCase): Promise<ToolRun> {
     const code = await exited;
     if (code !== 0) throw new Error(`shadowtap capture exited ${code}: ${stderr.trim()}`);
 
-    await cli(['replay', '--target', shadow.url, ...store, '--no-progress']);
+    // One request at a time, in capture order, as the truth was taken: with the default 64 in flight a
+    // window's requests reach the shadow in any order, and a request that changes its state (json-server
+    // 1.0.0-beta.3 deletes the item on HEAD /posts/2) then changes earlier answers: a difference of order, not of version.
+    await cli(['replay', '--target', shadow.url, ...store, '--no-progress', '--concurrency', '1']);
     const pairsFile = join(dir, 'pairs.jsonl');
     const diff = await cli(['diff', ...store, '--format', 'jsonl', '--out', pairsFile]);
     return {
