@@ -1,4 +1,5 @@
-import type { DiffReport } from './report.js';
+import { judgedGrowth } from './latency-stats.js';
+import type { DiffReport, RouteReport } from './report.js';
 
 /**
  * The shadow → canary graduation decision: a diff report either shows enough traffic, few
@@ -66,12 +67,11 @@ export function evaluateGate(report: DiffReport, criteria: GateCriteria): GateDe
   return { passed: checks.every((c) => c.passed), checks };
 }
 
-/** A route regresses when its p99 grew past the limit and the 95% interval of the growth lies above zero. */
+/** A route regresses when its judged percentile (p99, lower on few pairs) grew past the limit and the 95% interval of the growth lies above zero. */
 function latencyCheck(report: DiffReport, maxPct: number): GateCheck {
-  const judged = report.routes.filter((r) => r.latency.ci95Ms !== null);
-  const regressed = judged
-    .filter((r) => r.latency.ci95Ms![0] > 0 && r.latency.p99DeltaPct > maxPct)
-    .sort((a, b) => b.latency.p99DeltaPct - a.latency.p99DeltaPct);
+  const judged = report.routes.filter((r) => r.latency.ci95Ms !== null && r.latency.judged !== undefined);
+  const growth = (r: RouteReport) => r.latency.judged!.deltaPct;
+  const regressed = judged.filter((r) => r.latency.ci95Ms![0] > 0 && growth(r) > maxPct).sort((a, b) => growth(b) - growth(a));
   const apart = report.routes.filter((r) => r.latency.noVerdict !== undefined).length;
   const unjudged = report.routes.length - judged.length - apart;
   const routes = (n: number) => `${n} route${n === 1 ? '' : 's'}`;
@@ -83,10 +83,10 @@ function latencyCheck(report: DiffReport, maxPct: number): GateCheck {
   }
   const list = regressed
     .slice(0, 5)
-    .map((r) => `${r.route} p99 ${r.latency.stable.p99Ms} → ${r.latency.shadow.p99Ms} ms (+${r.latency.p99DeltaPct}%)`)
+    .map((r) => `${r.route} ${judgedGrowth(r.latency)}`)
     .join(', ');
   const more = regressed.length > 5 ? ` and ${regressed.length - 5} more` : '';
-  return { name: 'latency', passed: false, message: `p99 grew by more than ${maxPct}%: ${list}${more}${note}` };
+  return { name: 'latency', passed: false, message: `latency grew by more than ${maxPct}%: ${list}${more}${note}` };
 }
 
 export function formatDuration(ms: number): string {

@@ -48,8 +48,15 @@ export interface LatencyComparison {
   p99DeltaMs: number;
   /** The same delta relative to stable, in percent. */
   p99DeltaPct: number;
-  /** 95% bootstrap interval of the p99 delta, from the sampled pairs; null below minBootstrapPairs. */
+  /** 95% bootstrap interval of the judged percentile's delta, from the sampled pairs; null below minBootstrapPairs. */
   ci95Ms: [number, number] | null;
+  /**
+   * The percentile the verdict is taken at, and its growth. It is the p99 when the pairs put
+   * enough requests beyond it; with fewer pairs it is the highest percentile that still has
+   * `tailPairs` requests above it (90 pairs: p94), so a couple of outliers on one side cannot
+   * decide a verdict. Absent when no verdict is taken.
+   */
+  judged?: { percentile: number; pairs: number; deltaMs: number; deltaPct: number };
   regression: boolean;
   /** What the stable timings are: 'reference' (asked at the same moment), 'live' (live mirroring against capture); null when no verdict. */
   basis?: 'reference' | 'live' | null;
@@ -58,6 +65,8 @@ export interface LatencyComparison {
 }
 
 export const minBootstrapPairs = 20;
+/** Requests that must lie beyond the judged percentile: fewer and a single stall would move it. */
+export const tailPairs = 5;
 const bootstrapRounds = 300;
 
 export function newHistogram(): Histogram {
@@ -118,8 +127,13 @@ function mulberry32(seed: number): () => number {
 
 const nearestRank = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 
-/** Percentile bootstrap of p99(shadow) − p99(stable) over resampled request pairs, in ms. */
-export function bootstrapP99Delta(pairs: ReadonlyArray<[number, number]>, seed: string): [number, number] | null {
+/** The highest percentile (at most 99, one decimal) with `tailPairs` of n pairs above it. */
+export function judgedPercentile(n: number): number {
+  return Math.min(99, Math.floor(1000 * (1 - tailPairs / n)) / 10);
+}
+
+/** Percentile bootstrap of q(shadow) − q(stable) over resampled request pairs, in ms. */
+export function bootstrapDelta(pairs: ReadonlyArray<[number, number]>, seed: string, percentile: number): [number, number] | null {
   const n = pairs.length;
   if (n < minBootstrapPairs) return null;
   const random = mulberry32(hashId(seed));
@@ -134,15 +148,16 @@ export function bootstrapP99Delta(pairs: ReadonlyArray<[number, number]>, seed: 
     }
     stable.sort();
     shadow.sort();
-    deltas[round] = nearestRank(shadow, 99) - nearestRank(stable, 99);
+    deltas[round] = nearestRank(shadow, percentile) - nearestRank(stable, percentile);
   }
   deltas.sort();
   return [ms(nearestRank(deltas, 2.5)), ms(nearestRank(deltas, 97.5))];
 }
 
 /**
- * Compares both sides; a regression needs the interval to lie wholly above zero and the p99
- * to have grown by more than `thresholdPct` percent.
+ * Compares both sides; a regression needs the interval to lie wholly above zero and the judged
+ * percentile (the p99, or lower when the pairs are too few to estimate it) to have grown by more
+ * than `thresholdPct` percent and at least `minDeltaMs`.
  */
 export function compareLatency(acc: LatencyAccumulator, seed: string, thresholdPct: number, minDeltaMs = 0, bootstrap = true): LatencyComparison {
   const comparable = acc.pairs.items.length > 0 || acc.stable.totalCount > 0;
@@ -155,8 +170,21 @@ export function compareLatency(acc: LatencyAccumulator, seed: string, thresholdP
     const noVerdict = stable.count === 0 && shadow.count === 0 ? undefined : (why[0] ?? 'no pair has both timings');
     return { stable, shadow, p99DeltaMs, p99DeltaPct, ci95Ms: null, regression: false, basis: null, ...(noVerdict !== undefined && { noVerdict }) };
   }
-  const ci95Ms = bootstrap ? bootstrapP99Delta(acc.pairs.items.map((i) => i.value), seed) : null;
-  const regression = ci95Ms !== null && ci95Ms[0] > 0 && p99DeltaPct > thresholdPct && p99DeltaMs >= minDeltaMs;
   const basis = (acc.bases.reference ?? 0) >= (acc.bases.live ?? 0) ? 'reference' : 'live';
-  return { stable, shadow, p99DeltaMs, p99DeltaPct, ci95Ms, regression, basis };
+  const pairs = acc.pairs.items.map((i) => i.value);
+  if (!bootstrap || pairs.length < minBootstrapPairs) return { stable, shadow, p99DeltaMs, p99DeltaPct, ci95Ms: null, regression: false, basis };
+  const percentile = judgedPercentile(pairs.length);
+  const stableAt = ms(acc.stable.getValueAtPercentile(percentile));
+  const deltaMs = Math.round((ms(acc.shadow.getValueAtPercentile(percentile)) - stableAt) * 1000) / 1000;
+  const deltaPct = stableAt > 0 ? Math.round((deltaMs / stableAt) * 1000) / 10 : 0;
+  const ci95Ms = bootstrapDelta(pairs, seed, percentile);
+  const regression = ci95Ms !== null && ci95Ms[0] > 0 && deltaPct > thresholdPct && deltaMs >= minDeltaMs;
+  return { stable, shadow, p99DeltaMs, p99DeltaPct, ci95Ms, regression, basis, judged: { percentile, pairs: pairs.length, deltaMs, deltaPct } };
+}
+
+/** The growth a latency verdict was taken on: `p99 12 → 70 ms (+483%)`, or the lower percentile used on few pairs. */
+export function judgedGrowth(latency: LatencyComparison): string {
+  const { judged } = latency;
+  if (judged === undefined || judged.percentile === 99) return `p99 ${latency.stable.p99Ms} → ${latency.shadow.p99Ms} ms (+${latency.p99DeltaPct}%)`;
+  return `p${judged.percentile} +${judged.deltaMs} ms (+${judged.deltaPct}%, ${judged.pairs} pairs: too few for a p99)`;
 }

@@ -1,7 +1,7 @@
 import { configError } from '../shared/errors.js';
 import { diffDefaults } from './diff-defaults.js';
 import { isBaselineNoise, minBaselinePairs, type NoiseThresholds } from './field-calibration.js';
-import { compareLatency, percentiles, type LatencyComparison } from './latency-stats.js';
+import { compareLatency, judgedGrowth, percentiles, type LatencyComparison } from './latency-stats.js';
 import { pairsNowNoise } from './mismatch-sets.js';
 import { routeSelectorMatches } from './route-template.js';
 import { groupDifferences, impactOf, type DifferenceGroup } from './difference-groups.js';
@@ -252,7 +252,7 @@ export function buildReport(summary: DiffSummary, options: BuildReportOptions = 
       breaches.push({
         kind: 'latency-regression',
         route: route.route,
-        message: `${route.route}: p99 ${latency.stable.p99Ms} → ${latency.shadow.p99Ms} ms (+${latency.p99DeltaPct}%, 95% CI ${latency.ci95Ms![0]}..${latency.ci95Ms![1]} ms, ${latency.basis === 'reference' ? 'against the reference' : 'live mirroring'}), above ${limits.failOnLatencyRegression}%`,
+        message: `${route.route}: ${judgedGrowth(latency)}, 95% CI ${latency.ci95Ms![0]}..${latency.ci95Ms![1]} ms, ${latency.basis === 'reference' ? 'against the reference' : 'live mirroring'}, above ${limits.failOnLatencyRegression}%`,
       });
     }
     const notCompared = counts['not-compared'];

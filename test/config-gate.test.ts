@@ -23,6 +23,7 @@ function route(name: string, p99: [number, number], ci95Ms: [number, number] | n
       p99DeltaMs: p99[1] - p99[0],
       p99DeltaPct: Math.round(((p99[1] - p99[0]) / p99[0]) * 1000) / 10,
       ci95Ms,
+      ...(ci95Ms !== null && { judged: { percentile: 99, pairs: 1000, deltaMs: p99[1] - p99[0], deltaPct: Math.round(((p99[1] - p99[0]) / p99[0]) * 1000) / 10 } }),
       regression: false,
     },
     breached: false,
@@ -88,7 +89,7 @@ test('latency fails only on a route whose p99 growth is significant and above th
   assert.equal(decision.passed, false);
   assert.equal(
     decision.checks.find((c) => c.name === 'latency')!.message,
-    'p99 grew by more than 10%: GET /orders/{id} p99 50 → 110 ms (+120%); 1 route had too few pairs to judge',
+    'latency grew by more than 10%: GET /orders/{id} p99 50 → 110 ms (+120%); 1 route had too few pairs to judge',
   );
   assert.deepEqual(failed(report({ routes: [noisy, slightly, unjudged] })), []);
 });

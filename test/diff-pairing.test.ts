@@ -145,6 +145,23 @@ test('latency regression fails only when the interval excludes zero and the grow
   assert.equal(reportExitCode(steady), 0);
 });
 
+test('on few pairs, four stalls of one side are not a regression, a slowed tail still is', async () => {
+  // 90 requests, as a short run gives: a p99 of 90 pairs is their maximum, which one stall decides.
+  const captures = Array.from({ length: 90 }, (_, i) => capture(`s${i}`, '/few', json({}), i, 'GET', 2_000 + (i % 9) * 100));
+  const stalls = captures.map((c, i) => result(c.id, json({}), i, { latencyMicros: [17, 40, 58, 77].includes(i) ? 90_000 : 2_000 + ((i + 4) % 9) * 100, replayMode: 'follow' }));
+  const stalled = await runDiff({ ...logs(captures, stalls), thresholds: { failOnLatencyRegression: 20 } });
+  const latency = stalled.routes[0]!.latency;
+  assert.ok(latency.shadow.p99Ms > 80, `the stalls are shown in the p99: ${latency.shadow.p99Ms}`);
+  assert.equal(latency.judged?.percentile, 94.4, 'judged where 5 of 90 pairs lie beyond');
+  assert.equal(latency.regression, false, 'four stalls of 90 are not a slower version');
+  assert.equal(reportExitCode(stalled), 0);
+  // Every fifth request 60 ms slower: a real tail regression, seen at the judged percentile.
+  const tail = captures.map((c, i) => result(c.id, json({}), i, { latencyMicros: (i % 5 === 3 ? 60_000 : 0) + 2_000 + ((i + 4) % 9) * 100, replayMode: 'follow' }));
+  const slowed = await runDiff({ ...logs(captures, tail), thresholds: { failOnLatencyRegression: 20 } });
+  assert.equal(slowed.routes[0]!.latency.regression, true);
+  assert.match(slowed.breaches[0]!.message, /p94\.4 \+\d+(\.\d+)? ms .*90 pairs: too few for a p99/);
+});
+
 test('a p99 growth below the millisecond floor is not a regression, however certain', async () => {
   const captures = Array.from({ length: 200 }, (_, i) => capture(`f${i}`, '/fast', json({}), i, 'GET', 1_000 + (i % 20) * 10));
   const slower = captures.map((c, i) => result(c.id, json({}), i, { latencyMicros: 3_000 + (i % 20) * 10, replayMode: 'follow' }));

@@ -12,7 +12,8 @@ export function latencyCell(route: RouteReport): string {
   // Timings under different loads are shown, never set against each other.
   if (noVerdict !== undefined) return `${ms(stable.p99Ms)} | ${ms(shadow.p99Ms)} ms (no verdict)`;
   const sign = p99DeltaPct > 0 ? '+' : '';
-  return `${ms(stable.p99Ms)} → ${ms(shadow.p99Ms)} ms (${sign}${p99DeltaPct}%)${regression ? ' slower' : ''}`;
+  const judgedLower = route.latency.judged !== undefined && route.latency.judged.percentile < 99 ? `; judged at p${route.latency.judged.percentile}, ${route.latency.judged.pairs} pairs` : '';
+  return `${ms(stable.p99Ms)} → ${ms(shadow.p99Ms)} ms (${sign}${p99DeltaPct}%${judgedLower})${regression ? ' slower' : ''}`;
 }
 
 /** Why some routes have no latency verdict, each reason once with its route count. */
