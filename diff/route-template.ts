@@ -103,7 +103,14 @@ export function routeTemplate(path: string, patterns: readonly RoutePattern[] = 
     const template = patternTemplate(pattern, parts);
     if (template) return template;
   }
-  return `/${parts.map(detectSegment).join('/')}`;
+  return `/${parts.map(detectWithMatrix).join('/')}`;
+}
+
+/** `cart;jsessionid=…;lang=en`: the segment and each matrix parameter's value detected alike, names kept. */
+function detectWithMatrix(segment: string): string {
+  if (!segment.includes(';')) return detectSegment(segment);
+  const [head, ...params] = segment.split(';');
+  return [detectSegment(head!), ...params.map((p) => (p.includes('=') ? `${p.slice(0, p.indexOf('='))}=${detectSegment(p.slice(p.indexOf('=') + 1))}` : p))].join(';');
 }
 
 /**

@@ -193,6 +193,9 @@ test('route templates are detected and overridable', () => {
   assert.equal(routeTemplate('/users/alice', [parseRoutePattern('/users/:name')]), '/users/{name}');
   assert.equal(routeTemplate('/files/a/b/c', [parseRoutePattern('/files/*')]), '/files/*');
   assert.equal(routeTemplate('/users/alice'), '/users/alice');
+  // Matrix parameters keep their names; their values are detected like segments, hashed secrets included.
+  assert.equal(routeTemplate('/cart;jsessionid=hmac%3A3f2a1c9e1b2c4d5e8f90a1b2;lang=en/items/7'), '/cart;jsessionid={id};lang=en/items/{id}');
+  assert.equal(routeTemplate('/cart;jsessionid=%5Bredacted%5D'), '/cart;jsessionid=[redacted]');
   assert.ok(routeSelectorMatches('/users/:id', 'GET /users/{id}'));
   assert.ok(routeSelectorMatches('POST /users/{x}', 'POST /users/{id}'));
   assert.ok(!routeSelectorMatches('POST /users/{x}', 'GET /users/{id}'));

@@ -59,6 +59,22 @@ describe('Redactor', () => {
     assert.equal(nothing.sealed, null, 'nothing is sealed when nothing changed');
   });
 
+  test('secrets in the path: a matrix session id and a token segment are masked, sealed, and named without values', async () => {
+    const keys = generateSealKeys();
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dBjftJeZ4CVPmB92K27uhbUJU1p1r_wW1gFWFOEjXk';
+    const original = request({ method: 'GET', path: `/shop/cart;jsessionid=A1B2C3D4E5F6A7B8C9D0;lang=en/reset/${jwt}/items/42` });
+    const redacted = await redactor({ mode: 'seal', sealPublicKey: keys.publicKeyPem }).redact(capture(copy(original)));
+    assert.equal(redacted.request.path, '/shop/cart;jsessionid=%5Bredacted%5D;lang=en/reset/%5Bredacted%5D/items/42');
+    assert.deepEqual([...redacted.redactions].sort(), ['request.path:;jsessionid', 'request.path:segment(jwt)']);
+    assert.equal(JSON.stringify(redacted).includes('A1B2C3D4E5F6'), false, 'the session id reached the record');
+    const opened = originalRequest(redacted.request, unsealRequest(openingKeyFromPem(keys.privateKeyPem), redacted.sealed!));
+    assert.equal(opened.path, original.path, 'the replay holding the key sends the path stable received');
+    // A path without secrets is left as it is, byte for byte: ids, versions and plain matrix parameters.
+    const plain = await redactor({}).redact(capture(request({ method: 'GET', path: '/v2/users/42;format=json/orders/ord_8F3k2' })));
+    assert.equal(plain.request.path, '/v2/users/42;format=json/orders/ord_8F3k2');
+    assert.deepEqual(plain.redactions, []);
+  });
+
   test('the redaction mode is recorded in every mode, and null when redaction is off', async () => {
     const keys = generateSealKeys();
     const modes: RedactionOptions[] = [{ mode: 'mask' }, { mode: 'drop' }, { mode: 'hash', hashKey: 'k' }, { mode: 'seal', sealPublicKey: keys.publicKeyPem }];

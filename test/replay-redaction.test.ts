@@ -115,6 +115,28 @@ describe('replay of redacted captures', () => {
     );
   });
 
+  it('a session id in the path is sent as stable got it with the key, and named as masked without it', async () => {
+    const path = '/cart;jsessionid=SEKRIT0PATH0SESSION42';
+    await store.captures.append([await redactedCapture('path-1', 'seal', { path, query: '' })]);
+    await replay({ sealKeys: [openingKeyFromPem(keys.privateKeyPem)] });
+    assert.equal(shadow.seen[0]!.url, path);
+    const [restored] = await readAll(store.results);
+    assert.ok(restored!.requestChanges.some((c) => c.kind === 'secret-restored' && c.name === 'path:;jsessionid'), JSON.stringify(restored!.requestChanges));
+
+    shadow.seen.length = 0;
+    const masked = await tempStore();
+    try {
+      await masked.captures.append([await redactedCapture('path-2', 'seal', { path, query: '' })]);
+      await runReplay({ source: masked.captures, results: masked.results, target: shadow.url, allowMasked: true });
+      assert.equal(shadow.seen[0]!.url, '/cart;jsessionid=%5Bredacted%5D');
+      const [result] = await readAll(masked.results);
+      assert.ok(result!.requestChanges.some((c) => c.kind === 'secret-masked' && c.name === 'path:;jsessionid'), JSON.stringify(result!.requestChanges));
+      assert.equal(JSON.stringify(result).includes('SEKRIT0PATH'), false);
+    } finally {
+      await masked.cleanup();
+    }
+  });
+
   it('in mask mode a header the user replaces (--set-header) is not reported as masked; the query still is', async () => {
     await store.captures.append([await redactedCapture('masked-1', 'mask')]);
     await replay({ setHeaders: [{ name: 'authorization', value: 'Bearer shadow-test-token' }] });

@@ -9,12 +9,12 @@ import type { RequestChange } from '../records/types.js';
  */
 export interface RedactionEntry {
   side: 'request' | 'response';
-  part: 'header' | 'query' | 'body';
-  /** Lower-cased header name, query parameter name, a `$` body path, or a body-level marker. */
+  part: 'header' | 'query' | 'body' | 'path';
+  /** Lower-cased header name, query parameter name, a `$` body path, a body-level marker, or a path entry (`;jsessionid`, `segment(jwt)`). */
   name: string;
 }
 
-const entryPattern = /^(request|response)\.(header|query|body):(.*)$/s;
+const entryPattern = /^(request|response)\.(header|query|body|path):(.*)$/s;
 
 export function parseRedactionEntry(entry: string): RedactionEntry | undefined {
   const m = entryPattern.exec(entry);

@@ -34,6 +34,8 @@ import { isSensitiveName, mayHoldSensitiveName } from './sensitive-names.js';
  *   `<where>.header:<lower-case name>`    a header's value, or part of it (Cookie and Set-Cookie
  *                                          keep their cookie names, Authorization its scheme)
  *   `request.query:<name>`                 a query parameter's value, or part of it
+ *   `request.path:;<name>`                 a matrix parameter's value (`;jsessionid=…`)
+ *   `request.path:segment(<rule>)`         a secret found by value in a path segment (jwt, ...)
  *   `<where>.body:<$.json.path>`           a JSON field (arrays as [*]), a form or multipart field
  *   `<where>.body:text(<what>)`            in a text body: a `name=value` pair's value, a secret
  *                                          found by value (its rule: jwt, card-number, ...) or an echo
@@ -96,7 +98,7 @@ export class Redactor {
     }
     capture.redactionMode = this.options.mode;
     const sealing = this.options.sealingKey;
-    const original = sealing ? { headers: capture.request.headers, query: capture.request.query, body: capture.request.body } : null;
+    const original = sealing ? { path: capture.request.path, headers: capture.request.headers, query: capture.request.query, body: capture.request.body } : null;
     const exchange = new ExchangeRedaction(this, capture.request);
     const done = (): Capture => {
       exchange.finish(capture.request, capture.response);
@@ -156,23 +158,26 @@ export class Redactor {
  * The request as stable received it: the recorded request with the sealed originals put back.
  * `headers` holds every original header when a header or the body changed (the body's encoding
  * and length go with it), `query` the original query when it changed (else ''), `body` the
- * original bytes when they changed (else null).
+ * original bytes when they changed (else null), `path` the original path when it changed.
  */
 export function originalRequest(recorded: HttpRequest, sealed: SealedRequest): HttpRequest {
   return {
     ...recorded,
+    path: sealed.path ?? recorded.path,
     headers: sealed.headers.length > 0 ? sealed.headers : recorded.headers,
     query: sealed.query !== '' ? sealed.query : recorded.query,
     body: sealed.body !== null ? Buffer.from(sealed.body, 'base64') : recorded.body,
   };
 }
 
-function changedOriginals(original: { headers: Header[]; query: string; body: Buffer }, now: HttpRequest): SealedRequest | null {
+function changedOriginals(original: { path: string; headers: Header[]; query: string; body: Buffer }, now: HttpRequest): SealedRequest | null {
   const bodyChanged = original.body !== now.body;
   const headersChanged = original.headers !== now.headers;
   const queryChanged = original.query !== now.query;
-  if (!bodyChanged && !headersChanged && !queryChanged) return null;
+  const pathChanged = original.path !== now.path;
+  if (!bodyChanged && !headersChanged && !queryChanged && !pathChanged) return null;
   return {
+    ...(pathChanged && { path: original.path }),
     headers: headersChanged || bodyChanged ? original.headers : [],
     query: queryChanged ? original.query : '',
     body: bodyChanged ? original.body.toString('base64') : null,
@@ -202,6 +207,7 @@ class ExchangeRedaction {
 
   /** Redacts every part by name and by value; returns a promise only when a body must be inflated. */
   scan(request: HttpRequest, response: HttpResponse | null): Promise<void> | undefined {
+    request.path = this.path(request.path);
     request.headers = this.headers(request.headers, 'request');
     request.query = this.pairs(request.query, 'request', 'query');
     const afterRequest = (): Promise<void> | undefined => {
@@ -297,6 +303,50 @@ class ExchangeRedaction {
       return `${scheme[1]} ${replace(scheme[2])}`;
     }
     return replace(value);
+  }
+
+  // ---- the path ------------------------------------------------------------------------------
+
+  /**
+   * Secrets in the path: matrix parameters with a secret name (`/cart;jsessionid=…`, servlet URL
+   * rewriting) and segments holding a secret by value (`/reset/<jwt>`, `/keys/sk_live_…`). Both
+   * are rare, so two cheap tests come first. Masks are percent-encoded: the path stays a path.
+   */
+  private path(path: string): string {
+    if (!path.includes(';') && !mayHoldSecretValue(path)) return path;
+    const segments = path.split('/');
+    let changed = false;
+    for (let i = 0; i < segments.length; i++) {
+      const [head, ...params] = segments[i]!.split(';');
+      const parts = [this.pathValue(head!)];
+      for (const param of params) {
+        const eq = param.indexOf('=');
+        const name = eq === -1 ? param : param.slice(0, eq);
+        const value = eq === -1 ? '' : param.slice(eq + 1);
+        if (value !== '' && this.nameIsSecret(decodeFormComponent(name))) {
+          this.found.push(`request.path:;${name}`);
+          this.addSecret(decodeFormComponent(value));
+          parts.push(`${name}=${encodeURIComponent(this.redactor.replacement(value))}`);
+        } else {
+          parts.push(eq === -1 ? param : `${name}=${this.pathValue(value)}`);
+        }
+      }
+      const segment = parts.join(';');
+      if (segment !== segments[i]) {
+        segments[i] = segment;
+        changed = true;
+      }
+    }
+    return changed ? segments.join('/') : path;
+  }
+
+  /** A path segment (or matrix value) with the secrets found in it by value replaced. */
+  private pathValue(text: string): string {
+    if (!mayHoldSecretValue(text)) return text;
+    const spans = findSecretValues(text);
+    if (spans.length === 0) return text;
+    for (const span of spans) this.found.push(`request.path:segment(${span.rule})`);
+    return this.replaceSpans(text, spans, encodeURIComponent);
   }
 
   // ---- name=value pairs: query strings and forms ---------------------------------------------

@@ -43,6 +43,8 @@ export interface OpeningKey {
 
 /** The original request parts that redaction changed, as the replay needs them to send the original. */
 export interface SealedRequest {
+  /** The original path, when redaction changed it (absent in records of older agents). */
+  path?: string;
   headers: Header[];
   query: string;
   /** Base64 of the original body bytes, or null when the body was not changed. */
