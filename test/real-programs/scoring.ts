@@ -1,6 +1,7 @@
 import type { PairRecord } from '../../diff/pair-record.js';
 import { excerpt } from '../../diff/difference.js';
 import type { Capture, HttpResponse, Result } from '../../shared/records/types.js';
+import { MASK } from '../../shared/redaction/redactor.js';
 import type { RealCase } from './real-case.js';
 import type { ToolRun } from './tool-path.js';
 import type { TruthEntry } from './truth.js';
@@ -92,6 +93,15 @@ function likelyCauses(described: string[], scored: Pick<ScoredRequest, 'redactio
   return causes.length ? causes : ['none of the tool\'s own changes: see the values'];
 }
 
+/** Whether a recorded path is the path sent, its redacted values (`;jsessionid=[redacted]`) standing for any value. */
+function sameRequestPath(recorded: string, sent: string): boolean {
+  if (recorded === sent) return true;
+  const mask = encodeURIComponent(MASK);
+  if (!recorded.includes(mask)) return false;
+  const pattern = recorded.split(mask).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^/;]+');
+  return new RegExp(`^${pattern}$`).test(sent);
+}
+
 export function scoreCase(realCase: RealCase, truth: TruthEntry[], run: ToolRun): CaseScore {
   if (run.captures.length !== truth.length) {
     throw new Error(`${realCase.name}: ${truth.length} requests sent through capture but ${run.captures.length} captures recorded`);
@@ -105,7 +115,7 @@ export function scoreCase(realCase: RealCase, truth: TruthEntry[], run: ToolRun)
   const scored = truth.map((entry, i): ScoredRequest => {
     const capture = run.captures[i];
     const sentPath = entry.request.path.split('?')[0];
-    if (capture.request.method !== entry.request.method || capture.request.path !== sentPath) {
+    if (capture.request.method !== entry.request.method || !sameRequestPath(capture.request.path, sentPath!)) {
       throw new Error(`${realCase.name}: capture ${i} is ${capture.request.method} ${capture.request.path}, request ${i} was ${entry.request.method} ${sentPath}`);
     }
     const base = { truth: entry, captureId: capture.id, redactions: capture.redactions, requestChanges: changesByCapture.get(capture.id) ?? [] };
