@@ -78,7 +78,17 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
   const ensureTopic = async (name: string) => {
     if (!(await admin.listTopics()).includes(name)) {
       const configEntries = retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(retentionMs) }];
-      await admin.createTopics({ topics: [{ topic: name, numPartitions: partitions, replicationFactor, configEntries }], waitForLeaders: true });
+      await admin.createTopics({ topics: [{ topic: name, numPartitions: partitions, replicationFactor, configEntries }], waitForLeaders: true }).catch(async (error: unknown) => {
+        // A loaded broker can answer the leader wait before the new topic's metadata has spread:
+        // the topic exists, so wait for its leaders again (bounded by the open timeout above).
+        if ((error as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw error;
+        for (const until = Date.now() + openTimeoutMs; Date.now() < until; ) {
+          const ready = await admin.fetchTopicMetadata({ topics: [name] }).then((m) => m.topics[0]?.partitions.every((p) => p.leader >= 0) === true, () => false);
+          if (ready) return;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        throw error;
+      });
       return;
     }
     if (retentionMs === undefined) return;
