@@ -8,7 +8,7 @@ import type { SendOutcome } from './shadow-sender.js';
 
 /**
  * The replay is a chain of steps, each a wrapper of the next (as undici composes interceptors):
- * source → guard → request → pacer → limiter → breaker → launch, then in flight retry → sender →
+ * source → guard → request → pacer → order → limiter → breaker → launch, then in flight retry → sender →
  * sink. A step resolves once its job has left for the network (a Flight) or was settled without
  * one (skipped, dropped, stopped): the source awaits that, so reading keeps pace with sending.
  */

@@ -10,6 +10,7 @@ import { GuardProof } from './guard-proof.js';
 import { guardRecheckStep, guardStep } from './guard-step.js';
 import { limiterStep } from './limiter-step.js';
 import { asapPacer, type Pacer } from './pacer.js';
+import { orderStep } from './order-step.js';
 import { pacerStep } from './pacer-step.js';
 import type { ReplayProgress } from './progress.js';
 import { ratePacer } from './rate-pacer.js';
@@ -26,7 +27,7 @@ import { retryStep } from './retry-step.js';
 import { ShadowRedaction } from './shadow-redaction.js';
 import { ShadowSender } from './shadow-sender.js';
 import { pumpSource } from './source-step.js';
-import { takeShadowReport } from '../shared/records/side-effects.js';
+import { isUnsafeMethod, takeShadowReport } from '../shared/records/side-effects.js';
 
 export type { ReplayOptions } from './replay-options.js';
 export type { ReplaySummary } from './replay-stats.js';
@@ -96,11 +97,13 @@ async function runComposed(options: ReplayOptions, config: ReplayConfig): Promis
     stats.enableBaseline();
     deliver = withBaseline({ peer: config.baseline, sender: baselineSender, limit: baselineLimit, redaction, stats, sink, hardStop: hardStop.signal, fail })(deliver);
   }
-  // Before it leaves: source → guard → request → pacer → limiter → breaker → guard again → launch.
+  // Before it leaves: source → guard → request → pacer → order (writes) → limiter → breaker → guard again → launch.
+  const writesSent = config.guardedWrites || [...config.allowedMethods].some(isUnsafeMethod);
   const steps: Wrapper[] = [
     guardStep(config.allowedMethods, guardProof, sink),
     requestStep(config, redaction, sink),
     pacerStep(pacer, signal),
+    ...(writesSent ? [orderStep()] : []),
     limiterStep(limit, pacer.openModel, signal, sink),
     breakerStep(breaker, pacer.openModel !== undefined, signal, sink),
     guardRecheckStep(guardProof, sink),
