@@ -12,7 +12,8 @@ export function latencyCell(route: RouteReport): string {
   // Timings under different loads are shown, never set against each other.
   if (noVerdict !== undefined) return `${ms(stable.p99Ms)} | ${ms(shadow.p99Ms)} ms (no verdict)`;
   const sign = p99DeltaPct > 0 ? '+' : '';
-  const judgedLower = route.latency.judged !== undefined && route.latency.judged.percentile < 99 ? `; judged at p${route.latency.judged.percentile}, ${route.latency.judged.pairs} pairs` : '';
+  const { judged } = route.latency;
+  const judgedLower = judged !== undefined && judged.percentile < 99 ? `; judged at p${judged.percentile}: ${judged.deltaMs > 0 ? '+' : ''}${ms(judged.deltaMs)} ms, ${judged.pairs} pairs` : '';
   return `${ms(stable.p99Ms)} → ${ms(shadow.p99Ms)} ms (${sign}${p99DeltaPct}%${judgedLower})${regression ? ' slower' : ''}`;
 }
 
