@@ -1,5 +1,6 @@
 import type { HttpResponse } from '../shared/records/types.js';
 import { isBodyField, isBodyNotKept, redactionEntries, type RedactionEntry } from '../shared/redaction/redaction-entry.js';
+import { parseRedactionMode } from '../shared/redaction/redaction-options.js';
 import { MASK } from '../shared/redaction/redactor.js';
 import type { PathSegment } from './json-path.js';
 
@@ -50,7 +51,7 @@ export function redactedFields(stableSide: RedactedAnswer, shadowSide: RedactedA
     }
   }
   const bodyNotKept = notKept(stable, stableSide.response?.body) ? 'stable' : notKept(shadow, shadowSide.response?.body) ? 'shadow' : undefined;
-  const byHash = mode === 'hash';
+  const byHash = mode !== null && parseRedactionMode(mode).mode === 'hash';
   return {
     byHash,
     headers,

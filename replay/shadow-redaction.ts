@@ -1,6 +1,6 @@
 import { configError } from '../shared/errors.js';
 import type { Capture, HttpRequest, HttpResponse, Result } from '../shared/records/types.js';
-import type { RedactionMode, ResolvedRedaction } from '../shared/redaction/redaction-options.js';
+import { hashKeyId, parseRedactionMode, type ResolvedRedaction } from '../shared/redaction/redaction-options.js';
 import { Redactor } from '../shared/redaction/redactor.js';
 
 /**
@@ -21,14 +21,21 @@ export class ShadowRedaction {
   /** The redactor for a capture's recorded mode (the flags' mode when it records none). */
   private redactorFor(captureMode: string | null): Redactor | undefined {
     if (!this.options.enabled) return undefined;
-    const mode = (captureMode ?? this.options.mode) as RedactionMode;
-    let redactor = this.byMode.get(mode);
+    const recorded = captureMode ?? this.options.mode;
+    let redactor = this.byMode.get(recorded);
     if (!redactor) {
+      const { mode, keyId } = parseRedactionMode(recorded);
       if (mode === 'hash' && !this.options.hashKey) {
         throw configError("the captures were redacted in hash mode: set SHADOWTAP_REDACT_KEY to the capture agents' key, so the answers replayed are hashed alike");
       }
+      if (mode === 'hash' && keyId !== null && keyId !== hashKeyId(this.options.hashKey!)) {
+        throw configError(
+          `the captures were hashed with key id ${keyId}, and SHADOWTAP_REDACT_KEY has key id ${hashKeyId(this.options.hashKey!)}: ` +
+            "set it to the capture agents' key, or every hashed secret would differ from stable's",
+        );
+      }
       redactor = new Redactor({ ...this.options, mode, sealingKey: null });
-      this.byMode.set(mode, redactor);
+      this.byMode.set(recorded, redactor);
     }
     return redactor;
   }

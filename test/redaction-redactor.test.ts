@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { Capture, Header, HttpRequest, HttpResponse } from '../shared/records/types.js';
 import { headerValue } from '../shared/records/types.js';
-import { resolveRedaction, type RedactionOptions } from '../shared/redaction/redaction-options.js';
+import { hashKeyId, resolveRedaction, type RedactionOptions } from '../shared/redaction/redaction-options.js';
 import { MAX_JSON_DEPTH, originalRequest, Redactor } from '../shared/redaction/redactor.js';
 import { generateSealKeys, openingKeyFromPem, unsealRequest } from '../shared/redaction/seal.js';
 import { runCli } from './helpers/run-cli.js';
@@ -78,7 +78,11 @@ describe('Redactor', () => {
   test('the redaction mode is recorded in every mode, and null when redaction is off', async () => {
     const keys = generateSealKeys();
     const modes: RedactionOptions[] = [{ mode: 'mask' }, { mode: 'drop' }, { mode: 'hash', hashKey: 'k' }, { mode: 'seal', sealPublicKey: keys.publicKeyPem }];
-    for (const options of modes) assert.equal((await redactor(options).redact(capture(request()))).redactionMode, options.mode);
+    for (const options of modes) {
+      const recorded = options.mode === 'hash' ? `hash:${hashKeyId('k')}` : options.mode;
+      assert.equal((await redactor(options).redact(capture(request()))).redactionMode, recorded, 'hash mode names its key, never the key itself');
+    }
+    assert.notEqual(hashKeyId('k'), hashKeyId('k2'));
     assert.equal((await redactor({ enabled: false }).redact(capture(request()))).redactionMode, null);
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { resolveRedaction } from '../shared/redaction/redaction-options.js';
+import { hashKeyId, resolveRedaction } from '../shared/redaction/redaction-options.js';
 import { Redactor } from '../shared/redaction/redactor.js';
 import { runReplay, type ReplayOptions } from '../replay/replay-worker.js';
 import { ShadowtapError } from '../shared/errors.js';
@@ -163,6 +163,14 @@ describe('replay of redacted captures', () => {
     delete process.env.SHADOWTAP_REDACT_KEY;
     try {
       await assert.rejects(replay(), /hash mode: set SHADOWTAP_REDACT_KEY/);
+      assert.equal(shadow.seen.length, 0);
+      // Another key would hash every secret of the shadow's answers differently from stable's.
+      await assert.rejects(replay({ redaction: { hashKey: 'another-key' }, group: 'other-key' }), (error: unknown) => {
+        assert.ok(error instanceof ShadowtapError);
+        assert.equal(error.exitCode, 2);
+        assert.match(error.message, new RegExp(`hashed with key id ${hashKeyId('test-hash-key')}, and SHADOWTAP_REDACT_KEY has key id ${hashKeyId('another-key')}`));
+        return true;
+      });
       assert.equal(shadow.seen.length, 0);
       // With the capture's key, equal secrets hash alike on both sides.
       await replay({ redaction: { hashKey: 'test-hash-key' }, group: 'with-key' });

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { configError } from '../errors.js';
 import { parsePathPattern } from './body-path.js';
 import { sealingKeyFromPem, type SealingKey } from './seal.js';
@@ -40,6 +41,22 @@ export interface ResolvedRedaction {
   queryParams: string[];
   /** Parsed patterns, one segment list each. */
   bodyPaths: string[][];
+}
+
+/**
+ * The id of a hash-mode key, recorded with each capture (`redactionMode: "hash:<id>"`) so a replay
+ * holding another key is refused before it sends: answers hashed with another key would differ
+ * from stable's on every secret, differences the tool made. An HMAC of a constant: it names the
+ * key without helping to find it.
+ */
+export function hashKeyId(key: string): string {
+  return createHmac('sha256', key).update('shadowtap hash key id').digest('hex').slice(0, 12);
+}
+
+/** A recorded redaction mode (`mask`, `hash:<key id>`, `hash` from older agents), parsed. */
+export function parseRedactionMode(recorded: string): { mode: RedactionMode; keyId: string | null } {
+  const colon = recorded.indexOf(':');
+  return colon === -1 ? { mode: recorded as RedactionMode, keyId: null } : { mode: recorded.slice(0, colon) as RedactionMode, keyId: recorded.slice(colon + 1) };
 }
 
 /**

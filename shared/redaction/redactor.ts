@@ -4,7 +4,7 @@ import { headerValue } from '../records/types.js';
 import { canDecode, decodeContent } from '../http/content-coding.js';
 import { formatPath, matchesPath, type PathSegment } from './body-path.js';
 import { bodyKind, multipartBoundary, multipartParts, type BodyKind } from './body-formats.js';
-import type { ResolvedRedaction } from './redaction-options.js';
+import { hashKeyId, type ResolvedRedaction } from './redaction-options.js';
 import { sealRequest, type SealedRequest } from './seal.js';
 import { findSecretValues, mayHoldSecretValue, type ValueMatch } from './secret-values.js';
 import { isSensitiveName, mayHoldSensitiveName } from './sensitive-names.js';
@@ -18,7 +18,7 @@ import { isSensitiveName, mayHoldSensitiveName } from './sensitive-names.js';
  *   redactor.redact(capture)                 → Capture | Promise<Capture>
  *     Redacts a capture in place (request, and stable's response when there is one) and returns
  *     it; a promise only when a compressed body had to be inflated. Sets capture.redactionMode
- *     (null when redaction is off), adds to capture.redactions, and in seal mode sets
+ *     (null when redaction is off; `hash:<key id>` in hash mode), adds to capture.redactions, and in seal mode sets
  *     capture.sealed to the sealed originals of the request parts that changed (see
  *     `originalRequest` below for what they hold).
  *   await redactor.redactResponse(response, request) → { response, redactions }
@@ -88,15 +88,19 @@ interface BodyState {
 
 export class Redactor {
   private readonly nameVerdicts = new Map<string, boolean>();
+  /** What captures record as their mode: hash mode names its key (hashKeyId). */
+  private readonly recordedMode: string;
 
-  constructor(private readonly options: ResolvedRedaction) {}
+  constructor(private readonly options: ResolvedRedaction) {
+    this.recordedMode = options.mode === 'hash' ? `hash:${hashKeyId(options.hashKey!)}` : options.mode;
+  }
 
   redact(capture: Capture): Capture | Promise<Capture> {
     if (!this.options.enabled) {
       capture.redactionMode = null;
       return capture;
     }
-    capture.redactionMode = this.options.mode;
+    capture.redactionMode = this.recordedMode;
     const sealing = this.options.sealingKey;
     const original = sealing ? { path: capture.request.path, headers: capture.request.headers, query: capture.request.query, body: capture.request.body } : null;
     const exchange = new ExchangeRedaction(this, capture.request);
