@@ -1,4 +1,6 @@
+import avro from 'avsc';
 import { access, open, type FileHandle } from 'node:fs/promises';
+import type { Codec } from '../records/codec.js';
 import {
   blockLength,
   decodeBlockPrefix,
@@ -192,4 +194,34 @@ export class SegmentReader {
   async close(): Promise<void> {
     await this.handle.close();
   }
+}
+
+/** How a segment's records are decoded: a resolver from an older schema, and that schema to check damaged bytes against. */
+export interface WriterType {
+  resolver?: avro.Resolver;
+  check?: avro.Type;
+}
+
+/**
+ * How to decode the records of a segment by the schema its header carries, into `codec`'s current
+ * shape; one resolver per schema met. Throws when the header's schema is damaged or cannot be
+ * resolved to the codec's.
+ */
+export function writerTypes(codec: Codec<unknown>): (header: ContainerHeader) => WriterType {
+  const readerSchemaJson = JSON.stringify(codec.type.schema());
+  const known = new Map<string, WriterType>();
+  return (header) => {
+    const writerSchemaJson = header.meta['avro.schema']?.toString() ?? '';
+    let decoding = known.get(writerSchemaJson);
+    if (!decoding) {
+      if (writerSchemaJson === readerSchemaJson) decoding = {};
+      else {
+        // Another version's records, checked within bounds before they are decoded.
+        const check = avro.Type.forSchema(JSON.parse(writerSchemaJson));
+        decoding = { resolver: codec.type.createResolver(check), check };
+      }
+      known.set(writerSchemaJson, decoding);
+    }
+    return decoding;
+  };
 }
