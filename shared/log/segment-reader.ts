@@ -21,8 +21,11 @@ export type SegmentStep =
   | { kind: 'block'; firstOffset: number; prefix: BlockPrefix; bytes: Buffer; verified: boolean; position: number }
   /** Bytes that cannot be read as records: `count` records lost (undefined when no index says how many). */
   | { kind: 'damaged'; firstOffset: number; count: number | undefined; bytes: Buffer; position: number; reason: string }
-  /** Nothing more for now; `tailBytes` follow the last readable block (an append in progress, or cut by a crash). */
-  | { kind: 'end'; tailBytes: number };
+  /**
+   * Nothing more for now; `tailBytes` follow the last readable block (an append in progress, or cut
+   * by a crash), `tornCount` the records of that block when its count could be read.
+   */
+  | { kind: 'end'; tailBytes: number; tornCount?: number };
 
 export const indexPathOf = (segmentPath: string) => segmentPath.replace(/\.avro$/, INDEX_SUFFIX);
 
@@ -43,6 +46,9 @@ export class SegmentReader {
   /** Structural reading: the byte where the next block starts; the offset of its first record. */
   private position = 0;
   private offset: number;
+  /** Past the index's last entry, blocks are read by their structure (see readTailByStructure). */
+  private pastIndex = false;
+  private tailByStructure = false;
 
   private constructor(
     readonly path: string,
@@ -113,7 +119,16 @@ export class SegmentReader {
 
   async next(): Promise<SegmentStep> {
     await this.loadHeader();
-    return this.indexed ? this.nextIndexed() : this.nextStructural();
+    return this.indexed && !this.pastIndex ? this.nextIndexed() : this.nextStructural();
+  }
+
+  /**
+   * For a segment no writer appends to any more (a spool segment left by a crashed agent): whole
+   * blocks after the last index entry, written by a crash between block and entry, are read by
+   * their structure (unverified) instead of being counted as a tail.
+   */
+  readTailByStructure(): void {
+    this.tailByStructure = true;
   }
 
   private async nextIndexed(): Promise<SegmentStep> {
@@ -122,6 +137,12 @@ export class SegmentReader {
     if (!entry) {
       const last = entries.at(-1);
       const end = last ? last.position + last.length : (this.header?.length ?? 0);
+      if (this.tailByStructure && this.header) {
+        this.pastIndex = true;
+        this.position = end;
+        this.offset = last ? last.firstOffset + last.count : this.firstOffset;
+        return this.nextStructural();
+      }
       return { kind: 'end', tailBytes: Math.max(0, (await this.size()) - end) };
     }
     this.entryCursor++;
@@ -170,7 +191,7 @@ export class SegmentReader {
     const prefix = decodeBlockPrefix(head);
     if (!prefix) return { kind: 'end', tailBytes: size - position };
     const plausible = plausiblePrefix(prefix);
-    if (plausible && blockLength(prefix) > size - position) return { kind: 'end', tailBytes: size - position };
+    if (plausible && blockLength(prefix) > size - position) return { kind: 'end', tailBytes: size - position, tornCount: prefix.count };
     if (plausible) {
       const bytes = Buffer.alloc(blockLength(prefix));
       await this.handle.read(bytes, 0, bytes.length, position);
