@@ -160,7 +160,7 @@ export class DiskSpool<T> {
           head.delivered = end;
           head.released += taken.bytes;
           this.totalBytes -= taken.bytes;
-          if (head.done && !head.block && this.head === head) await this.dropHead();
+          if (head.done && this.head === head) await this.dropHead();
         },
       };
       return head.unacked;
@@ -259,8 +259,7 @@ export class DiskSpool<T> {
       reader = await SegmentReader.open(join(this.dir, segment.name), 0);
     } catch (error) {
       this.events.onLoss(1, new Error(`unreadable spool segment ${segment.name}: ${(error as Error).message}`));
-      this.sealed.shift();
-      this.totalBytes -= segment.bytes;
+      await this.dropOldest(0);
       return null;
     }
     if (!reader.header) {
@@ -268,8 +267,8 @@ export class DiskSpool<T> {
       // The writer creates the index first, so without one nothing says how many records the segment held.
       const count = reader.indexed ? (await reader.indexEntries()).reduce((n, e) => n + e.count, 0) - segment.drained : 1;
       if (count > 0) this.events.onLoss(count, new Error(`spool segment ${segment.name} cannot be read: ${problem}`));
-      this.head = { segment, reader, decoding: undefined, block: null, position: 0, delivered: 0, released: 0, unacked: null, done: true };
-      await this.dropHead();
+      await reader.close();
+      await this.dropOldest(0);
       return null;
     }
     // No writer appends to it any more: a whole block left unindexed by a crash is read, not lost.
@@ -369,10 +368,15 @@ export class DiskSpool<T> {
   private async dropHead(): Promise<void> {
     const head = this.head!;
     this.head = null;
-    this.sealed.shift();
-    this.totalBytes -= Math.max(0, head.segment.bytes - head.released);
     await head.reader.close().catch(() => {});
-    await removeSegment(join(this.dir, head.segment.name));
+    await this.dropOldest(head.released);
+  }
+
+  /** Removes the oldest segment, `released` of its bytes already given back. */
+  private async dropOldest(released: number): Promise<void> {
+    const segment = this.sealed.shift()!;
+    this.totalBytes -= Math.max(0, segment.bytes - released);
+    await removeSegment(join(this.dir, segment.name));
   }
 }
 

@@ -92,6 +92,24 @@ test('a torn block at the end of a segment (a crash mid-write) is counted as los
   assert.deepEqual(await readdir(dir), []);
 });
 
+test('a damaged block in the middle of a segment is counted with its records; the blocks around it are read', async () => {
+  const path = join(dir, '0000001000000000.avro');
+  const writer = await SegmentWriter.create(path, captureCodec as Codec<unknown>, 0);
+  for (const ids of [['a'], ['b', 'c'], ['d']]) await writer.append(ids.map((id) => captureCodec.encode(sampleCapture({ id }))));
+  await writer.close();
+  const bytes = await readFile(path);
+  // A byte of the second block's first record flipped: the block's CRC no longer matches.
+  const at = bytes.indexOf(captureCodec.encode(sampleCapture({ id: 'b' })));
+  assert.ok(at > 0);
+  bytes[at + 5]! ^= 0xff;
+  await writeFile(path, bytes);
+  const losses: number[] = [];
+  const spool = new DiskSpool<Capture>(dir, 1 << 20, captureCodec, { onLoss: (count) => losses.push(count) });
+  assert.deepEqual((await drain(spool)).map((c) => c.id), ['a', 'd']);
+  assert.deepEqual(losses, [2]);
+  await spool.close();
+});
+
 test('a spool stopped part-way through a segment delivers only the rest after a restart', async () => {
   const spool = new DiskSpool<Capture>(dir, 1 << 20, captureCodec, noLoss);
   for (const id of ['a', 'b', 'c', 'd', 'e']) assert.ok(spool.write(sampleCapture({ id })));
