@@ -1,3 +1,4 @@
+import { BatchBuffer, Delay } from '../shared/log/batch-buffer.js';
 import type { ResolvedQueue } from './capture-options.js';
 import type { DiskSpool } from './disk-spool.js';
 
@@ -25,15 +26,10 @@ interface Sink<T> {
   append(records: T[]): Promise<void>;
 }
 
-interface Entry<T> {
-  record: T;
-  bytes: number;
-}
-
 interface Batch<T> {
   records: T[];
-  /** The memory entries the batch holds; null for a batch read from the spool. */
-  entries: Entry<T>[] | null;
+  /** Taken from memory (else read from the spool). */
+  fromMemory: boolean;
   ack(): Promise<void> | void;
 }
 
@@ -48,20 +44,15 @@ interface Batch<T> {
  * Beyond both bounds a record is dropped and reported.
  */
 export class RecordQueue<T> {
-  private waiting: Entry<T>[] = [];
-  private waitingBytes = 0;
-  /** When the oldest waiting record arrived; -Infinity when it has already waited for an append. */
-  private oldestAt = 0;
+  private readonly waiting: BatchBuffer<T>;
   private memBytes = 0;
   private inflight: Batch<T> | null = null;
   private running = false;
   private failing = false;
   private stopped = false;
   private closing = false;
-  /** Ends the wait for a batch to fill (it is full, or the queue closes). */
-  private endLinger: (() => void) | null = null;
-  /** Ends the backoff before a retry (the queue closes). */
-  private endBackoff: (() => void) | null = null;
+  /** The backoff before a retry; closing ends it. */
+  private backingOff: Delay | null = null;
   private idleWaiters: (() => void)[] = [];
   /** Sustained arrival rate (records per ms), smoothed over windows of RATE_WINDOW_MS, so bursts do not count as load. */
   private ratePerMs = 0;
@@ -75,6 +66,7 @@ export class RecordQueue<T> {
     private readonly spool: DiskSpool<T> | null,
     private readonly events: QueueEvents,
   ) {
+    this.waiting = new BatchBuffer({ records: options.batchRecords, bytes: options.batchBytes });
     // Records a previous run left in the spool are delivered without waiting for new traffic.
     void spool?.ready().then(() => this.kick());
   }
@@ -89,7 +81,7 @@ export class RecordQueue<T> {
 
   /** Records held only in memory (waiting, or in an append under way): what a crash would lose. */
   get memoryRecords(): number {
-    return this.waiting.length + (this.inflight?.entries?.length ?? 0);
+    return this.waiting.length + (this.inflight?.fromMemory ? this.inflight.records.length : 0);
   }
 
   push(record: T): 'memory' | 'spool' | 'dropped' {
@@ -112,15 +104,11 @@ export class RecordQueue<T> {
         return 'dropped';
       }
     }
-    const now = performance.now();
-    this.noteArrival(now);
-    if (this.waiting.length === 0) this.oldestAt = now;
-    this.waiting.push({ record, bytes });
-    this.waitingBytes += bytes;
+    this.noteArrival(performance.now());
+    // A batch filled while it lingers leaves at once.
+    this.waiting.push(record, bytes);
     this.memBytes += bytes;
-    if (this.running) {
-      if (this.batchFull()) this.endLinger?.();
-    } else this.kick();
+    if (!this.running) this.kick();
     return 'memory';
   }
 
@@ -133,17 +121,15 @@ export class RecordQueue<T> {
   async close(timeoutMs: number): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    this.endLinger?.();
+    this.waiting.endLinger();
     this.kick();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.whenIdle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
     this.stopped = true;
-    this.endBackoff?.();
-    const left = [...(this.inflight?.entries ?? []), ...this.waiting].map((e) => e.record);
+    this.backingOff?.end();
+    const left = [...(this.inflight?.fromMemory ? this.inflight.records : []), ...this.waiting.takeAll()];
     this.inflight = null;
-    this.waiting = [];
-    this.waitingBytes = 0;
     this.memBytes = 0;
     const kept = this.spool && left.length > 0 ? await this.spool.putBack(left).catch(() => 0) : 0;
     if (kept > 0) this.events.onSpooled(kept);
@@ -158,10 +144,6 @@ export class RecordQueue<T> {
 
   private isEmpty(): boolean {
     return this.inflight === null && this.waiting.length === 0 && (this.spool?.isEmpty ?? true);
-  }
-
-  private batchFull(): boolean {
-    return this.waiting.length >= this.options.batchRecords || this.waitingBytes >= this.options.batchBytes;
   }
 
   private kick(): void {
@@ -207,13 +189,14 @@ export class RecordQueue<T> {
   private async nextBatch(): Promise<Batch<T> | null> {
     if (this.waiting.length > 0) {
       const wait = this.lingerLeft();
-      if (wait > 0 && !this.closing && !this.batchFull()) await this.linger(wait);
+      if (wait > 0 && !this.closing && !this.waiting.full) await this.waiting.linger(wait);
       if (this.stopped) return null;
-      return this.takeFromMemory();
+      const { records, bytes } = this.waiting.take();
+      return { records, fromMemory: true, ack: () => void (this.memBytes -= bytes) };
     }
     if (this.spool && !this.spool.isEmpty) {
       const batch = await this.spool.peek(this.options.batchRecords);
-      return batch.records.length > 0 ? { ...batch, entries: null } : null;
+      return batch.records.length > 0 ? { ...batch, fromMemory: false } : null;
     }
     return null;
   }
@@ -238,57 +221,13 @@ export class RecordQueue<T> {
   private lingerLeft(): number {
     const { lingerMs, busyLingerMs } = this.options;
     const busy = lingerMs > 0 && this.ratePerMs * busyLingerMs >= EFFICIENT_BATCH_RECORDS;
-    return Math.max(0, (busy ? busyLingerMs : lingerMs) - (performance.now() - this.oldestAt));
-  }
-
-  private takeFromMemory(): Batch<T> {
-    let count = 0;
-    let bytes = 0;
-    const { batchRecords, batchBytes } = this.options;
-    // At least one record, even one larger than a batch may be.
-    while (count < this.waiting.length && count < batchRecords && (count === 0 || bytes + this.waiting[count].bytes <= batchBytes)) {
-      bytes += this.waiting[count].bytes;
-      count++;
-    }
-    const entries = this.waiting.splice(0, count);
-    this.waitingBytes -= bytes;
-    // What stays behind has waited at least as long as this append: it goes with the next one.
-    this.oldestAt = -Infinity;
-    const records = new Array<T>(count);
-    for (let i = 0; i < count; i++) records[i] = entries[i].record;
-    return {
-      records,
-      entries,
-      ack: () => {
-        this.memBytes -= bytes;
-      },
-    };
-  }
-
-  /** Waits while a batch fills; a full batch or closing ends the wait. */
-  private linger(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.endLinger = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.endLinger = done;
-    });
+    return Math.max(0, (busy ? busyLingerMs : lingerMs) - this.waiting.age);
   }
 
   /** Waits before a retry; closing cuts the wait short so the deadline is kept. */
-  private backoff(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.endBackoff = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      this.endBackoff = done;
-    });
+  private async backoff(ms: number): Promise<void> {
+    const delay = (this.backingOff = new Delay(ms, true));
+    await delay.done;
+    this.backingOff = null;
   }
 }

@@ -1,3 +1,4 @@
+import { BatchBuffer } from '../shared/log/batch-buffer.js';
 import type { RecordLog } from '../shared/log/record-log.js';
 import type { Result } from '../shared/records/types.js';
 
@@ -22,11 +23,12 @@ export const resultWriterDefaults: ResultWriterOptions = { maxBatch: 500, linger
  * never overtake each other.
  */
 export class ResultWriter {
-  private pending: Result[] = [];
+  private readonly pending: BatchBuffer<Result>;
   private writing = 0;
   private inFlight = new Set<Promise<void>>();
   private afterWrites: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
+  /** The linger of the partial batch; kick() ends it. */
+  private lingering: Promise<void> | undefined;
   /** The first append or commit failure; the worker stops on it. */
   failure: Error | undefined;
 
@@ -34,7 +36,9 @@ export class ResultWriter {
     private readonly sink: Pick<RecordLog<Result>, 'append'>,
     private readonly afterWrite: (batch: Result[]) => Promise<void>,
     private readonly options: ResultWriterOptions = resultWriterDefaults,
-  ) {}
+  ) {
+    this.pending = new BatchBuffer({ records: options.maxBatch, bytes: Infinity });
+  }
 
   /** Results accepted and not yet written. */
   get backlog(): number {
@@ -42,7 +46,7 @@ export class ResultWriter {
   }
 
   add(result: Result): void {
-    this.pending.push(result);
+    this.pending.push(result, 0);
     this.schedule();
   }
 
@@ -63,15 +67,20 @@ export class ResultWriter {
 
   /** A full batch goes at once; a partial one after the linger time. */
   private schedule(): void {
-    if (this.pending.length >= this.options.maxBatch) this.kick();
-    else if (this.pending.length > 0) this.timer ??= setTimeout(() => this.kick(), this.options.lingerMs);
+    if (this.pending.full) this.kick();
+    else if (this.pending.length > 0 && !this.lingering) {
+      const linger: Promise<void> = (this.lingering = this.pending.linger(this.options.lingerMs).then(() => {
+        // Not when kick() already ended it.
+        if (this.lingering === linger) this.kick();
+      }));
+    }
   }
 
   private kick(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.lingering = undefined;
+    this.pending.endLinger();
     while (this.pending.length > 0 && this.inFlight.size < this.options.maxInFlight) {
-      const batch = this.pending.splice(0, this.options.maxBatch);
+      const batch = this.pending.take().records;
       this.writing += batch.length;
       const write = this.write(batch).finally(() => {
         this.inFlight.delete(write);

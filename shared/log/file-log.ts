@@ -1,11 +1,12 @@
-import avro from 'avsc';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShadowtapError, usageError } from '../errors.js';
-import { blockRecords, encodeBlock, encodeHeader, type ContainerHeader } from './avro-container.js';
-import { blockCrc, encodeIndexEntry, INDEX_ENTRY_BYTES } from './segment-index.js';
-import { indexPathOf, SegmentReader } from './segment-reader.js';
+import type { Codec } from '../records/codec.js';
+import { blockRecords, type ContainerHeader } from './avro-container.js';
+import { INDEX_ENTRY_BYTES } from './segment-index.js';
+import { indexPathOf, SegmentReader, writerTypes, type WriterType } from './segment-reader.js';
+import { SegmentWriter } from './segment-writer.js';
 import { partitionOf } from './key-partitioner.js';
 import type { LogEntry, Position, ReadOptions, RecordKind, RecordLog } from './record-log.js';
 
@@ -44,21 +45,6 @@ interface Partition {
   deadLetterDir: string;
 }
 
-interface Writer {
-  handle: FileHandle;
-  index: FileHandle;
-  indexSize: number;
-  sync: Buffer;
-  size: number;
-  nextOffset: number;
-}
-
-/** How a segment's records are decoded: a resolver from an older schema, and that schema to check damaged bytes against. */
-interface WriterType {
-  resolver?: avro.Resolver;
-  check?: avro.Type;
-}
-
 /**
  * The embedded log: Avro Object Container Files in a folder, rotated by size, in one or more
  * partitions (a sub-folder each, records placed by key as Kafka places them, offsets and group
@@ -88,27 +74,16 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
     });
   }
   if (options.partitions !== undefined) await decidedCount();
-  const readerSchema = kind.codec.type.schema() as object;
-  const readerSchemaJson = JSON.stringify(readerSchema);
-  const writerTypes = new Map<string, WriterType>();
+  const codec = kind.codec as Codec<unknown>;
+  const readerSchemaJson = JSON.stringify(codec.type.schema());
+  const writerTypeOf = writerTypes(codec);
   /** How to decode a segment's records; throws when its header holds a schema that is not this log's. */
   const writerTypeFor = (header: ContainerHeader, path: string): WriterType => {
-    const writerSchemaJson = header.meta['avro.schema']?.toString() ?? '';
-    if (!writerTypes.has(writerSchemaJson)) {
-      let decoding: WriterType;
-      try {
-        if (writerSchemaJson === readerSchemaJson) decoding = {};
-        else {
-          // Another version's records, checked within bounds before they are decoded.
-          const check = avro.Type.forSchema(JSON.parse(writerSchemaJson));
-          decoding = { resolver: kind.codec.type.createResolver(check), check };
-        }
-      } catch (error) {
-        throw new ShadowtapError('ST_LOG_IO', `${path} has a damaged or foreign schema in its header, not one of ${kind.name}; move it out of the store folder`, { cause: error });
-      }
-      writerTypes.set(writerSchemaJson, decoding);
+    try {
+      return writerTypeOf(header);
+    } catch (error) {
+      throw new ShadowtapError('ST_LOG_IO', `${path} has a damaged or foreign schema in its header, not one of ${kind.name}; move it out of the store folder`, { cause: error });
     }
-    return writerTypes.get(writerSchemaJson)!;
   };
 
   async function listSegments(part: Partition): Promise<Segment[]> {
@@ -137,43 +112,7 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
     return count;
   }
 
-  async function writeHeader(handle: FileHandle): Promise<{ sync: Buffer; size: number }> {
-    const header = encodeHeader(readerSchema, { 'shadowtap.schema': kind.codec.name, 'shadowtap.schema-version': String(kind.codec.version) });
-    await handle.write(header.bytes, 0, header.bytes.length, 0);
-    return { sync: header.sync, size: header.bytes.length };
-  }
-
-  async function newSegment(part: Partition, firstOffset: number): Promise<Writer> {
-    const path = join(part.dir, segmentName(firstOffset));
-    // The index first: a reader takes a segment without one for a segment older than indexes.
-    const index = await open(indexPathOf(path), 'wx');
-    const handle = await open(path, 'wx');
-    const { sync, size } = await writeHeader(handle);
-    return { handle, index, indexSize: 0, sync, size, nextOffset: firstOffset };
-  }
-
-  /** Starts a segment that holds no record over again: its header was cut or is another version's. */
-  async function restartSegment(segment: Segment, reader: SegmentReader): Promise<Writer> {
-    await reader.fileHandle.truncate(0);
-    const index = await open(indexPathOf(segment.path), 'w');
-    const { sync, size } = await writeHeader(reader.fileHandle);
-    return { handle: reader.fileHandle, index, indexSize: 0, sync, size, nextOffset: segment.firstOffset };
-  }
-
-  async function appendBlock(writer: Writer, block: Buffer, count: number): Promise<void> {
-    // The block before its index entry: a reader never meets an entry whose bytes are still coming.
-    await writer.handle.write(block, 0, block.length, writer.size);
-    await indexBlock(writer, block, count, false);
-  }
-
-  /** Adds the index entry of a block written at the writer's end. */
-  async function indexBlock(writer: Writer, block: Buffer, count: number, adopted: boolean): Promise<void> {
-    const entry = encodeIndexEntry({ position: writer.size, firstOffset: writer.nextOffset, count, length: block.length, crc: blockCrc(block), adopted });
-    await writer.index.write(entry, 0, entry.length, writer.indexSize);
-    writer.indexSize += entry.length;
-    writer.size += block.length;
-    writer.nextOffset += count;
-  }
+  const newSegment = (part: Partition, firstOffset: number) => SegmentWriter.create(join(part.dir, segmentName(firstOffset)), codec, firstOffset);
 
   /**
    * Reopens the last segment for appending. Whole blocks past its last index entry (a crash
@@ -182,7 +121,7 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
    * another schema version is left as it is for readers to report: new records start a fresh
    * segment after the highest offset it ever held, so no offset is used twice.
    */
-  async function reopenSegment(part: Partition, segment: Segment): Promise<Writer> {
+  async function reopenSegment(part: Partition, segment: Segment): Promise<SegmentWriter> {
     const reader = await SegmentReader.open(segment.path, segment.firstOffset, 'r+');
     let keep = false;
     try {
@@ -194,7 +133,7 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
       if (!header || !sameSchema) {
         if (nextOffset === segment.firstOffset && (reader.indexed || !header)) {
           keep = true;
-          return await restartSegment(segment, reader);
+          return await SegmentWriter.restart(segment.path, reader.fileHandle, codec, segment.firstOffset);
         }
         const held = header && !reader.indexed ? await countStructurally(reader) : 0;
         return await newSegment(part, Math.max(nextOffset, segment.firstOffset + held));
@@ -204,10 +143,10 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
       if (size < end) return await newSegment(part, nextOffset);
       const index = await open(indexPathOf(segment.path), reader.indexed ? 'r+' : 'w');
       await index.truncate(entries.length * INDEX_ENTRY_BYTES);
-      const writer: Writer = { handle: reader.fileHandle, index, indexSize: entries.length * INDEX_ENTRY_BYTES, sync: header.sync, size: end, nextOffset };
+      const writer = SegmentWriter.resume(reader.fileHandle, index, entries.length, header.sync, end, nextOffset);
       keep = true;
       for (let step = await reader.structuralAt(end, size); step.kind === 'block'; step = await reader.structuralAt(writer.size, size)) {
-        await indexBlock(writer, step.bytes, step.prefix.count, true);
+        await writer.indexBlock(step.bytes, step.prefix.count, true);
       }
       await writer.handle.truncate(writer.size);
       return writer;
@@ -222,7 +161,7 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
     return records;
   }
 
-  const writers = new Map<number, Writer>();
+  const writers = new Map<number, SegmentWriter>();
   let writeCount: number | undefined;
   let appending: Promise<void> = Promise.resolve();
 
@@ -246,16 +185,11 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
       writer = segments.length > 0 ? await reopenSegment(part, segments[segments.length - 1]!) : await newSegment(part, 0);
       writers.set(part.id, writer);
     }
-    await appendBlock(writer, encodeBlock(records.map((record) => kind.codec.encode(record)), writer.sync), records.length);
+    await writer.append(records.map((record) => kind.codec.encode(record)));
     if (writer.size >= maxSegmentBytes) {
-      await closeWriter(writer);
+      await writer.close();
       writers.set(part.id, await newSegment(part, writer.nextOffset));
     }
-  }
-
-  async function closeWriter(w: Writer): Promise<void> {
-    await w.handle.close();
-    await w.index.close();
   }
 
   /**
@@ -457,7 +391,7 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
     },
     async close(): Promise<void> {
       await appending;
-      for (const writer of writers.values()) await closeWriter(writer);
+      for (const writer of writers.values()) await writer.close();
       writers.clear();
     },
   };

@@ -1,4 +1,6 @@
+import avro from 'avsc';
 import { access, open, type FileHandle } from 'node:fs/promises';
+import type { Codec } from '../records/codec.js';
 import {
   blockLength,
   decodeBlockPrefix,
@@ -19,8 +21,11 @@ export type SegmentStep =
   | { kind: 'block'; firstOffset: number; prefix: BlockPrefix; bytes: Buffer; verified: boolean; position: number }
   /** Bytes that cannot be read as records: `count` records lost (undefined when no index says how many). */
   | { kind: 'damaged'; firstOffset: number; count: number | undefined; bytes: Buffer; position: number; reason: string }
-  /** Nothing more for now; `tailBytes` follow the last readable block (an append in progress, or cut by a crash). */
-  | { kind: 'end'; tailBytes: number };
+  /**
+   * Nothing more for now; `tailBytes` follow the last readable block (an append in progress, or cut
+   * by a crash), `tornCount` the records of that block when its count could be read.
+   */
+  | { kind: 'end'; tailBytes: number; tornCount?: number };
 
 export const indexPathOf = (segmentPath: string) => segmentPath.replace(/\.avro$/, INDEX_SUFFIX);
 
@@ -41,6 +46,9 @@ export class SegmentReader {
   /** Structural reading: the byte where the next block starts; the offset of its first record. */
   private position = 0;
   private offset: number;
+  /** Past the index's last entry, blocks are read by their structure (see readTailByStructure). */
+  private pastIndex = false;
+  private tailByStructure = false;
 
   private constructor(
     readonly path: string,
@@ -111,7 +119,16 @@ export class SegmentReader {
 
   async next(): Promise<SegmentStep> {
     await this.loadHeader();
-    return this.indexed ? this.nextIndexed() : this.nextStructural();
+    return this.indexed && !this.pastIndex ? this.nextIndexed() : this.nextStructural();
+  }
+
+  /**
+   * For a segment no writer appends to any more (a spool segment left by a crashed agent): whole
+   * blocks after the last index entry, written by a crash between block and entry, are read by
+   * their structure (unverified) instead of being counted as a tail.
+   */
+  readTailByStructure(): void {
+    this.tailByStructure = true;
   }
 
   private async nextIndexed(): Promise<SegmentStep> {
@@ -120,6 +137,12 @@ export class SegmentReader {
     if (!entry) {
       const last = entries.at(-1);
       const end = last ? last.position + last.length : (this.header?.length ?? 0);
+      if (this.tailByStructure && this.header) {
+        this.pastIndex = true;
+        this.position = end;
+        this.offset = last ? last.firstOffset + last.count : this.firstOffset;
+        return this.nextStructural();
+      }
       return { kind: 'end', tailBytes: Math.max(0, (await this.size()) - end) };
     }
     this.entryCursor++;
@@ -168,7 +191,7 @@ export class SegmentReader {
     const prefix = decodeBlockPrefix(head);
     if (!prefix) return { kind: 'end', tailBytes: size - position };
     const plausible = plausiblePrefix(prefix);
-    if (plausible && blockLength(prefix) > size - position) return { kind: 'end', tailBytes: size - position };
+    if (plausible && blockLength(prefix) > size - position) return { kind: 'end', tailBytes: size - position, tornCount: prefix.count };
     if (plausible) {
       const bytes = Buffer.alloc(blockLength(prefix));
       await this.handle.read(bytes, 0, bytes.length, position);
@@ -192,4 +215,34 @@ export class SegmentReader {
   async close(): Promise<void> {
     await this.handle.close();
   }
+}
+
+/** How a segment's records are decoded: a resolver from an older schema, and that schema to check damaged bytes against. */
+export interface WriterType {
+  resolver?: avro.Resolver;
+  check?: avro.Type;
+}
+
+/**
+ * How to decode the records of a segment by the schema its header carries, into `codec`'s current
+ * shape; one resolver per schema met. Throws when the header's schema is damaged or cannot be
+ * resolved to the codec's.
+ */
+export function writerTypes(codec: Codec<unknown>): (header: ContainerHeader) => WriterType {
+  const readerSchemaJson = JSON.stringify(codec.type.schema());
+  const known = new Map<string, WriterType>();
+  return (header) => {
+    const writerSchemaJson = header.meta['avro.schema']?.toString() ?? '';
+    let decoding = known.get(writerSchemaJson);
+    if (!decoding) {
+      if (writerSchemaJson === readerSchemaJson) decoding = {};
+      else {
+        // Another version's records, checked within bounds before they are decoded.
+        const check = avro.Type.forSchema(JSON.parse(writerSchemaJson));
+        decoding = { resolver: codec.type.createResolver(check), check };
+      }
+      known.set(writerSchemaJson, decoding);
+    }
+    return decoding;
+  };
 }
