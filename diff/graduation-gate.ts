@@ -1,4 +1,5 @@
-import { judgedGrowth } from './latency-stats.js';
+import { diffDefaults } from './diff-defaults.js';
+import { certainlySlower, judgedGrowth } from './latency-stats.js';
 import type { DiffReport, RouteReport } from './report.js';
 
 /**
@@ -67,11 +68,11 @@ export function evaluateGate(report: DiffReport, criteria: GateCriteria): GateDe
   return { passed: checks.every((c) => c.passed), checks };
 }
 
-/** A route regresses when its judged percentile (p99, lower on few pairs) grew past the limit and the 95% interval of the growth lies above zero. */
+/** A route regresses when its judged percentile (p99, lower on few pairs) grew past the limit and the 95% interval of the growth lies above the millisecond floor. */
 function latencyCheck(report: DiffReport, maxPct: number): GateCheck {
   const judged = report.routes.filter((r) => r.latency.ci95Ms !== null && r.latency.judged !== undefined);
   const growth = (r: RouteReport) => r.latency.judged!.deltaPct;
-  const regressed = judged.filter((r) => r.latency.ci95Ms![0] > 0 && growth(r) > maxPct).sort((a, b) => growth(b) - growth(a));
+  const regressed = judged.filter((r) => certainlySlower(r.latency.ci95Ms!, diffDefaults.minLatencyRegressionMs) && growth(r) > maxPct).sort((a, b) => growth(b) - growth(a));
   const apart = report.routes.filter((r) => r.latency.noVerdict !== undefined).length;
   const unjudged = report.routes.length - judged.length - apart;
   const routes = (n: number) => `${n} route${n === 1 ? '' : 's'}`;

@@ -155,9 +155,18 @@ export function bootstrapDelta(pairs: ReadonlyArray<[number, number]>, seed: str
 }
 
 /**
- * Compares both sides; a regression needs the interval to lie wholly above zero and the judged
- * percentile (the p99, or lower when the pairs are too few to estimate it) to have grown by more
- * than `thresholdPct` percent and at least `minDeltaMs`.
+ * Whether the growth is certainly past the floor: its whole 95% interval lies above zero and
+ * above `minDeltaMs`. Requiring only a point estimate past the floor let a few stalls of one side
+ * on a busy host, with an interval reaching down to zero, call an unchanged route slower.
+ */
+export function certainlySlower(ci95Ms: readonly [number, number], minDeltaMs: number): boolean {
+  return ci95Ms[0] > 0 && ci95Ms[0] >= minDeltaMs;
+}
+
+/**
+ * Compares both sides; a regression needs the interval of the growth of the judged percentile
+ * (the p99, or lower when the pairs are too few to estimate it) to lie above zero and above
+ * `minDeltaMs`, and the growth to be more than `thresholdPct` percent.
  */
 export function compareLatency(acc: LatencyAccumulator, seed: string, thresholdPct: number, minDeltaMs = 0, bootstrap = true): LatencyComparison {
   const comparable = acc.pairs.items.length > 0 || acc.stable.totalCount > 0;
@@ -178,7 +187,7 @@ export function compareLatency(acc: LatencyAccumulator, seed: string, thresholdP
   const deltaMs = Math.round((ms(acc.shadow.getValueAtPercentile(percentile)) - stableAt) * 1000) / 1000;
   const deltaPct = stableAt > 0 ? Math.round((deltaMs / stableAt) * 1000) / 10 : 0;
   const ci95Ms = bootstrapDelta(pairs, seed, percentile);
-  const regression = ci95Ms !== null && ci95Ms[0] > 0 && deltaPct > thresholdPct && deltaMs >= minDeltaMs;
+  const regression = ci95Ms !== null && certainlySlower(ci95Ms, minDeltaMs) && deltaPct > thresholdPct;
   return { stable, shadow, p99DeltaMs, p99DeltaPct, ci95Ms, regression, basis, judged: { percentile, pairs: pairs.length, deltaMs, deltaPct } };
 }
 

@@ -155,6 +155,12 @@ test('on few pairs, four stalls of one side are not a regression, a slowed tail 
   assert.equal(latency.judged?.percentile, 94.4, 'judged where 5 of 90 pairs lie beyond');
   assert.equal(latency.regression, false, 'four stalls of 90 are not a slower version');
   assert.equal(reportExitCode(stalled), 0);
+  // A certain but tiny shift (+0.5 ms on every request) and six stalls: the judged percentile lands on
+  // a stall (+30 ms), but the interval of the growth reaches down to the tiny shift, under the 5 ms floor.
+  const shifted = captures.map((c, i) => result(c.id, json({}), i, { latencyMicros: ([5, 21, 38, 52, 66, 83].includes(i) ? 30_000 : 0) + 2_500 + ((i + 4) % 9) * 100, replayMode: 'follow' }));
+  const uncertain = (await runDiff({ ...logs(captures, shifted), thresholds: { failOnLatencyRegression: 20 } })).routes[0]!.latency;
+  assert.ok(uncertain.judged!.deltaMs >= 5 && uncertain.ci95Ms![0] > 0 && uncertain.ci95Ms![0] < 5, `growth ${uncertain.judged!.deltaMs} ms, interval ${uncertain.ci95Ms}`);
+  assert.equal(uncertain.regression, false, 'slower for sure, but not for sure by more than the floor');
   // Every fifth request 60 ms slower: a real tail regression, seen at the judged percentile.
   const tail = captures.map((c, i) => result(c.id, json({}), i, { latencyMicros: (i % 5 === 3 ? 60_000 : 0) + 2_000 + ((i + 4) % 9) * 100, replayMode: 'follow' }));
   const slowed = await runDiff({ ...logs(captures, tail), thresholds: { failOnLatencyRegression: 20 } });
