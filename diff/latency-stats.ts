@@ -51,10 +51,11 @@ export interface LatencyComparison {
   /** 95% bootstrap interval of the judged percentile's delta, from the sampled pairs; null below minBootstrapPairs. */
   ci95Ms: [number, number] | null;
   /**
-   * The percentile the verdict is taken at, and its growth. It is the p99 when the pairs put
-   * enough requests beyond it; with fewer pairs it is the highest percentile that still has
-   * `tailPairs` requests above it (90 pairs: p94), so a couple of outliers on one side cannot
-   * decide a verdict. Absent when no verdict is taken.
+   * The percentile the verdict is taken at, and its growth. The tail: the p99 when the pairs put
+   * enough requests beyond it; with fewer pairs the highest percentile that still has `tailPairs`
+   * requests above it (90 pairs: p94.4), so a couple of outliers on one side cannot decide a
+   * verdict. Or the median (50), when the tail did not show a regression and the median did.
+   * Absent when no verdict is taken.
    */
   judged?: { percentile: number; pairs: number; deltaMs: number; deltaPct: number };
   regression: boolean;
@@ -132,14 +133,14 @@ export function judgedPercentile(n: number): number {
   return Math.min(99, Math.floor(1000 * (1 - tailPairs / n)) / 10);
 }
 
-/** Percentile bootstrap of q(shadow) − q(stable) over resampled request pairs, in ms. */
-export function bootstrapDelta(pairs: ReadonlyArray<[number, number]>, seed: string, percentile: number): [number, number] | null {
+/** Percentile bootstrap of q(shadow) − q(stable) for each percentile q, over the same resampled request pairs, in ms. */
+export function bootstrapDeltas(pairs: ReadonlyArray<[number, number]>, seed: string, percentiles: readonly number[]): Array<[number, number]> | null {
   const n = pairs.length;
   if (n < minBootstrapPairs) return null;
   const random = mulberry32(hashId(seed));
   const stable = new Float64Array(n);
   const shadow = new Float64Array(n);
-  const deltas = new Float64Array(bootstrapRounds);
+  const deltas = percentiles.map(() => new Float64Array(bootstrapRounds));
   for (let round = 0; round < bootstrapRounds; round++) {
     for (let i = 0; i < n; i++) {
       const pick = pairs[Math.floor(random() * n)]!;
@@ -148,10 +149,12 @@ export function bootstrapDelta(pairs: ReadonlyArray<[number, number]>, seed: str
     }
     stable.sort();
     shadow.sort();
-    deltas[round] = nearestRank(shadow, percentile) - nearestRank(stable, percentile);
+    percentiles.forEach((q, k) => (deltas[k]![round] = nearestRank(shadow, q) - nearestRank(stable, q)));
   }
-  deltas.sort();
-  return [ms(nearestRank(deltas, 2.5)), ms(nearestRank(deltas, 97.5))];
+  return deltas.map((d) => {
+    d.sort();
+    return [ms(nearestRank(d, 2.5)), ms(nearestRank(d, 97.5))];
+  });
 }
 
 /**
@@ -164,9 +167,12 @@ export function certainlySlower(ci95Ms: readonly [number, number], minDeltaMs: n
 }
 
 /**
- * Compares both sides; a regression needs the interval of the growth of the judged percentile
- * (the p99, or lower when the pairs are too few to estimate it) to lie above zero and above
- * `minDeltaMs`, and the growth to be more than `thresholdPct` percent.
+ * Compares both sides. The verdict is taken at the judged tail percentile (the p99, or lower when
+ * the pairs are too few to estimate it) and at the median: a regression at either needs the
+ * interval of its growth to lie above zero and above `minDeltaMs`, and the growth to be more than
+ * `thresholdPct` percent. The median sees a shift of every request that stalls on a busy host
+ * hide in the tail; the tail sees what hits only some requests. `judged` names the one that
+ * decided (the tail when neither did).
  */
 export function compareLatency(acc: LatencyAccumulator, seed: string, thresholdPct: number, minDeltaMs = 0, bootstrap = true): LatencyComparison {
   const comparable = acc.pairs.items.length > 0 || acc.stable.totalCount > 0;
@@ -181,19 +187,23 @@ export function compareLatency(acc: LatencyAccumulator, seed: string, thresholdP
   }
   const basis = (acc.bases.reference ?? 0) >= (acc.bases.live ?? 0) ? 'reference' : 'live';
   const pairs = acc.pairs.items.map((i) => i.value);
-  if (!bootstrap || pairs.length < minBootstrapPairs) return { stable, shadow, p99DeltaMs, p99DeltaPct, ci95Ms: null, regression: false, basis };
-  const percentile = judgedPercentile(pairs.length);
-  const stableAt = ms(acc.stable.getValueAtPercentile(percentile));
-  const deltaMs = Math.round((ms(acc.shadow.getValueAtPercentile(percentile)) - stableAt) * 1000) / 1000;
-  const deltaPct = stableAt > 0 ? Math.round((deltaMs / stableAt) * 1000) / 10 : 0;
-  const ci95Ms = bootstrapDelta(pairs, seed, percentile);
-  const regression = ci95Ms !== null && certainlySlower(ci95Ms, minDeltaMs) && deltaPct > thresholdPct;
-  return { stable, shadow, p99DeltaMs, p99DeltaPct, ci95Ms, regression, basis, judged: { percentile, pairs: pairs.length, deltaMs, deltaPct } };
+  const intervals = bootstrap ? bootstrapDeltas(pairs, seed, [judgedPercentile(pairs.length), 50]) : null;
+  if (!intervals) return { stable, shadow, p99DeltaMs, p99DeltaPct, ci95Ms: null, regression: false, basis };
+  const [tail, median] = ([judgedPercentile(pairs.length), 50] as const).map((percentile, k) => {
+    const stableAt = ms(acc.stable.getValueAtPercentile(percentile));
+    const deltaMs = Math.round((ms(acc.shadow.getValueAtPercentile(percentile)) - stableAt) * 1000) / 1000;
+    const deltaPct = stableAt > 0 ? Math.round((deltaMs / stableAt) * 1000) / 10 : 0;
+    const ci95Ms = intervals[k]!;
+    return { judged: { percentile, pairs: pairs.length, deltaMs, deltaPct }, ci95Ms, regression: certainlySlower(ci95Ms, minDeltaMs) && deltaPct > thresholdPct };
+  });
+  const decided = !tail!.regression && median!.regression ? median! : tail!;
+  return { stable, shadow, p99DeltaMs, p99DeltaPct, basis, ...decided };
 }
 
-/** The growth a latency verdict was taken on: `p99 12 → 70 ms (+483%)`, or the lower percentile used on few pairs. */
+/** The growth a latency verdict was taken on: `p99 12 → 70 ms (+483%)`, the median's, or the lower percentile used on few pairs. */
 export function judgedGrowth(latency: LatencyComparison): string {
   const { judged } = latency;
   if (judged === undefined || judged.percentile === 99) return `p99 ${latency.stable.p99Ms} → ${latency.shadow.p99Ms} ms (+${latency.p99DeltaPct}%)`;
+  if (judged.percentile === 50) return `median ${latency.stable.p50Ms} → ${latency.shadow.p50Ms} ms (+${judged.deltaPct}%)`;
   return `p${judged.percentile} +${judged.deltaMs} ms (+${judged.deltaPct}%, ${judged.pairs} pairs: too few for a p99)`;
 }

@@ -168,6 +168,19 @@ test('on few pairs, four stalls of one side are not a regression, a slowed tail 
   assert.match(slowed.breaches[0]!.message, /p94\.4 \+\d+(\.\d+)? ms .*90 pairs: too few for a p99/);
 });
 
+test('a shift of every request hidden under stalls at the tail is seen at the median', async () => {
+  // A busy host: a sixth of the requests of each side stall 150-250 ms, different ones on each side.
+  const captures = Array.from({ length: 60 }, (_, i) => capture(`m${i}`, '/shifted', json({}), i, 'GET', (i % 6 === 0 ? 150_000 + i * 1_500 : 0) + 2_000 + (i % 7) * 100));
+  const stalled = (i: number) => (i % 6 === 3 ? 150_000 + i * 1_600 : 0);
+  const shifted = captures.map((c, i) => result(c.id, json({}), i, { latencyMicros: stalled(i) + 32_000 + ((i + 3) % 7) * 100, replayMode: 'follow' }));
+  const latency = (await runDiff({ ...logs(captures, shifted), thresholds: { failOnLatencyRegression: 20 } })).routes[0]!.latency;
+  assert.equal(latency.regression, true, `every request 30 ms slower: ${JSON.stringify(latency)}`);
+  assert.equal(latency.judged?.percentile, 50, 'the median decided');
+  const same = captures.map((c, i) => result(c.id, json({}), i, { latencyMicros: stalled(i) + 2_000 + ((i + 3) % 7) * 100, replayMode: 'follow' }));
+  const unchanged = (await runDiff({ ...logs(captures, same), thresholds: { failOnLatencyRegression: 20 } })).routes[0]!.latency;
+  assert.equal(unchanged.regression, false, `stalls on different requests of each side are no regression: ${JSON.stringify(unchanged)}`);
+});
+
 test('a p99 growth below the millisecond floor is not a regression, however certain', async () => {
   const captures = Array.from({ length: 200 }, (_, i) => capture(`f${i}`, '/fast', json({}), i, 'GET', 1_000 + (i % 20) * 10));
   const slower = captures.map((c, i) => result(c.id, json({}), i, { latencyMicros: 3_000 + (i % 20) * 10, replayMode: 'follow' }));
