@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildGroupReport } from '../diff/scale-out/group-report.js';
 import { runDiffWorker } from '../diff/scale-out/diff-worker.js';
+import { openKafkaGroup } from '../diff/scale-out/kafka-group-backend.js';
 import { verdictCodec, verdictOf } from '../diff/scale-out/verdict-record.js';
 import { openLog } from '../shared/log/open-log.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';
@@ -32,13 +33,9 @@ if (process.argv[2] === '--worker') {
   const [prefix, group, verdicts] = process.argv.slice(3);
   const controller = new AbortController();
   process.once('SIGTERM', () => controller.abort());
-  await runDiffWorker({
-    brokers,
-    topicPrefix: prefix!,
-    clientId: 'shadowtap-bench',
+  const backend = await openKafkaGroup({ brokers, topicPrefix: prefix!, clientId: 'shadowtap-bench', group: group!, partitions: 6, writeVerdicts: verdicts === '1' });
+  await runDiffWorker(backend, {
     group: group!,
-    partitions: 6,
-    writeVerdicts: verdicts === '1',
     arrayKeys: ['$.items[*]=sku'],
     signal: controller.signal,
     onAssigned: () => process.stderr.write('assigned\n'),
@@ -133,7 +130,7 @@ async function groupRun(workers: number, verdicts: boolean): Promise<number> {
   const seconds = (performance.now() - start) / 1000;
   for (const child of children) child.kill('SIGTERM');
   await Promise.all(children.map((child) => new Promise((r) => child.on('close', r))));
-  const { report } = await buildGroupReport({ brokers, topicPrefix: prefix, group });
+  const { report } = await buildGroupReport({ source: { brokers, topicPrefix: prefix }, group });
   if (report.totals.pairs !== pairs) throw new Error(`the group of ${workers} judged ${report.totals.pairs} pairs, not ${pairs}`);
   return seconds;
 }

@@ -115,7 +115,7 @@ test('3 diff workers over 6 partitions, one SIGKILLed mid-run and one added late
     const victim = workers[2]!;
     // Killed once it owns partitions and the group has committed part of the work.
     await waitFor(() => /owns partitions \d/.test(victim.stderr()), 'the third worker to own partitions', 60_000);
-    await waitFor(async () => (await buildGroupReport({ brokers, topicPrefix: prefix, group }).catch(() => undefined))?.report.totals.pairs! > 300, 'a third of the pairs committed', 60_000);
+    await waitFor(async () => (await buildGroupReport({ source: { brokers, topicPrefix: prefix }, group }).catch(() => undefined))?.report.totals.pairs! > 300, 'a third of the pairs committed', 60_000);
     victim.child.kill('SIGKILL');
     assert.equal(await victim.exited, null);
 
@@ -135,7 +135,7 @@ test('3 diff workers over 6 partitions, one SIGKILLed mid-run and one added late
     // Every partition has committed all of its records once the merged totals match.
     await waitFor(
       async () => {
-        const merged = await buildGroupReport({ brokers, topicPrefix: prefix, group }).catch(() => undefined);
+        const merged = await buildGroupReport({ source: { brokers, topicPrefix: prefix }, group }).catch(() => undefined);
         return merged?.partitions.length === 6 && merged.report.totals.pairs === expected.totals.pairs && merged.report.totals.duplicates === expected.totals.duplicates;
       },
       'the group to commit every pair',
