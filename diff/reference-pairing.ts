@@ -33,6 +33,13 @@ export const defaultReferenceWaitMicros = 60_000_000;
 export interface Waiting {
   capture: Capture;
   result: Result;
+  /** The result's partition: log time is counted per partition (a reference and its shadow result share one, partitions are read at their own pace). */
+  partition: number;
+}
+
+interface WaitingReference {
+  result: Result;
+  partition: number;
 }
 
 const timeOf = (r: Result) => r.sentTime ?? r.scheduledTime;
@@ -50,9 +57,10 @@ function take<T extends { result: Result }>(lists: Map<string, T[]>, captureId: 
 /** What a reference pairing holds between events, oldest first: enough to rebuild it after a restart. */
 export interface ReferenceBuffer {
   shadows: Waiting[];
-  references: Result[];
+  references: WaitingReference[];
   seenReference: boolean;
-  clock: number;
+  /** The latest send time read in each partition. */
+  clocks: Array<[partition: number, micros: number]>;
 }
 
 /**
@@ -62,10 +70,10 @@ export interface ReferenceBuffer {
 export class ReferencePairing {
   private readonly waitMicros: number;
   private readonly shadows = new Map<string, Waiting[]>();
-  private readonly references = new Map<string, Array<{ result: Result }>>();
+  private readonly references = new Map<string, WaitingReference[]>();
   private pending = 0;
   private seenReference = false;
-  private clock = 0;
+  private readonly clocks = new Map<number, number>();
 
   constructor(
     private readonly options: ReferenceOptions,
@@ -74,9 +82,9 @@ export class ReferencePairing {
     this.waitMicros = options.waitMicros ?? defaultReferenceWaitMicros;
     if (!restored) return;
     this.seenReference = restored.seenReference;
-    this.clock = restored.clock;
+    for (const [partition, micros] of restored.clocks) this.clocks.set(partition, micros);
     for (const waiting of restored.shadows) this.hold(this.shadows, waiting.capture.id, waiting);
-    for (const result of restored.references) this.hold(this.references, result.captureId, { result });
+    for (const reference of restored.references) this.hold(this.references, reference.result.captureId, reference);
   }
 
   private hold<T>(lists: Map<string, T[]>, id: string, entry: T): void {
@@ -89,8 +97,8 @@ export class ReferencePairing {
       yield event;
       return;
     }
-    const { capture, result } = event;
-    this.clock = Math.max(this.clock, timeOf(result));
+    const { capture, result, partition } = event;
+    this.clocks.set(partition, Math.max(this.clocks.get(partition) ?? 0, timeOf(result)));
     if (event.role === 'baseline') yield { type: 'pair', capture, result, role: 'baseline' };
     else if (event.role === 'reference') {
       this.seenReference = true;
@@ -98,13 +106,13 @@ export class ReferencePairing {
       if (shadow) {
         this.pending--;
         yield { type: 'pair', capture: shadow.capture, result: shadow.result, role: 'shadow', reference: result };
-      } else this.hold(this.references, capture.id, { result });
+      } else this.hold(this.references, capture.id, { result, partition });
     } else {
       const reference = take(this.references, capture.id, result.scheduledTime);
       if (reference) {
         this.pending--;
         yield { type: 'pair', capture, result, role: 'shadow', reference: reference.result };
-      } else if (!this.options.follow || this.seenReference || capture.response === null) this.hold(this.shadows, capture.id, { capture, result });
+      } else if (!this.options.follow || this.seenReference || capture.response === null) this.hold(this.shadows, capture.id, { capture, result, partition });
       else yield { type: 'pair', capture, result, role: 'shadow', reference: null };
     }
     if (this.pending > 0) yield* this.release(false);
@@ -122,13 +130,14 @@ export class ReferencePairing {
   }
 
   buffer(): ReferenceBuffer {
-    return { shadows: [...this.shadows.values()].flat(), references: [...this.references.values()].flat().map((r) => r.result), seenReference: this.seenReference, clock: this.clock };
+    return { shadows: [...this.shadows.values()].flat(), references: [...this.references.values()].flat(), seenReference: this.seenReference, clocks: [...this.clocks] };
   }
 
   private *release(all: boolean): Generator<ReferencedEvent> {
     for (const lists of [this.shadows, this.references] as const) {
       for (const [id, list] of lists) {
-        if (!all && this.pending <= this.options.maxPending && timeOf(list[0]!.result) >= this.clock - this.waitMicros) break;
+        const oldest = list[0]!;
+        if (!all && this.pending <= this.options.maxPending && timeOf(oldest.result) >= (this.clocks.get(oldest.partition) ?? 0) - this.waitMicros) break;
         lists.delete(id);
         this.pending -= list.length;
         for (const entry of list) {

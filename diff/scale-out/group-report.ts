@@ -27,9 +27,11 @@ const sliceText = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` :
  * The report of a whole group of diff workers: the last committed snapshot of each partition,
  * its judged pairs and what the end of the logs would add (captures still unanswered), merged
  * over the slices of capture time in the window. Summaries of disjoint sets of pairs merge
- * exactly, so this is the report one diff process over the same records writes.
+ * exactly, so this is the report one diff process over the same records writes. `pendingPairs`:
+ * pairs of the report not judged as verdicts yet (captures unanswered, shadow results waiting for
+ * their reference).
  */
-export async function buildGroupReport(options: GroupReportOptions): Promise<{ report: DiffReport; partitions: number[] }> {
+export async function buildGroupReport(options: GroupReportOptions): Promise<{ report: DiffReport; partitions: number[]; pendingPairs: number }> {
   const snapshots = await readGroupState(options);
   if (snapshots.length === 0) {
     const where = 'store' in options.source ? `store ${options.source.store}` : scaleOutTopics(options.source.topicPrefix).state;
@@ -43,9 +45,14 @@ export async function buildGroupReport(options: GroupReportOptions): Promise<{ r
   }
   const inWindow = (startMs: number) => (options.fromMs === undefined || startMs >= options.fromMs) && (options.toMs === undefined || startMs < options.toMs);
   let summary: DiffSummary | undefined;
+  let pendingPairs = 0;
   for (const snapshot of snapshots) {
     for (const slices of [snapshot.slices, snapshot.tail]) {
-      for (const [startMs, part] of slicesFromJson(slices)) if (inWindow(startMs)) summary = summary ? mergeSummaries(summary, part) : part;
+      for (const [startMs, part] of slicesFromJson(slices)) {
+        if (!inWindow(startMs)) continue;
+        summary = summary ? mergeSummaries(summary, part) : part;
+        if (slices === snapshot.tail) for (const route of part.routes.values()) pendingPairs += Object.values(route.counts).reduce((a, b) => a + b, 0);
+      }
     }
   }
   const report = buildReport(summary ?? newSummary(), {
@@ -55,7 +62,7 @@ export async function buildGroupReport(options: GroupReportOptions): Promise<{ r
     baselineTarget: settings.baselineTarget,
     noiseThresholds: settings.noiseThresholds,
   });
-  return { report, partitions: snapshots.map((s) => s.partition).sort((a, b) => a - b) };
+  return { report, partitions: snapshots.map((s) => s.partition).sort((a, b) => a - b), pendingPairs };
 }
 
 async function readGroupState(options: GroupReportOptions): Promise<PartitionSnapshot[]> {

@@ -43,7 +43,7 @@ export interface PartitionSnapshot {
   /** Next offsets to read: everything before them is in this state. */
   next: { captures: number; results: number };
   join: { captures: Array<[offset: number, paired: 0 | 1]>; results: number[]; seen: string[] };
-  /** Shadow results waiting for their reference (replay --reference) as [capture offset, result offset], and references waiting for their shadow result. */
+  /** Shadow results waiting for their reference (replay --reference) as [capture offset, result offset], references waiting for their shadow result, and the partition's latest send time. */
   references: { shadows: Array<[capture: number, result: number]>; references: number[]; seenReference: boolean; clock: number };
   /** Pairs judged so far, by slice of capture time (a result without capture: of its send time). */
   slices: Array<[startMs: number, summary: unknown]>;
@@ -116,11 +116,14 @@ export class PartitionState {
       shadows: held.shadows.flatMap(([c, r]) => {
         const capture = captures.get(c)?.value;
         const result = results.get(r)?.value;
-        return capture && result ? [{ capture, result }] : [];
+        return capture && result ? [{ capture, result, partition }] : [];
       }),
-      references: held.references.flatMap((offset) => results.get(offset)?.value ?? []),
+      references: held.references.flatMap((offset) => {
+        const result = results.get(offset)?.value;
+        return result ? [{ result, partition }] : [];
+      }),
       seenReference: held.seenReference,
-      clock: held.clock,
+      clocks: [[partition, held.clock]],
     });
   }
 
@@ -181,9 +184,9 @@ export class PartitionState {
         },
         references: {
           shadows: references.shadows.map(({ capture, result }) => [offset(capture), offset(result)]),
-          references: references.references.map(offset),
+          references: references.references.map(({ result }) => offset(result)),
           seenReference: references.seenReference,
-          clock: references.clock,
+          clock: references.clocks.find(([p]) => p === this.partition)?.[1] ?? 0,
         },
         slices: slicesToJson(this.slices),
         tail: slicesToJson(tail),
