@@ -72,7 +72,9 @@ test('3 diff workers over 6 partitions, one SIGKILLed mid-run and one added late
     workers.push(startWorker(prefix, group, ['--slice', '1m']), startWorker(prefix, group, ['--slice', '1m']), startWorker(prefix, group, ['--slice', '1m']));
     const victim = workers[2]!;
     // Killed once it owns partitions and the group has committed part of the work.
-    await waitFor(() => /owns partitions \d/.test(victim.stderr()), 'the third worker to own partitions', 60_000);
+    await waitFor(() => /owns partitions \d/.test(victim.stderr()), 'the third worker to own partitions', 60_000).catch((error: Error) => {
+      throw new Error(`${error.message}; its stderr: ${victim.stderr()}`);
+    });
     await waitFor(async () => (await buildGroupReport({ source: { brokers, topicPrefix: prefix }, group }).catch(() => undefined))?.report.totals.pairs! > 300, 'a third of the pairs committed', 60_000);
     victim.child.kill('SIGKILL');
     assert.equal(await victim.exited, null);

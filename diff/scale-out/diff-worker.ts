@@ -92,8 +92,21 @@ export async function runDiffWorker(backend: GroupBackend, options: DiffWorkerOp
   const owned = new Map<number, Owned>();
   let assignment = new Set<number>();
 
-  /** Takes a partition over: fences its previous owner, restores its last snapshot, or starts it. */
+  /** Takes a partition over, again after a transient failure (a topic another worker just created). */
   const take = async (partition: number): Promise<Owned> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await takeOnce(partition);
+      } catch (error) {
+        if (attempt >= 5 || signal.aborted || !backend.isTransient(error)) throw error;
+        options.onWarning?.(`partition ${partition}: ${reasonOf(error)}; taking it over again`);
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
+    }
+  };
+
+  /** Takes a partition over: fences its previous owner, restores its last snapshot, or starts it. */
+  const takeOnce = async (partition: number): Promise<Owned> => {
     const store = await backend.open(partition);
     try {
       const snapshot = store.snapshot;

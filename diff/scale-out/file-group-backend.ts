@@ -154,6 +154,10 @@ class FileGroup implements GroupBackend<FilePartitionStore> {
     return error instanceof LeaseLost;
   }
 
+  isTransient(): boolean {
+    return false;
+  }
+
   async open(partition: number): Promise<FilePartitionStore> {
     const saved = (await readFile(this.paths.state(partition), 'utf8').catch(notFound)) as string | undefined;
     const record = saved === undefined ? undefined : (JSON.parse(saved) as FileStateRecord);

@@ -44,6 +44,8 @@ export interface GroupBackend<S extends PartitionStore = PartitionStore> {
   close(): Promise<void>;
   /** Whether a commit failed because another worker took the partition over. */
   isFenced(error: unknown): boolean;
+  /** Whether an error passes by itself (a partition of a topic just created has no leader yet): taking a partition over is tried again. */
+  isTransient(error: unknown): boolean;
   /** The error a failure of `action` is reported as. */
   failure(action: string): (error: unknown) => Error;
 }

@@ -171,6 +171,10 @@ class KafkaGroup implements GroupBackend<KafkaPartitionStore> {
     return isFenced(error);
   }
 
+  isTransient(error: unknown): boolean {
+    return isTransient(error);
+  }
+
   forget(partition: number, store: KafkaPartitionStore): void {
     if (this.stores.get(partition) === store) this.stores.delete(partition);
   }

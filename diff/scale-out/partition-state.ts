@@ -60,8 +60,6 @@ export interface PendingVerdict {
 
 export type LogSide = 'captures' | 'results';
 
-const captureMs = (capture: Capture) => Math.floor(capture.captureTime / 1000);
-
 /** The records a snapshot names by offset, read again from the logs. */
 export interface RereadRecords {
   captures: Map<number, LogEntry<Capture>>;
@@ -134,7 +132,7 @@ export class PartitionState {
 
   addCapture(entry: LogEntry<Capture>): void {
     this.offsets.set(entry.value, entry.position.offset);
-    this.lastSliceMs = this.sliceOf(captureMs(entry.value));
+    this.lastSliceMs = this.captureSlice(entry.value);
     for (const event of this.join.addCapture(entry)) this.take(event);
     this.next.captures = entry.position.offset + 1;
     this.changed = true;
@@ -142,7 +140,7 @@ export class PartitionState {
 
   addResult(entry: LogEntry<Result>): void {
     this.offsets.set(entry.value, entry.position.offset);
-    this.lastSliceMs = this.sliceOf(resultKind.timestampMs(entry.value));
+    this.lastSliceMs = this.resultSlice(entry.value);
     for (const event of this.join.addResult(entry)) this.take(event);
     this.next.results = entry.position.offset + 1;
     this.changed = true;
@@ -161,10 +159,10 @@ export class PartitionState {
     const references = this.pairing.buffer();
     const tail: Slices = new Map();
     const count = (event: JoinEvent | ReferencedEvent) => {
-      if (event.type === 'missing') addOutcome(summaryIn(tail, this.sliceOf(captureMs(event.capture)), this.context.limits), this.judge(event.capture, null).outcome);
-      else if (event.type === 'unpaired' && event.role === 'shadow') summaryIn(tail, this.sliceOf(event.timestampMs), this.context.limits).unpaired++;
-      else if (event.type === 'pair' && event.role === 'shadow') addOutcome(summaryIn(tail, this.sliceOf(captureMs(event.capture)), this.context.limits), this.judge(event.capture, event.result, null).outcome);
-      else if (event.type === 'unmatched-reference') summaryIn(tail, this.sliceOf(resultKind.timestampMs(event.result)), this.context.limits).unmatchedReferences++;
+      if (event.type === 'missing') addOutcome(summaryIn(tail, this.captureSlice(event.capture), this.context.limits), this.judge(event.capture, null).outcome);
+      else if (event.type === 'unpaired' && event.role === 'shadow') summaryIn(tail, this.resultSlice(event.result), this.context.limits).unpaired++;
+      else if (event.type === 'pair' && event.role === 'shadow') addOutcome(summaryIn(tail, this.captureSlice(event.capture), this.context.limits), this.judge(event.capture, event.result, null).outcome);
+      else if (event.type === 'unmatched-reference') summaryIn(tail, this.resultSlice(event.result), this.context.limits).unmatchedReferences++;
     };
     for (const event of this.join.atEnd()) count(event);
     for (const event of this.pairing.pendingAtEnd()) count(event);
@@ -200,6 +198,16 @@ export class PartitionState {
     return Math.floor(ms / this.context.settings.sliceMs) * this.context.settings.sliceMs;
   }
 
+  /** A pair's slice: its capture's time (what diff --from/--to select by). */
+  private captureSlice(capture: Capture): number {
+    return this.sliceOf(Math.floor(capture.captureTime / 1000));
+  }
+
+  /** A result without its capture: its own send time (the record's, not a log's append time). */
+  private resultSlice(result: Result): number {
+    return this.sliceOf(resultKind.timestampMs(result));
+  }
+
   private summaryAt(sliceMs: number): DiffSummary {
     return summaryIn(this.slices, sliceMs, this.context.limits);
   }
@@ -208,13 +216,13 @@ export class PartitionState {
   private take(joined: JoinEvent): void {
     for (const event of this.pairing.add(joined)) {
       if (event.type === 'duplicate') {
-        if (event.role === 'shadow') this.summaryAt(this.sliceOf(resultKind.timestampMs(event.result))).duplicates++;
+        if (event.role === 'shadow') this.summaryAt(this.resultSlice(event.result)).duplicates++;
       } else if (event.type === 'unpaired') {
-        if (event.role === 'shadow') this.summaryAt(this.sliceOf(event.timestampMs)).unpaired++;
-      } else if (event.type === 'unmatched-reference') this.summaryAt(this.sliceOf(resultKind.timestampMs(event.result))).unmatchedReferences++;
-      else if (event.type === 'pair' && event.role === 'baseline') judgeBaseline(this.summaryAt(this.sliceOf(captureMs(event.capture))), this.context.rules, this.context.patterns, event.capture, event.result);
+        if (event.role === 'shadow') this.summaryAt(this.resultSlice(event.result)).unpaired++;
+      } else if (event.type === 'unmatched-reference') this.summaryAt(this.resultSlice(event.result)).unmatchedReferences++;
+      else if (event.type === 'pair' && event.role === 'baseline') judgeBaseline(this.summaryAt(this.captureSlice(event.capture)), this.context.rules, this.context.patterns, event.capture, event.result);
       else {
-        const summary = this.summaryAt(this.sliceOf(captureMs(event.capture)));
+        const summary = this.summaryAt(this.captureSlice(event.capture));
         if (event.type === 'missing' && event.evicted) summary.evicted++;
         const judged = event.type === 'pair' ? this.judge(event.capture, event.result, event.reference) : this.judge(event.capture, null);
         addOutcome(summary, judged.outcome);
