@@ -135,6 +135,8 @@ class FileGroup implements GroupBackend<FilePartitionStore> {
   private beat: Promise<void> = Promise.resolve();
   private holding = '';
   private stopped = false;
+  /** The file log's consumer group through which a partition is read from an offset: its own name, so a replay group of the same name keeps its offsets. */
+  private readonly readGroup: string;
 
   constructor(
     private readonly captures: RecordLog<Capture>,
@@ -143,6 +145,7 @@ class FileGroup implements GroupBackend<FilePartitionStore> {
     private readonly options: FileGroupOptions,
   ) {
     this.paths = fileGroupPaths(options.store, options.group);
+    this.readGroup = `shadowtap-diff.${options.group}`;
     this.sessionMs = options.sessionMs ?? defaultFileSessionMs;
   }
 
@@ -178,13 +181,13 @@ class FileGroup implements GroupBackend<FilePartitionStore> {
   }
 
   private async seek(side: LogSide, partition: number, offset: number): Promise<void> {
-    await this.logOf(side).commit(this.options.group, [{ partition, offset: offset - 1 }]);
+    await this.logOf(side).commit(this.readGroup, [{ partition, offset: offset - 1 }]);
   }
 
   async reread<T>(kind: RecordKind<T>, partition: number, range: { start: number; end: number }): Promise<Map<number, LogEntry<T>>> {
     const found = new Map<number, LogEntry<T>>();
     await this.seek(kind.name, partition, range.start);
-    for await (const entry of this.logOf(kind.name).read({ group: this.options.group, partitions: [partition] })) {
+    for await (const entry of this.logOf(kind.name).read({ group: this.readGroup, partitions: [partition] })) {
       if (entry.position.offset >= range.end) break;
       found.set(entry.position.offset, entry as LogEntry<T>);
     }
@@ -202,7 +205,7 @@ class FileGroup implements GroupBackend<FilePartitionStore> {
       const onDeadLetter = ({ offset }: { offset: number }) => {
         if (!signal.aborted && hooks.state(partition) === state && offset >= state.next[side]) state.skip(side, offset);
       };
-      for await (const entry of this.logOf(side).read({ group: this.options.group, partitions: [partition], follow: true, signal, fromMs: this.options.fromMs, onDeadLetter })) {
+      for await (const entry of this.logOf(side).read({ group: this.readGroup, partitions: [partition], follow: true, signal, fromMs: this.options.fromMs, onDeadLetter })) {
         if (signal.aborted || hooks.state(partition) !== state) return;
         // A read started from an older seek of the same partition repeats what the state has.
         if (entry.position.offset < state.next[side]) continue;
