@@ -11,7 +11,7 @@ import { openLog } from '../shared/log/open-log.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';
 import type { Capture, Result } from '../shared/records/types.js';
 import { baseMs } from './helpers/diff-pairs.js';
-import { recentStartMs, scaleOutRecords, startDiffWorker, withoutTime, type WorkerProcess } from './helpers/diff-workers.js';
+import { recentStartMs, routeCounts, scaleOutRecords, scrapedPairsByRoute, startDiffWorker, withoutTime, type WorkerProcess } from './helpers/diff-workers.js';
 import { runCli } from './helpers/run-cli.js';
 import { waitFor } from './helpers/wait-for.js';
 
@@ -117,15 +117,6 @@ test('3 local diff workers over a 4-partition store, one SIGKILLed mid-run and i
   });
 });
 
-/** `sum by (route) (shadowtap_diff_pairs_total)` of one scrape, as route → verdict → count. */
-function pairsByRoute(text: string, into: Map<string, Record<string, number>>): void {
-  for (const match of text.matchAll(/^shadowtap_diff_pairs_total\{route="([^"]*)",verdict="([^"]*)"\} (\d+)$/gm)) {
-    const counts = into.get(match[1]!) ?? {};
-    counts[match[2]!] = (counts[match[2]!] ?? 0) + Number(match[3]);
-    into.set(match[1]!, counts);
-  }
-}
-
 test("the Prometheus metrics of every worker of a group add up, by route, to one diff's counts", { timeout: 120_000 }, async () => {
   await withStore(async (store) => {
     const group = 'metrics-group';
@@ -136,16 +127,9 @@ test("the Prometheus metrics of every worker of a group add up, by route, to one
       const single = await runCli(['diff', '--store', store, '--format', 'json']);
       const expected = JSON.parse(single.stdout) as DiffReport;
       await waitFor(async () => (await groupReport(store, group))?.report.totals.pairs === expected.totals.pairs && workers.every((w) => /owns partitions \d/.test(w.stderr())), 'both workers to own partitions and commit every pair', 60_000);
-      const scraped = new Map<string, Record<string, number>>();
-      for (const worker of workers) {
-        const url = /diff metrics on (\S+)/.exec(worker.stderr())![1]!;
-        const response = await fetch(url);
-        assert.equal(response.status, 200);
-        pairsByRoute(await response.text(), scraped);
-      }
-      const wanted = new Map(expected.routes.map((r) => [r.route, Object.fromEntries(Object.entries(r.counts).filter(([, n]) => n > 0))]));
+      const wanted = routeCounts(expected);
       assert.equal(wanted.size, 2);
-      assert.deepEqual(scraped, wanted);
+      assert.deepEqual(await scrapedPairsByRoute(workers), wanted);
       for (const worker of workers) worker.child.kill('SIGTERM');
       for (const worker of workers) assert.equal(await worker.exited, 0, worker.stderr());
     } finally {

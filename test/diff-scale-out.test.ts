@@ -13,7 +13,7 @@ import { captureKind, resultKind } from '../shared/log/record-log.js';
 import { decodeFramed } from '../shared/records/schema-registry.js';
 import type { Capture, Result } from '../shared/records/types.js';
 import { baseMs } from './helpers/diff-pairs.js';
-import { recentStartMs, scaleOutRecords, startDiffWorker, withoutTime, type WorkerProcess } from './helpers/diff-workers.js';
+import { recentStartMs, routeCounts, scaleOutRecords, scrapedPairsByRoute, startDiffWorker, withoutTime, type WorkerProcess } from './helpers/diff-workers.js';
 import { kafkaBrokers, randomName, rawMessages } from './helpers/kafka-env.js';
 import { startFakeSchemaRegistry } from './helpers/fake-schema-registry.js';
 import { runCli } from './helpers/run-cli.js';
@@ -127,6 +127,37 @@ test('3 diff workers over 6 partitions, one SIGKILLed mid-run and one added late
     assert.equal(new Set(ids).size, ids.length, 'a pair was written twice to the verdicts topic');
     // Pairs not judged as verdicts yet (captures never answered, shadow results still waiting for a reference) are judged by the report.
     assert.equal(ids.length, expected.totals.pairs - (await buildGroupReport({ source: { brokers, topicPrefix: prefix }, group })).pendingPairs);
+  } finally {
+    for (const worker of workers) worker.child.kill('SIGKILL');
+    await captures.close();
+    await results.close();
+  }
+});
+
+test("the Prometheus metrics of every worker of a group add up, by route, to one diff's counts", { timeout: 120_000 }, async () => {
+  const prefix = `${randomName('scale-metrics')}.`;
+  const group = randomName('diff-group');
+  const captures = await openLog<Capture>(captureKind, { brokers, topicPrefix: prefix, partitions: 4 });
+  const results = await openLog<Result>(resultKind, { brokers, topicPrefix: prefix, partitions: 4 });
+  // Every capture answered and no reference to wait for: each pair is then a committed verdict, which is what workers count.
+  const { captures: c, results: r } = scaleOutRecords(startMs, 0, 800, { unanswered: false, references: false });
+  const workers: WorkerProcess[] = [];
+  try {
+    await captures.append(c);
+    await results.append(r);
+    workers.push(startWorker(prefix, group, ['--metrics-listen', '127.0.0.1:0']), startWorker(prefix, group, ['--metrics-listen', '127.0.0.1:0']));
+    const single = await runCli(['diff', '--brokers', brokers.join(','), '--topic-prefix', prefix, '--format', 'json'], { timeoutMs: 60_000 });
+    const expected = JSON.parse(single.stdout) as DiffReport;
+    await waitFor(
+      async () => (await buildGroupReport({ source: { brokers, topicPrefix: prefix }, group }).catch(() => undefined))?.report.totals.pairs === expected.totals.pairs && workers.every((w) => /owns partitions \d/.test(w.stderr())),
+      'both workers to own partitions and commit every pair',
+      60_000,
+    );
+    const wanted = routeCounts(expected);
+    assert.equal(wanted.size, 2);
+    assert.deepEqual(await scrapedPairsByRoute(workers), wanted);
+    for (const worker of workers) worker.child.kill('SIGTERM');
+    for (const worker of workers) assert.equal(await worker.exited, 0, worker.stderr());
   } finally {
     for (const worker of workers) worker.child.kill('SIGKILL');
     await captures.close();

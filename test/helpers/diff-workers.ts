@@ -65,3 +65,25 @@ export function startDiffWorker(group: string, logArgs: string[], extra: string[
 
 /** A report with its generation time blanked: two reports of the same pairs are then deep-equal. */
 export const withoutTime = <R extends { generatedAt: string }>(report: R): R => ({ ...report, generatedAt: '' });
+
+/** `sum by (route, verdict) (shadowtap_diff_pairs_total)` over a real scrape of each worker's --metrics-listen endpoint. */
+export async function scrapedPairsByRoute(workers: WorkerProcess[]): Promise<Map<string, Record<string, number>>> {
+  const sums = new Map<string, Record<string, number>>();
+  for (const worker of workers) {
+    const url = /diff metrics on (\S+)/.exec(worker.stderr())?.[1];
+    if (!url) throw new Error(`a worker did not say where its metrics are: ${worker.stderr()}`);
+    const response = await fetch(url);
+    if (response.status !== 200) throw new Error(`GET ${url}: ${response.status}`);
+    for (const match of (await response.text()).matchAll(/^shadowtap_diff_pairs_total\{route="([^"]*)",verdict="([^"]*)"\} (\d+)$/gm)) {
+      const counts = sums.get(match[1]!) ?? {};
+      counts[match[2]!] = (counts[match[2]!] ?? 0) + Number(match[3]);
+      sums.set(match[1]!, counts);
+    }
+  }
+  return sums;
+}
+
+/** A report's counts by route and verdict, the verdicts it has none of left out (as a counter never incremented is absent). */
+export function routeCounts(report: { routes: Array<{ route: string; counts: Record<string, number> }> }): Map<string, Record<string, number>> {
+  return new Map(report.routes.map((r) => [r.route, Object.fromEntries(Object.entries(r.counts).filter(([, n]) => n > 0))]));
+}
