@@ -86,7 +86,11 @@ test('3 local diff workers over a 4-partition store, one SIGKILLed mid-run and i
         90_000,
       );
       const survivors = workers.slice(0, 2);
-      assert.ok(survivors.some((w) => /owns partitions (\d, ){2,}\d/.test(w.stderr())), 'no survivor took the victim partitions over');
+      // The survivors own every partition now, the victim's among them.
+      const lastOwned = (w: WorkerProcess) => [...w.stderr().matchAll(/owns partitions ([\d, ]+)/g)].at(-1)?.[1]!.split(', ').map(Number) ?? [];
+      const victimOwned = lastOwned(victim);
+      assert.ok(victimOwned.length > 0);
+      assert.deepEqual(survivors.flatMap(lastOwned).sort(), [0, 1, 2, 3]);
       for (const worker of survivors) worker.child.kill('SIGTERM');
       for (const worker of survivors) assert.equal(await worker.exited, 0, worker.stderr());
 

@@ -98,7 +98,9 @@ class FilePartitionStore implements PartitionStore {
     this.verdictBytes = record.verdictBytes;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.owner.leases.handOver(this.partition);
+  }
 }
 
 /**

@@ -12,12 +12,14 @@ import { join } from 'node:path';
  * by id, as the Kafka co-partitioning assignor deals them. A partition is held by the newest
  * lease file `leases/<partition>.<epoch>`: a member takes a free or expired partition by creating
  * the next epoch's file with O_EXCL (of two members racing, one wins), keeps it by refreshing
- * its time every beat, and hands it over by setting its time to the epoch (expired at once).
+ * its time every beat, and hands it over by setting its time to the epoch (expired at once)
+ * once its worker closed it.
  * A holder that could not refresh its lease for half a session holds it no more (holds()), so a
  * worker that stalled cannot commit over the one that took its partition.
  */
 export class FileGroupLeases {
   private readonly held = new Map<number, { epoch: number; refreshedMs: number }>();
+  private share = new Set<number>();
   private readonly memberFile: string;
 
   private constructor(
@@ -38,7 +40,11 @@ export class FileGroupLeases {
     return leases;
   }
 
-  /** One beat: refreshes this member and its leases, balances, and returns the partitions it holds now. */
+  /**
+   * One beat: refreshes this member and its leases, takes free partitions of its share, and
+   * returns the partitions of its share it holds. A held partition past its share stays held
+   * (and refreshed) until handOver(): its owner may still be committing it.
+   */
   async beat(): Promise<number[]> {
     const now = Date.now();
     await utimes(this.memberFile, new Date(now), new Date(now)).catch(() => writeFile(this.memberFile, ''));
@@ -49,13 +55,19 @@ export class FileGroupLeases {
       const newest = leases.get(partition);
       const mine = this.held.get(partition);
       if (mine && newest?.epoch !== mine.epoch) this.held.delete(partition);
-      else if (mine && !share.has(partition)) await this.release(partition);
       else if (mine) {
+        // Kept until handOver(): a partition is given up once its owner stopped committing it.
         await utimes(newest!.path, new Date(now), new Date(now));
         mine.refreshedMs = now;
       } else if (share.has(partition) && (!newest || newest.mtimeMs < now - this.sessionMs)) await this.take(partition, (newest?.epoch ?? 0) + 1, now);
     }
-    return [...this.held.keys()].sort((a, b) => a - b);
+    this.share = share;
+    return [...this.held.keys()].filter((p) => share.has(p)).sort((a, b) => a - b);
+  }
+
+  /** Gives a partition up, once its owner closed it, when it is another member's share now. */
+  async handOver(partition: number): Promise<void> {
+    if (this.held.has(partition) && !this.share.has(partition)) await this.release(partition);
   }
 
   /** Whether this member still holds the partition: its lease is the newest and was refreshed within half a session. */
