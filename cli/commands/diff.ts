@@ -147,6 +147,7 @@ async function diffCommand(flags: DiffFlags): Promise<number> {
     if (!existsSync(flags.accepted) && !flags.accept) throw usageError(`--accepted ${flags.accepted}: no such file`);
     reviewedText = existsSync(flags.accepted) ? await readFile(flags.accepted, 'utf8') : undefined;
   }
+  if (flags.slice !== undefined && flags.group === undefined) throw usageError('--slice goes with --group: one diff reports its own --from/--to window');
   if (flags.group !== undefined) return diffGroupCommand({ ...flags, group: flags.group }, reviewedText, { relative: flags.noiseRelative / 100, absolute: flags.noiseAbsolute / 100 });
 
   const controller = new AbortController();

@@ -135,7 +135,8 @@ class FileGroup implements GroupBackend<FilePartitionStore> {
   private hooks: GroupHooks | undefined;
   private beating: NodeJS.Timeout | undefined;
   private beat: Promise<void> = Promise.resolve();
-  private holding = '';
+  /** The partitions last handed to the worker loop (none yet: the first beat always tells). */
+  private holding: string | undefined;
   private stopped = false;
   /** The file log's consumer group through which a partition is read from an offset: its own name, so a replay group of the same name keeps its offsets. */
   private readonly readGroup: string;
