@@ -42,8 +42,9 @@ export function addLogOptions(command: Command): Command {
     });
 }
 
-export function logOptionsFrom(opts: { brokers?: string; store?: string; topicPrefix?: string; partitions?: number; schemaRegistry?: string; retention?: number }): LogOptions {
+export function logOptionsFrom(opts: { brokers?: string; store?: string; topicPrefix?: string; partitions?: number; storePartitions?: number; schemaRegistry?: string; retention?: number }): LogOptions {
   return {
+    storePartitions: opts.storePartitions,
     retentionMs: opts.retention,
     schemaRegistry: opts.schemaRegistry,
     brokers: opts.brokers ? opts.brokers.split(',').map((b) => b.trim()).filter(Boolean) : undefined,

@@ -20,7 +20,7 @@ import type { Capture, Result, ResultRole } from '../shared/records/types.js';
  * as answered.
  */
 export type JoinEvent =
-  | { type: 'pair'; capture: Capture; result: Result; role: ResultRole }
+  | { type: 'pair'; capture: Capture; result: Result; role: ResultRole; /** The result's partition in its log. */ partition: number }
   | { type: 'missing'; capture: Capture; evicted: boolean }
   | { type: 'unpaired'; result: Result; timestampMs: number; role: ResultRole }
   | { type: 'duplicate'; result: Result; role: ResultRole };
@@ -144,7 +144,7 @@ export class PairJoin {
       for (const waited of early) {
         const role = roleOf(waited.value, this.isBaseline);
         if (role === 'shadow') slot.paired = true;
-        yield { type: 'pair', capture, result: waited.value, role };
+        yield { type: 'pair', capture, result: waited.value, role, partition: waited.position.partition };
       }
     }
     if (this.slots.size > this.window) {
@@ -165,7 +165,7 @@ export class PairJoin {
     const slot = this.slots.get(result.captureId);
     if (slot) {
       if (role === 'shadow') slot.paired = true;
-      yield { type: 'pair', capture: slot.capture, result, role };
+      yield { type: 'pair', capture: slot.capture, result, role, partition: entry.position.partition };
       return;
     }
     this.wait(entry);

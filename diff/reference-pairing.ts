@@ -30,9 +30,16 @@ export interface ReferenceOptions {
 /** Longer than any send timeout: a reference later than this belongs to nothing still waiting. */
 export const defaultReferenceWaitMicros = 60_000_000;
 
-interface Waiting {
+export interface Waiting {
   capture: Capture;
   result: Result;
+  /** The result's partition: log time is counted per partition (a reference and its shadow result share one, partitions are read at their own pace). */
+  partition: number;
+}
+
+interface WaitingReference {
+  result: Result;
+  partition: number;
 }
 
 const timeOf = (r: Result) => r.sentTime ?? r.scheduledTime;
@@ -47,20 +54,92 @@ function take<T extends { result: Result }>(lists: Map<string, T[]>, captureId: 
   return found;
 }
 
-export async function* withReferences(events: AsyncIterable<JoinEvent>, options: ReferenceOptions): AsyncGenerator<ReferencedEvent> {
-  const waitMicros = options.waitMicros ?? defaultReferenceWaitMicros;
-  const shadows = new Map<string, Waiting[]>();
-  const references = new Map<string, Array<{ result: Result }>>();
-  let pending = 0;
-  let seenReference = false;
-  let clock = 0;
+/** What a reference pairing holds between events, oldest first: enough to rebuild it after a restart. */
+export interface ReferenceBuffer {
+  shadows: Waiting[];
+  references: WaitingReference[];
+  seenReference: boolean;
+  /** The latest send time read in each partition. */
+  clocks: Array<[partition: number, micros: number]>;
+}
 
-  function* release(all: boolean): Generator<ReferencedEvent> {
-    for (const lists of [shadows, references] as const) {
+/**
+ * The pairing's state, fed one join event at a time: withReferences drives it over a join, and
+ * a diff worker of a group drives one per partition and snapshots it (buffer()).
+ */
+export class ReferencePairing {
+  private readonly waitMicros: number;
+  private readonly shadows = new Map<string, Waiting[]>();
+  private readonly references = new Map<string, WaitingReference[]>();
+  private pending = 0;
+  private seenReference = false;
+  private readonly clocks = new Map<number, number>();
+
+  constructor(
+    private readonly options: ReferenceOptions,
+    restored?: ReferenceBuffer,
+  ) {
+    this.waitMicros = options.waitMicros ?? defaultReferenceWaitMicros;
+    if (!restored) return;
+    this.seenReference = restored.seenReference;
+    for (const [partition, micros] of restored.clocks) this.clocks.set(partition, micros);
+    for (const waiting of restored.shadows) this.hold(this.shadows, waiting.capture.id, waiting);
+    for (const reference of restored.references) this.hold(this.references, reference.result.captureId, reference);
+  }
+
+  private hold<T>(lists: Map<string, T[]>, id: string, entry: T): void {
+    lists.set(id, [...(lists.get(id) ?? []), entry]);
+    this.pending++;
+  }
+
+  *add(event: JoinEvent): Generator<ReferencedEvent> {
+    if (event.type !== 'pair') {
+      yield event;
+      return;
+    }
+    const { capture, result, partition } = event;
+    this.clocks.set(partition, Math.max(this.clocks.get(partition) ?? 0, timeOf(result)));
+    if (event.role === 'baseline') yield { type: 'pair', capture, result, role: 'baseline' };
+    else if (event.role === 'reference') {
+      this.seenReference = true;
+      const shadow = take(this.shadows, capture.id, result.scheduledTime);
+      if (shadow) {
+        this.pending--;
+        yield { type: 'pair', capture: shadow.capture, result: shadow.result, role: 'shadow', reference: result };
+      } else this.hold(this.references, capture.id, { result, partition });
+    } else {
+      const reference = take(this.references, capture.id, result.scheduledTime);
+      if (reference) {
+        this.pending--;
+        yield { type: 'pair', capture, result, role: 'shadow', reference: reference.result };
+      } else if (!this.options.follow || this.seenReference || capture.response === null) this.hold(this.shadows, capture.id, { capture, result, partition });
+      else yield { type: 'pair', capture, result, role: 'shadow', reference: null };
+    }
+    if (this.pending > 0) yield* this.release(false);
+  }
+
+  /** What the end of the logs releases: shadow results judged without a reference, references never met. */
+  *atEnd(): Generator<ReferencedEvent> {
+    yield* this.release(true);
+  }
+
+  /** What atEnd() would release now, the state left as it is. */
+  *pendingAtEnd(): Generator<ReferencedEvent> {
+    for (const list of this.shadows.values()) for (const { capture, result } of list) yield { type: 'pair', capture, result, role: 'shadow', reference: null };
+    for (const list of this.references.values()) for (const { result } of list) yield { type: 'unmatched-reference', result };
+  }
+
+  buffer(): ReferenceBuffer {
+    return { shadows: [...this.shadows.values()].flat(), references: [...this.references.values()].flat(), seenReference: this.seenReference, clocks: [...this.clocks] };
+  }
+
+  private *release(all: boolean): Generator<ReferencedEvent> {
+    for (const lists of [this.shadows, this.references] as const) {
       for (const [id, list] of lists) {
-        if (!all && pending <= options.maxPending && timeOf(list[0]!.result) >= clock - waitMicros) break;
+        const oldest = list[0]!;
+        if (!all && this.pending <= this.options.maxPending && timeOf(oldest.result) >= (this.clocks.get(oldest.partition) ?? 0) - this.waitMicros) break;
         lists.delete(id);
-        pending -= list.length;
+        this.pending -= list.length;
         for (const entry of list) {
           if ('capture' in entry) yield { type: 'pair', capture: (entry as Waiting).capture, result: entry.result, role: 'shadow', reference: null };
           else yield { type: 'unmatched-reference', result: entry.result };
@@ -68,36 +147,10 @@ export async function* withReferences(events: AsyncIterable<JoinEvent>, options:
       }
     }
   }
+}
 
-  for await (const event of events) {
-    if (event.type !== 'pair') {
-      yield event;
-      continue;
-    }
-    const { capture, result } = event;
-    clock = Math.max(clock, timeOf(result));
-    if (event.role === 'baseline') yield { type: 'pair', capture, result, role: 'baseline' };
-    else if (event.role === 'reference') {
-      seenReference = true;
-      const shadow = take(shadows, capture.id, result.scheduledTime);
-      if (shadow) {
-        pending--;
-        yield { type: 'pair', capture: shadow.capture, result: shadow.result, role: 'shadow', reference: result };
-      } else {
-        references.set(capture.id, [...(references.get(capture.id) ?? []), { result }]);
-        pending++;
-      }
-    } else {
-      const reference = take(references, capture.id, result.scheduledTime);
-      if (reference) {
-        pending--;
-        yield { type: 'pair', capture, result, role: 'shadow', reference: reference.result };
-      } else if (!options.follow || seenReference || capture.response === null) {
-        shadows.set(capture.id, [...(shadows.get(capture.id) ?? []), { capture, result }]);
-        pending++;
-      } else yield { type: 'pair', capture, result, role: 'shadow', reference: null };
-    }
-    if (pending > 0) yield* release(false);
-  }
-  yield* release(true);
+export async function* withReferences(events: AsyncIterable<JoinEvent>, options: ReferenceOptions): AsyncGenerator<ReferencedEvent> {
+  const pairing = new ReferencePairing(options);
+  for await (const event of events) yield* pairing.add(event);
+  yield* pairing.atEnd();
 }

@@ -1,4 +1,4 @@
-import type { RecordLog } from '../shared/log/record-log.js';
+import { resultKind, type RecordLog } from '../shared/log/record-log.js';
 import type { Capture, HttpResponse, Result } from '../shared/records/types.js';
 import { decodeBody } from './body-decode.js';
 import { compactDifference, type PairRecord } from './pair-record.js';
@@ -124,7 +124,8 @@ async function summarizeWith(options: DiffOptions, rules: CompareRules, patterns
     if (event.type === 'unmatched-reference') summary.unmatchedReferences++;
     else if (event.type === 'pair' && event.role === 'baseline') judgeBaseline(summary, rules, patterns, event.capture, event.result);
     else if (event.type === 'duplicate') {
-      if (event.role === 'shadow') summary.duplicates++;
+      // As unpaired results: a copy sent past the window belongs to a later window's report.
+      if (event.role === 'shadow' && (options.toMs === undefined || resultKind.timestampMs(event.result) < options.toMs)) summary.duplicates++;
     } else if (event.type === 'unpaired') {
       // Results past the window belong to captures of a later window, not to this report.
       if (event.role === 'shadow' && (options.toMs === undefined || event.timestampMs < options.toMs)) summary.unpaired++;

@@ -280,8 +280,12 @@ function recordFields(route: RouteSummary, differences: readonly Difference[], m
     }
     if (isReal(d)) {
       const signature = `${d.change}\u0000${d.stable ?? ''}\u0000${d.shadow ?? ''}`;
+      // The least signature seen, not the first: the same whatever order pairs come in (or workers' summaries merge in).
       if (stat.signature === undefined) stat.signature = signature;
-      else if (stat.signature !== signature) stat.varies = true;
+      else if (stat.signature !== signature) {
+        stat.varies = true;
+        if (signature < stat.signature) stat.signature = signature;
+      }
     }
     if (d.noise !== undefined) {
       stat.noise++;
@@ -308,7 +312,7 @@ function mergeField(a: FieldStat, b: FieldStat): FieldStat {
     mustFix: a.mustFix + b.mustFix,
     noiseReasons: addReasons(a.noiseReasons, b.noiseReasons),
     aaDiffers: a.aaDiffers + b.aaDiffers,
-    ...((a.signature ?? b.signature) !== undefined && { signature: a.signature ?? b.signature }),
+    ...((a.signature ?? b.signature) !== undefined && { signature: a.signature === undefined || (b.signature !== undefined && b.signature < a.signature) ? b.signature : a.signature }),
     ...((a.varies === true || b.varies === true || (a.signature !== undefined && b.signature !== undefined && a.signature !== b.signature)) && { varies: true }),
   };
 }

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import type { DiffReport } from '../diff/report.js';
@@ -12,57 +10,18 @@ import { readPartitions } from '../shared/log/kafka-read-partitions.js';
 import { createCluster } from '../shared/log/kafkajs-cluster.js';
 import { openLog } from '../shared/log/open-log.js';
 import { captureKind, resultKind } from '../shared/log/record-log.js';
-import { packageRoot } from '../shared/package-root.js';
 import { decodeFramed } from '../shared/records/schema-registry.js';
 import type { Capture, Result } from '../shared/records/types.js';
-import { baseMs, capture, json, result } from './helpers/diff-pairs.js';
+import { baseMs } from './helpers/diff-pairs.js';
+import { recentStartMs, routeCounts, scaleOutRecords, scrapedPairsByRoute, startDiffWorker, withoutTime, type WorkerProcess } from './helpers/diff-workers.js';
 import { kafkaBrokers, randomName, rawMessages } from './helpers/kafka-env.js';
 import { startFakeSchemaRegistry } from './helpers/fake-schema-registry.js';
 import { runCli } from './helpers/run-cli.js';
 import { waitFor } from './helpers/wait-for.js';
 
 const brokers = kafkaBrokers();
-
-/**
- * Records of the last minutes: Kafka's retention (7 days by default) deletes older ones at its
- * next check, in the middle of a test.
- */
-const recentMs = Date.now() - baseMs - 15 * 60_000;
-
-/**
- * Pairs of every kind, over several routes and minutes: matches, body mismatches, shadow
- * errors, captures never answered, results without capture, results written twice, and
- * latencies timed alike (live) so percentiles are compared too.
- */
-function records(from: number, count: number): { captures: Capture[]; results: Result[] } {
-  const captures: Capture[] = [];
-  const results: Result[] = [];
-  for (let i = from; i < from + count; i++) {
-    const id = `req-${i}`;
-    const route = i % 3 === 0 ? `/orders/${i}` : `/users/${i}`;
-    const atMs = recentMs + i * 200;
-    captures.push(capture(id, route, json({ id: i, name: 'n', total: i % 7 }), atMs, 'GET', 1000 + (i % 97) * 150));
-    if (i % 50 === 7) continue; // never answered: missing
-    const shadowBody = i % 11 === 0 ? { id: i, name: 'n', total: (i % 7) + 1 } : { id: i, name: 'n', total: i % 7 };
-    const sent = result(id, i % 37 === 0 ? null : json(shadowBody), atMs + 5, { latencyMicros: 900 + (i % 89) * 170, replayMode: 'follow' });
-    results.push(sent);
-    if (i % 40 === 3) results.push(sent); // written twice: counted once
-    if (i % 100 === 9) results.push(result(`ghost-${i}`, json({}), atMs + 5)); // no capture: unpaired
-  }
-  return { captures, results };
-}
-
-function startWorker(prefix: string, group: string, extra: string[] = []): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
-  const child = spawn(
-    process.execPath,
-    [join(packageRoot(), 'dist', 'cli', 'main.js'), 'diff', '--follow', '--group', group, '--brokers', brokers.join(','), '--topic-prefix', prefix, '--commit-interval', '300', '--summary-interval', '3600', ...extra],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
-  );
-  let stderr = '';
-  child.stderr!.on('data', (c) => (stderr += c));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return { child, stderr: () => stderr, exited };
-}
+const startMs = recentStartMs();
+const startWorker = (prefix: string, group: string, extra: string[] = []) => startDiffWorker(group, ['--brokers', brokers.join(','), '--topic-prefix', prefix], extra);
 
 /** Every committed verdict of the topic (read_committed: an aborted transaction's are never seen). */
 async function committedVerdicts(topic: string): Promise<Verdict[]> {
@@ -96,32 +55,33 @@ async function committedVerdicts(topic: string): Promise<Verdict[]> {
   }
 }
 
-const withoutTime = (report: DiffReport) => ({ ...report, generatedAt: '' });
 
-test('3 diff workers over 6 partitions, one SIGKILLed mid-run and one added later, report what one diff reports, each pair once', { timeout: 280_000 }, async () => {
+test('3 diff workers over 6 partitions, one SIGKILLed mid-run and one added later, report what one diff reports (references paired, a window of capture time too), each pair once', { timeout: 280_000 }, async () => {
   const prefix = `${randomName('scale')}.`;
   const group = randomName('diff-group');
   const topics = scaleOutTopics(prefix);
   const captures = await openLog<Capture>(captureKind, { brokers, topicPrefix: prefix, partitions: 6 });
   const results = await openLog<Result>(resultKind, { brokers, topicPrefix: prefix, partitions: 6 });
-  const first = records(0, 1500);
-  const second = records(1500, 600);
-  const workers: Array<ReturnType<typeof startWorker>> = [];
+  const first = scaleOutRecords(startMs, 0, 1500);
+  const second = scaleOutRecords(startMs, 1500, 600);
+  const workers: WorkerProcess[] = [];
   try {
     await captures.append(first.captures);
     await results.append(first.results);
 
-    workers.push(startWorker(prefix, group), startWorker(prefix, group), startWorker(prefix, group));
+    workers.push(startWorker(prefix, group, ['--slice', '1m']), startWorker(prefix, group, ['--slice', '1m']), startWorker(prefix, group, ['--slice', '1m']));
     const victim = workers[2]!;
     // Killed once it owns partitions and the group has committed part of the work.
-    await waitFor(() => /owns partitions \d/.test(victim.stderr()), 'the third worker to own partitions', 60_000);
-    await waitFor(async () => (await buildGroupReport({ brokers, topicPrefix: prefix, group }).catch(() => undefined))?.report.totals.pairs! > 300, 'a third of the pairs committed', 60_000);
+    await waitFor(() => /owns partitions \d/.test(victim.stderr()), 'the third worker to own partitions', 60_000).catch((error: Error) => {
+      throw new Error(`${error.message}; its stderr: ${victim.stderr()}`);
+    });
+    await waitFor(async () => (await buildGroupReport({ source: { brokers, topicPrefix: prefix }, group }).catch(() => undefined))?.report.totals.pairs! > 300, 'a third of the pairs committed', 60_000);
     victim.child.kill('SIGKILL');
     assert.equal(await victim.exited, null);
 
     await captures.append(second.captures);
     await results.append(second.results);
-    workers.push(startWorker(prefix, group));
+    workers.push(startWorker(prefix, group, ['--slice', '1m']));
     const late = workers[3]!;
     await waitFor(() => /owns partitions \d/.test(late.stderr()), 'the added worker to own partitions', 60_000);
 
@@ -131,11 +91,14 @@ test('3 diff workers over 6 partitions, one SIGKILLed mid-run and one added late
     const expected = JSON.parse(single.stdout) as DiffReport;
     assert.equal(expected.totals.pairs, 2100);
     assert.ok(expected.totals.mismatch > 0 && expected.totals['shadow-error'] > 0 && expected.totals.missing > 0 && expected.totals.duplicates > 0 && expected.totals.unpaired > 0);
+    // Every reference met its shadow result: request-only captures were compared with the reference's answer.
+    assert.equal(expected.totals.unmatchedReferences, 0);
+    assert.equal(expected.totals['no-baseline'], 0);
 
     // Every partition has committed all of its records once the merged totals match.
     await waitFor(
       async () => {
-        const merged = await buildGroupReport({ brokers, topicPrefix: prefix, group }).catch(() => undefined);
+        const merged = await buildGroupReport({ source: { brokers, topicPrefix: prefix }, group }).catch(() => undefined);
         return merged?.partitions.length === 6 && merged.report.totals.pairs === expected.totals.pairs && merged.report.totals.duplicates === expected.totals.duplicates;
       },
       'the group to commit every pair',
@@ -149,11 +112,52 @@ test('3 diff workers over 6 partitions, one SIGKILLed mid-run and one added late
     // Every count, field statistic, sample and latency percentile: the whole report.
     assert.deepEqual(withoutTime(JSON.parse(report.stdout) as DiffReport), withoutTime(expected));
 
+    // A window of capture time, on minute bounds (the workers' --slice 1m): what one diff over that window prints.
+    const window = ['--from', new Date(baseMs + startMs - 100 + 2 * 60_000).toISOString(), '--to', new Date(baseMs + startMs - 100 + 5 * 60_000).toISOString()];
+    const singleWindow = await runCli(['diff', '--brokers', brokers.join(','), '--topic-prefix', prefix, '--format', 'json', ...window], { timeoutMs: 150_000 });
+    const reportWindow = await runCli(['report', '--group', group, '--brokers', brokers.join(','), '--topic-prefix', prefix, '--format', 'json', ...window], { timeoutMs: 150_000 });
+    assert.equal(reportWindow.code, singleWindow.code, reportWindow.stderr);
+    const expectedWindow = JSON.parse(singleWindow.stdout) as DiffReport;
+    assert.equal(expectedWindow.totals.pairs, 900);
+    assert.deepEqual(withoutTime(JSON.parse(reportWindow.stdout) as DiffReport), withoutTime(expectedWindow));
+
     // Each judged pair is one committed verdict, whatever the SIGKILL left open.
     const verdicts = await committedVerdicts(topics.verdicts);
     const ids = verdicts.map((v) => v.id);
     assert.equal(new Set(ids).size, ids.length, 'a pair was written twice to the verdicts topic');
-    assert.equal(ids.length, expected.totals.pairs - 2100 / 50 /* the never-answered captures are judged by the report, not yet as verdicts */);
+    // Pairs not judged as verdicts yet (captures never answered, shadow results still waiting for a reference) are judged by the report.
+    assert.equal(ids.length, expected.totals.pairs - (await buildGroupReport({ source: { brokers, topicPrefix: prefix }, group })).pendingPairs);
+  } finally {
+    for (const worker of workers) worker.child.kill('SIGKILL');
+    await captures.close();
+    await results.close();
+  }
+});
+
+test("the Prometheus metrics of every worker of a group add up, by route, to one diff's counts", { timeout: 120_000 }, async () => {
+  const prefix = `${randomName('scale-metrics')}.`;
+  const group = randomName('diff-group');
+  const captures = await openLog<Capture>(captureKind, { brokers, topicPrefix: prefix, partitions: 4 });
+  const results = await openLog<Result>(resultKind, { brokers, topicPrefix: prefix, partitions: 4 });
+  // Every capture answered and no reference to wait for: each pair is then a committed verdict, which is what workers count.
+  const { captures: c, results: r } = scaleOutRecords(startMs, 0, 800, { unanswered: false, references: false });
+  const workers: WorkerProcess[] = [];
+  try {
+    await captures.append(c);
+    await results.append(r);
+    workers.push(startWorker(prefix, group, ['--metrics-listen', '127.0.0.1:0']), startWorker(prefix, group, ['--metrics-listen', '127.0.0.1:0']));
+    const single = await runCli(['diff', '--brokers', brokers.join(','), '--topic-prefix', prefix, '--format', 'json'], { timeoutMs: 60_000 });
+    const expected = JSON.parse(single.stdout) as DiffReport;
+    await waitFor(
+      async () => (await buildGroupReport({ source: { brokers, topicPrefix: prefix }, group }).catch(() => undefined))?.report.totals.pairs === expected.totals.pairs && workers.every((w) => /owns partitions \d/.test(w.stderr())),
+      'both workers to own partitions and commit every pair',
+      60_000,
+    );
+    const wanted = routeCounts(expected);
+    assert.equal(wanted.size, 2);
+    assert.deepEqual(await scrapedPairsByRoute(workers), wanted);
+    for (const worker of workers) worker.child.kill('SIGTERM');
+    for (const worker of workers) assert.equal(await worker.exited, 0, worker.stderr());
   } finally {
     for (const worker of workers) worker.child.kill('SIGKILL');
     await captures.close();
@@ -212,8 +216,8 @@ test('with --schema-registry, a diff worker writes verdicts in the registry wire
   const group = randomName('diff-group');
   const captures = await openLog<Capture>(captureKind, { brokers, topicPrefix: prefix, partitions: 2 });
   const results = await openLog<Result>(resultKind, { brokers, topicPrefix: prefix, partitions: 2 });
-  const { captures: c, results: r } = records(0, 20);
-  let worker: ReturnType<typeof startWorker> | undefined;
+  const { captures: c, results: r } = scaleOutRecords(startMs, 0, 20);
+  let worker: WorkerProcess | undefined;
   try {
     await captures.append(c);
     await results.append(r);

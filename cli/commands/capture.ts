@@ -11,6 +11,7 @@ import { proxyMode } from '../../capture/proxy-handler.js';
 import { usageError } from '../../shared/errors.js';
 import { openLogForAppending } from '../../shared/log/open-log.js';
 import { captureKind } from '../../shared/log/record-log.js';
+import { storePartitionsOption } from '../store-partitions-option.js';
 import { action, addLogOptions, logOptionsFrom, parseListen, parseNonNegative, parsePositiveInt, parseRate, parseUrl } from '../common.js';
 
 const list = (value: string) => value.split(',').map((v) => v.trim()).filter(Boolean);
@@ -91,6 +92,7 @@ interface CaptureFlags extends RedactionFlags {
   store?: string;
   topicPrefix?: string;
   partitions?: number;
+  storePartitions?: number;
 }
 
 function waitForStopSignal(logger: Logger): Promise<void> {
@@ -206,7 +208,7 @@ export function registerCapture(program: Command): void {
     )
     .addOption(new Option('--metrics-listen <addr>', 'admin address serving Prometheus /metrics and the probes /healthz and /readyz, e.g. :9464'))
     .addOption(new Option('--log-level <level>', 'log level of the JSON logs on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'));
-  addLogOptions(command)
+  addLogOptions(command.addOption(storePartitionsOption()))
     .addHelpText(
       'after',
       `

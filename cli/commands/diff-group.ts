@@ -6,6 +6,9 @@ import type { NoiseThresholds } from '../../diff/field-calibration.js';
 import type { PairRecord } from '../../diff/pair-record.js';
 import { RollingSummary } from '../../diff/rolling-summary.js';
 import { runDiffWorker } from '../../diff/scale-out/diff-worker.js';
+import { openFileGroup } from '../../diff/scale-out/file-group-backend.js';
+import type { GroupBackend } from '../../diff/scale-out/group-backend.js';
+import { openKafkaGroup } from '../../diff/scale-out/kafka-group-backend.js';
 import { logOptionsFrom } from '../common.js';
 import type { DiffFlags } from './diff.js';
 
@@ -13,13 +16,13 @@ import type { DiffFlags } from './diff.js';
 export type DiffGroupFlags = Omit<DiffFlags, 'group' | 'format'> & { group: string; format: string; schemaRegistry?: string };
 
 /**
- * `shadowtap diff --follow --group G`: one diff worker of a consumer group. It writes no report
- * itself: its verdicts go to the verdicts topic and its partial summaries to the state topic,
- * from which `shadowtap report --group G` builds the group's report.
+ * `shadowtap diff --follow --group G`: one diff worker of a group, on Kafka (a consumer group)
+ * or on a file-log store (lease files). It writes no report itself: its verdicts and partial
+ * summaries go to the group's state (Kafka topics, or files in the store), from which
+ * `shadowtap report --group G` builds the group's report.
  */
 export async function diffGroupCommand(flags: DiffGroupFlags, accepted: string | undefined, noiseThresholds: NoiseThresholds): Promise<number> {
   const log = logOptionsFrom(flags);
-  if (!log.brokers?.length) throw usageError('--group needs Kafka (--brokers or KAFKA_BROKERS): diff workers split Kafka partitions; with the embedded log run one diff');
   if (!flags.follow) throw usageError(`--group needs --follow: workers of a group run until stopped; build the report with shadowtap report --group ${flags.group}`);
   if (flags.to !== undefined) throw usageError(`--group runs until stopped and takes no --to; give the window to shadowtap report --group ${flags.group}`);
   if (flags.format !== 'jsonl' && flags.format !== 'text') {
@@ -39,13 +42,20 @@ export async function diffGroupCommand(flags: DiffGroupFlags, accepted: string |
   const writeLine =
     flags.format === 'jsonl' ? (flags.out ? ((lines = createWriteStream(flags.out)), (r: PairRecord) => void lines!.write(`${JSON.stringify(r)}\n`)) : (r: PairRecord) => void process.stdout.write(`${JSON.stringify(r)}\n`)) : undefined;
   try {
-    await runDiffWorker({
-      brokers: log.brokers,
-      topicPrefix: log.topicPrefix!,
-      partitions: log.partitions!,
-      clientId: 'shadowtap-diff',
+    const backend: GroupBackend = log.brokers?.length
+      ? await openKafkaGroup({
+          brokers: log.brokers,
+          topicPrefix: log.topicPrefix!,
+          partitions: log.partitions!,
+          clientId: 'shadowtap-diff',
+          group: flags.group,
+          schemaRegistry: flags.schemaRegistry,
+          fromMs: flags.from,
+        })
+      : await openFileGroup({ store: log.store!, group: flags.group, fromMs: flags.from });
+    if (backend.partitionCount === 1) process.stderr.write(`shadowtap: diff group ${flags.group}: the log has one partition, so one worker does all the work (create it with more partitions to split it)\n`);
+    await runDiffWorker(backend, {
       group: flags.group,
-      schemaRegistry: flags.schemaRegistry,
       fromMs: flags.from,
       ignore: flags.ignore,
       arrayKeys: flags.arrayKey,
@@ -55,6 +65,7 @@ export async function diffGroupCommand(flags: DiffGroupFlags, accepted: string |
       samplesPerRoute: flags.samplesPerRoute,
       joinWindow: flags.joinWindow,
       bucketMs: flags.bucketSeconds * 1000,
+      ...(flags.slice !== undefined && { sliceMs: flags.slice }),
       baselineTarget: flags.baselineTarget?.href,
       noiseThresholds,
       ...(flags.commitInterval !== undefined && { commitIntervalMs: flags.commitInterval }),

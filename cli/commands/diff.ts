@@ -19,7 +19,7 @@ import { RollingSummary } from '../../diff/rolling-summary.js';
 import { createDiff } from '../../diff/run-diff.js';
 import { postWebhook } from '../../diff/webhook.js';
 import { diffGroupCommand } from './diff-group.js';
-import { action, addLogOptions, checkWritable, logOptionsFrom, parseListen, parseNonNegative, parsePercent, parsePositiveInt, parsePositiveNumber, parseRate, parseTime, parseUrl } from '../common.js';
+import { action, addLogOptions, checkWritable, logOptionsFrom, parseDuration, parseListen, parseNonNegative, parsePercent, parsePositiveInt, parsePositiveNumber, parseRate, parseTime, parseUrl } from '../common.js';
 
 
 export interface DiffFlags {
@@ -54,6 +54,7 @@ export interface DiffFlags {
   summaryInterval: number;
   group?: string;
   commitInterval?: number;
+  slice?: number;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -114,8 +115,9 @@ export function registerDiff(program: Command): void {
         .default(diffDefaults.summaryIntervalMs / 1000)
         .argParser((v) => parsePositiveInt(v, '--summary-interval')),
     )
-    .option('--group <name>', 'with --follow on Kafka: be one diff worker of this consumer group (co-partitioned; state and verdicts in Kafka; report with shadowtap report --group)')
-    .option('--commit-interval <ms>', 'with --group: how often each partition commits its state, verdicts and offsets in one transaction (default 1000)', (v) => parsePositiveInt(v, '--commit-interval'))
+    .option('--group <name>', 'with --follow: be one diff worker of this group, on Kafka or a --store (co-partitioned; state and verdicts kept in the log; report with shadowtap report --group)')
+    .option('--commit-interval <ms>', 'with --group: how often each partition commits its state, verdicts and offsets together (default 1000)', (v) => parsePositiveInt(v, '--commit-interval'))
+    .option('--slice <duration>', 'with --group: keep partial summaries per slice of capture time this long, the bounds shadowtap report --from/--to can cut on (default 1h)', (v) => parseDuration(v, '--slice'))
     .addHelpText(
       'after',
       [
@@ -127,6 +129,7 @@ export function registerDiff(program: Command): void {
         '  shadowtap diff --baseline-target http://stable-b:8080 --noise-relative 20 --noise-absolute 0.03',
         '  shadowtap diff --follow --metrics-listen :9465',
         '  shadowtap diff --follow --group diff-workers --brokers kafka:9092 --metrics-listen :9465',
+        '  shadowtap diff --follow --group local --store .shadowtap/store --slice 10m   (several on one machine)',
         '',
         'Exit codes: 0 thresholds hold, 1 a threshold is breached, 2 bad flags or config, 3 the log cannot be read.',
       ].join('\n'),
@@ -144,6 +147,7 @@ async function diffCommand(flags: DiffFlags): Promise<number> {
     if (!existsSync(flags.accepted) && !flags.accept) throw usageError(`--accepted ${flags.accepted}: no such file`);
     reviewedText = existsSync(flags.accepted) ? await readFile(flags.accepted, 'utf8') : undefined;
   }
+  if (flags.slice !== undefined && flags.group === undefined) throw usageError('--slice goes with --group: one diff reports its own --from/--to window');
   if (flags.group !== undefined) return diffGroupCommand({ ...flags, group: flags.group }, reviewedText, { relative: flags.noiseRelative / 100, absolute: flags.noiseAbsolute / 100 });
 
   const controller = new AbortController();

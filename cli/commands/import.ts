@@ -10,6 +10,7 @@ import { ShadowtapError } from '../../shared/errors.js';
 import { openLog } from '../../shared/log/open-log.js';
 import { captureKind, type RecordLog } from '../../shared/log/record-log.js';
 import type { Capture } from '../../shared/records/types.js';
+import { storePartitionsOption } from '../store-partitions-option.js';
 import { action, addLogOptions, logOptionsFrom, parsePositiveInt } from '../common.js';
 import { addRedactionOptions, redactionFrom, type RedactionFlags } from './capture.js';
 
@@ -21,6 +22,7 @@ interface ImportFlags extends RedactionFlags {
   store?: string;
   topicPrefix?: string;
   partitions?: number;
+  storePartitions?: number;
 }
 
 type Format = 'har' | 'goreplay';
@@ -128,7 +130,7 @@ function addImportFormat(parent: Command, format: Format, description: string, e
         .argParser((v) => parsePositiveInt(v, '--max-body')),
     );
   addRedactionOptions(command);
-  addLogOptions(command)
+  addLogOptions(command.addOption(storePartitionsOption()))
     .addHelpText('after', `\nExample:\n  ${example}`)
     .action(action((file: string, flags: ImportFlags) => runImport(format, file, flags)));
 }

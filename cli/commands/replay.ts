@@ -14,6 +14,7 @@ import type { Capture, Header, Result } from '../../shared/records/types.js';
 import { readOpeningKey } from '../../shared/redaction/seal-key-files.js';
 import type { OpeningKey } from '../../shared/redaction/seal.js';
 import { addRedactionOptions, redactionFrom } from './capture.js';
+import { storePartitionsOption } from '../store-partitions-option.js';
 import { action, addLogOptions, checkWritable, logOptionsFrom, parseListen, parseNonNegative, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
 
 /** Flags of how requests are sent, shared by `replay` and `soak`. */
@@ -45,6 +46,7 @@ export interface SendFlags extends RedactionFlags {
   store?: string;
   topicPrefix?: string;
   partitions?: number;
+  storePartitions?: number;
 }
 
 const collect = <T>(parse: (value: string) => T) => (value: string, previous: T[] = []) => [...previous, parse(value)];
@@ -107,7 +109,7 @@ export function addSendOptions(command: Command): Command {
     .addOption(new Option('--summary-json <file>', 'also write the summary as JSON'))
     .addOption(new Option('--no-progress', 'no progress line on stderr'));
   // The answers are redacted by the capture's policy: the same flags, defined once.
-  return addLogOptions(addRedactionOptions(command));
+  return addLogOptions(addRedactionOptions(command.addOption(storePartitionsOption())));
 }
 
 /** ReplayOptions fields that come from the sending flags. */

@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { usageError } from '../errors.js';
 import { openFileLog } from './file-log.js';
 import { openLogInBackground, type BackgroundLog } from './background-log.js';
 import { checkTopicName, openKafkaLog } from './kafka-log.js';
 import type { KafkaCompression } from './kafka-produce-protocol.js';
-import type { RecordKind, RecordLog } from './record-log.js';
+import { captureKind, type RecordKind, type RecordLog } from './record-log.js';
 
 export interface LogOptions {
   /** Kafka bootstrap brokers; when set, Kafka is used. */
@@ -15,8 +17,9 @@ export interface LogOptions {
   /** Partitions for topics created by shadowtap. */
   partitions?: number;
   /**
-   * Partitions of an embedded store this log creates (default 1: one machine reads it whole);
-   * more let several diff workers split one store. An existing store keeps its count.
+   * Partitions of an embedded store this log creates (default 1: one machine reads it whole;
+   * results default to their captures' count); more let several diff workers split one store.
+   * An existing store keeps its count: given another one, opening it is refused.
    */
   storePartitions?: number;
   /** Kafka: how long topics must keep records, ms (-1 for ever); see KafkaLogOptions.retentionMs. */
@@ -73,5 +76,25 @@ export async function openLog<T>(kind: RecordKind<T>, options: LogOptions): Prom
       retentionMs: options.retentionMs,
     });
   }
-  return openFileLog(kind, { dir: options.store ?? defaultLogOptions.store, existing: options.existing, partitions: options.storePartitions });
+  const store = options.store ?? defaultLogOptions.store;
+  // A store's results are created with its captures' partition count: a capture and its results share a partition number.
+  const partitions = options.storePartitions ?? (kind.name === 'results' ? await capturePartitionsOf(store) : undefined);
+  const log = await openFileLog(kind, { dir: store, existing: options.existing, partitions });
+  const count = options.storePartitions === undefined ? undefined : await log.partitionCount!();
+  if (count !== undefined && count !== options.storePartitions) {
+    await log.close();
+    throw usageError(`--store-partitions ${options.storePartitions}: the ${kind.name} of ${store} already have ${count} partition${count === 1 ? '' : 's'}; a store keeps its count: drop the flag, or use a new --store`);
+  }
+  return log;
+}
+
+/** The partition count of a store's captures, when it has any. */
+async function capturePartitionsOf(store: string): Promise<number | undefined> {
+  if (!existsSync(join(store, 'captures'))) return undefined;
+  const captures = await openFileLog(captureKind, { dir: store });
+  try {
+    return await captures.partitionCount!();
+  } finally {
+    await captures.close();
+  }
 }
