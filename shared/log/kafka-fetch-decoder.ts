@@ -114,10 +114,8 @@ const emptyBuffer = Buffer.alloc(0);
 /** Batch header bytes: first offset 8, length 4, leader epoch 4, magic 1, crc 4, attributes 2, last offset delta 4, timestamps 16, producer id 8, epoch 2, sequence 4, record count 4. */
 const batchHeaderBytes = 61;
 const crcStart = 21;
-const compressionMask = 0x07;
-const logAppendTimeFlag = 0x08;
-const transactionalFlag = 0x10;
-const controlFlag = 0x20;
+/** Bits of a batch's attributes. */
+const attribute = { compression: 0x07, logAppendTime: 0x08, transactional: 0x10, control: 0x20 } as const;
 
 /** One record batch of a fetched record set, its header read, its records not. */
 export interface RecordBatch {
@@ -151,6 +149,8 @@ export function recordBatches(fetched: Pick<FetchedRecords, 'records' | 'aborted
   while (at + batchHeaderBytes <= records.length) {
     const firstOffset = readInt64(records, at);
     const length = records.readInt32BE(at + 8);
+    // The length is outside the CRC: one too short to hold a header leaves no way to find the next batch.
+    if (length < batchHeaderBytes - 12) throw new Error(`the record batch at offset ${firstOffset} says it is ${length} bytes long, less than its header`);
     const end = at + 12 + length;
     if (end > records.length) break;
     const bytes = records.subarray(at, end);
@@ -182,10 +182,10 @@ export function recordBatches(fetched: Pick<FetchedRecords, 'records' | 'aborted
     }
     // Java's consumer rule: a transaction whose first offset is at or before this batch's last one is open from here.
     while (aborted.length > 0 && aborted[0]!.firstOffset < batch.nextOffset) abortedProducers.add(aborted.shift()!.producerId);
-    if ((attributes & controlFlag) !== 0) {
+    if ((attributes & attribute.control) !== 0) {
       batch.skipped = true;
       if (isAbortMarker(batch)) abortedProducers.delete(batch.producerId);
-    } else if ((attributes & transactionalFlag) !== 0 && abortedProducers.has(batch.producerId)) {
+    } else if ((attributes & attribute.transactional) !== 0 && abortedProducers.has(batch.producerId)) {
       batch.skipped = true;
     }
   }
@@ -201,7 +201,7 @@ function isAbortMarker(batch: RecordBatch): boolean {
 /** The batch's records section, decompressed when the batch is compressed; a ShadowtapError when no codec can decompress it. */
 export async function batchRecords(batch: RecordBatch): Promise<Buffer> {
   const section = batch.bytes.subarray(batchHeaderBytes);
-  const compression = batch.attributes & compressionMask;
+  const compression = batch.attributes & attribute.compression;
   if (compression === 0) return section;
   if (compression === 1) return gunzip(section);
   const codec = CompressionCodecs[compression];
@@ -250,7 +250,7 @@ export class RecordCursor {
     this.at += 1; // record attributes: unused
     const timestampDelta = this.varInt();
     this.offset = batch.firstOffset + this.varInt();
-    this.timestamp = (batch.attributes & logAppendTimeFlag) !== 0 ? batch.maxTimestamp : batch.firstTimestamp + timestampDelta;
+    this.timestamp = (batch.attributes & attribute.logAppendTime) !== 0 ? batch.maxTimestamp : batch.firstTimestamp + timestampDelta;
     this.keyLength = this.varInt();
     this.keyStart = this.at;
     if (this.keyLength > 0) this.at += this.keyLength;
@@ -341,45 +341,42 @@ class Reader {
   constructor(private readonly buffer: Buffer) {}
 
   int16(): number {
-    const value = this.buffer.readInt16BE(this.at);
-    this.at += 2;
-    return value;
+    return this.buffer.readInt16BE(this.take(2));
   }
 
   int32(): number {
-    const value = this.buffer.readInt32BE(this.at);
-    this.at += 4;
-    return value;
+    return this.buffer.readInt32BE(this.take(4));
   }
 
   int64(): number {
-    const value = readInt64(this.buffer, this.at);
-    this.at += 8;
-    return value;
+    return readInt64(this.buffer, this.take(8));
   }
 
   bigInt64(): bigint {
-    const value = this.buffer.readBigInt64BE(this.at);
-    this.at += 8;
-    return value;
+    return this.buffer.readBigInt64BE(this.take(8));
   }
 
   string(): string {
-    const length = this.int16();
-    const text = this.buffer.toString('utf8', this.at, this.at + Math.max(0, length));
-    this.at += Math.max(0, length);
-    return text;
+    const length = Math.max(0, this.int16());
+    const at = this.take(length);
+    return this.buffer.toString('utf8', at, at + length);
   }
 
   bytes(length: number): Buffer {
     if (this.at + length > this.buffer.length) throw new Error('the fetch response ends before its record set does');
-    const bytes = this.buffer.subarray(this.at, this.at + length);
-    this.at += length;
-    return bytes;
+    const at = this.take(length);
+    return this.buffer.subarray(at, at + length);
   }
 
   skip(length: number): void {
+    this.take(length);
+  }
+
+  /** The position of the next `length` bytes, moving past them. */
+  private take(length: number): number {
+    const at = this.at;
     this.at += length;
+    return at;
   }
 }
 
