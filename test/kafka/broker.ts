@@ -178,8 +178,8 @@ export interface KafkaBrokerOptions {
   groupInitialRebalanceDelayMs?: number;
 }
 
-/** Formats a fresh data dir, starts a broker on free ports and waits until it serves requests. */
-export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promise<KafkaBroker> {
+/** Formats a fresh data dir, starts a broker on free ports and waits until it serves requests; `dataDir` holds its partitions' segments (`<topic>-<partition>/`). */
+export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promise<KafkaBroker & { readonly dataDir: string }> {
   const libs = await ensureKafkaJars();
   const classpath = `${libs}/*`;
   const dir = await mkdtemp(join(tmpdir(), 'shadowtap-kafka-'));
@@ -240,5 +240,5 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     await stop();
     throw error;
   }
-  return { brokers, kill, start, stop };
+  return { brokers, dataDir: join(dir, 'data'), kill, start, stop };
 }
