@@ -6,6 +6,7 @@ import { openLog } from '../shared/log/open-log.js';
 import { captureKind } from '../shared/log/record-log.js';
 import { packageRoot } from '../shared/package-root.js';
 import { runMeasured } from './child-usage.js';
+import { startKafkaBroker } from '../test/kafka/broker.js';
 import { benchKafka, fill } from './fixtures.js';
 import { startPeer } from './replay-peers.js';
 
@@ -20,10 +21,16 @@ import { startPeer } from './replay-peers.js';
  * includes the group join): start to the first request, and the last request to exit (sent
  * SIGTERM once the shadow has every request; the bench polls every 200 ms, so up to 200 ms of
  * that is the bench's).
+ * Last, `--follow` with a new group on a broker of the bench's own configured as production
+ * brokers are (`group.initial.rebalance.delay.ms` 3000, Kafka's default; the shared test broker
+ * has 0), over BENCH_FOLLOW_CAPTURES captures (2,000): start to the first request.
  *   node dist/bench/replay-kafka-startup.js      (BENCH_CAPTURES=N, BENCH_ROUNDS=N; default 200000 and 3)
  */
 const count = Number(process.env.BENCH_CAPTURES ?? 200_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const followCount = Number(process.env.BENCH_FOLLOW_CAPTURES ?? 2000);
+/** Kafka's default, which production brokers keep. */
+const productionRebalanceDelayMs = 3000;
 const cli = join(packageRoot(), 'dist', 'cli', 'main.js');
 
 const kafka = await benchKafka();
@@ -43,14 +50,14 @@ interface Run {
 
 type Mode = 'file' | 'kafka' | 'follow';
 
-async function replay(log: Mode, round: number): Promise<Run> {
-  const logArgs = log === 'file' ? ['--store', work] : ['--brokers', kafka.brokers.join(','), '--topic-prefix', prefix];
+async function replay(log: Mode, round: number, brokers = kafka.brokers, expected = count): Promise<Run> {
+  const logArgs = log === 'file' ? ['--store', work] : ['--brokers', brokers.join(','), '--topic-prefix', prefix];
   const window = log === 'follow' ? ['--follow', '--from', String(fromMs)] : ['--from', String(fromMs), '--to', String(toMs)];
   const shadow = await startPeer({ role: 'shadow' });
   const args = ['replay', ...logArgs, '--target', shadow.ready, ...window, '--group', `${prefix}${log}-${round}`, '--no-progress', '--no-reference'];
-  const usage = await runMeasured(cli, args, { node: true, until: log === 'follow' ? () => shadow.requests() >= count : undefined });
+  const usage = await runMeasured(cli, args, { node: true, until: log === 'follow' ? () => shadow.requests() >= expected : undefined });
   const { requests, firstMs, lastMs } = (await shadow.close()) as { requests: number; firstMs: number; lastMs: number };
-  if (usage.exitCode !== 0 || requests !== count) throw new Error(`replay from ${log} exited ${usage.exitCode} after ${requests} of ${count} requests: ${usage.stderr.trim()}`);
+  if (usage.exitCode !== 0 || requests !== expected) throw new Error(`replay from ${log} exited ${usage.exitCode} after ${requests} of ${expected} requests: ${usage.stderr.trim()}`);
   const run = {
     startMs: firstMs - usage.startMs,
     exitMs: usage.exitMs - lastMs,
@@ -84,6 +91,17 @@ try {
       `  Kafka vs file log: fixed overhead ${(k.overheadMs / 1000).toFixed(2)} s vs ${(f.overheadMs / 1000).toFixed(2)} s (goal ≤ 2 s); RSS ${(k.rssMiB / f.rssMiB).toFixed(2)}× (goal ≤ 1.5×); throughput ${(k.rate / f.rate).toFixed(2)}× (goal ≥ 0.9×); CPU a request ${(k.cpuMicrosPerRequest / f.cpuMicrosPerRequest).toFixed(2)}×`,
     );
     console.log(`  Kafka --follow: start→first ${(w.startMs / 1000).toFixed(2)} s (goal about 1 s); throughput ${(w.rate / f.rate).toFixed(2)}× the file log's window`);
+  }
+  console.log(`--follow with a new group on a broker configured as production (group.initial.rebalance.delay.ms ${productionRebalanceDelayMs}), ${followCount} captures:`);
+  const production = await startKafkaBroker({ groupInitialRebalanceDelayMs: productionRebalanceDelayMs });
+  try {
+    const captures = await openLog(captureKind, { brokers: [production.brokers], topicPrefix: prefix, partitions: 3 });
+    await fill(captures, followCount, fromMs * 1000, () => 1000);
+    await captures.close();
+    const follow = await replay('follow', 0, [production.brokers], followCount);
+    console.log(`  Kafka --follow on a production-configured broker: start→first ${(follow.startMs / 1000).toFixed(2)} s (goal about 1 s)`);
+  } finally {
+    await production.stop();
   }
 } finally {
   await kafka.broker?.stop();

@@ -5,7 +5,8 @@ import { EntryQueue } from './entry-queue.js';
 import { isTransient } from './kafka-errors.js';
 import type { KafkaReadLimits } from './kafka-read-limits.js';
 import { everyRecord, type RecordDecoder, type RecordWindow } from './kafka-record-decoder.js';
-import { fetchedBatch, readCommitted, type Cluster, type ClusterBroker, type FetchedBatch, type FetchedPartition } from './kafkajs-cluster.js';
+import { batchRecords, leanFetch, RecordCursor, recordBatches, type FetchedRecords, type RecordBatch } from './kafka-fetch-decoder.js';
+import { readCommitted, type Cluster, type ClusterBroker } from './kafkajs-cluster.js';
 import type { LogEntry, ReadOptions } from './record-log.js';
 
 /** A fetch for a partition whose records are all there already returns at once; this only bounds a wait on an open transaction. */
@@ -51,7 +52,7 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
   // two sockets and close only one, which keeps the process alive. The first fetch goes alone.
   const firstFetch = new WeakMap<ClusterBroker, Promise<unknown>>();
 
-  const fetchFrom = async (partition: number, offset: number, maxBytes: number): Promise<FetchedPartition> => {
+  const fetchFrom = async (partition: number, offset: number, maxBytes: number): Promise<FetchedRecords> => {
     for (let attempt = 1; ; attempt++) {
       try {
         const leader = cluster.findTopicPartitionMetadata(topic).find(({ partitionId }) => partitionId === partition)?.leader;
@@ -59,7 +60,7 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
         const broker = await cluster.findBroker({ nodeId: String(leader) });
         const first = firstFetch.get(broker);
         if (first) await first.catch(() => undefined);
-        const request = broker.fetch({
+        const request = leanFetch(broker, {
           replicaId: -1,
           isolationLevel: readCommitted,
           maxWaitTime: fetchWaitMs,
@@ -68,9 +69,8 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
           topics: [{ topic, partitions: [{ partition, fetchOffset: String(offset), maxBytes }] }],
         });
         if (!first) firstFetch.set(broker, request);
-        const { responses } = await request;
-        const fetched = responses.flatMap(({ partitions }) => partitions).find((data) => data.partition === partition);
-        return fetched ?? { partition, highWatermark: '-1', messages: [] };
+        const fetched = (await request).find((data) => data.partition === partition);
+        return fetched ?? { partition, errorCode: 0, highWatermark: -1, abortedTransactions: [], records: Buffer.alloc(0) };
       } catch (error) {
         if ((error as Error).name === 'KafkaJSOffsetOutOfRange' || attempt >= fetchAttempts || !isTransient(error)) throw error;
         await sleep(retryBackoffMs(attempt));
@@ -79,27 +79,59 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
     }
   };
 
-  /** Hands the records of one fetch over; false once the partition or the read has ended. */
-  const handOver = async (partition: number, batch: FetchedBatch, end: number): Promise<boolean> => {
-    for (const message of batch.messages) {
-      if (queue.closed) return false;
-      const offset = Number(message.offset);
-      if (offset >= end) return false;
-      const peekedMs = window.peekMs(message);
-      if (peekedMs !== undefined && !window.holds(peekedMs)) continue;
-      const position = { partition, offset };
-      const decoded = decode(message, position);
-      const value = decoded instanceof Promise ? await decoded : decoded;
-      if (value instanceof ShadowtapError) {
-        await read.deadLetter(message as unknown as KafkaMessage, partition, value);
-        onDeadLetter?.(position, value);
+  /**
+   * A batch that cannot be read (failed CRC32C, records that end early, bad compressed bytes) is
+   * never passed over silently: its bytes go to the dead letters as one message at its first
+   * offset, and the caller is told, as for a record that cannot be decoded.
+   */
+  const reportDamaged = async (partition: number, batch: RecordBatch, reason: string) => {
+    const last = batch.nextOffset - 1;
+    const error = new ShadowtapError(
+      'ST_BAD_RECORD',
+      `cannot read the record batch at ${topic} partition ${partition} offsets ${batch.firstOffset}-${last} (${batch.recordCount} records as its header says): ${reason}`,
+    );
+    const message = { offset: String(batch.firstOffset), timestamp: String(batch.firstTimestamp), key: null, value: Buffer.from(batch.bytes), headers: {}, attributes: 0 };
+    await read.deadLetter(message as KafkaMessage, partition, error);
+    onDeadLetter?.({ partition, offset: batch.firstOffset }, error);
+  };
+
+  /** Hands the records of one fetch from `from` on over; false once the partition or the read has ended. */
+  const handOver = async (partition: number, batches: RecordBatch[], from: number, end: number): Promise<boolean> => {
+    for (const batch of batches) {
+      if (batch.nextOffset <= from) continue;
+      if (batch.firstOffset >= end || queue.closed) return false;
+      if (batch.damage !== undefined) {
+        await reportDamaged(partition, batch, batch.damage);
         continue;
       }
-      const timestampMs = peekedMs ?? window.timeMs(value);
-      if (!window.holds(timestampMs)) continue;
-      const entry = { value, position, timestampMs };
-      const size = message.value?.length ?? 0;
-      if (!queue.offer(entry, size) && !(await queue.put(entry, size, async () => undefined, () => true))) return false;
+      if (batch.skipped) continue;
+      try {
+        const cursor = new RecordCursor(batch, await batchRecords(batch));
+        while (cursor.next()) {
+          if (queue.closed) return false;
+          const offset = cursor.offset;
+          if (offset < from) continue;
+          if (offset >= end) return false;
+          const peekedMs = window.peekMs(cursor);
+          if (peekedMs !== undefined && !window.holds(peekedMs)) continue;
+          const position = { partition, offset };
+          const decoded = decode(cursor, position);
+          const value = decoded instanceof Promise ? await decoded : decoded;
+          if (value instanceof ShadowtapError) {
+            await read.deadLetter(cursor.message() as KafkaMessage, partition, value);
+            onDeadLetter?.(position, value);
+            continue;
+          }
+          const timestampMs = peekedMs ?? window.timeMs(value);
+          if (!window.holds(timestampMs)) continue;
+          const entry = { value, position, timestampMs };
+          const size = cursor.value?.length ?? 0;
+          if (!queue.offer(entry, size) && !(await queue.put(entry, size, async () => undefined, () => true))) return false;
+        }
+      } catch (error) {
+        if (error instanceof ShadowtapError) throw error;
+        await reportDamaged(partition, batch, (error as Error).message);
+      }
     }
     return true;
   };
@@ -107,9 +139,9 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
   const readPartition = async (partition: number, start: number, end: number) => {
     let offset = start;
     let fetchBytes = Math.min(firstFetchBytes, limits.partitionFetchBytes);
-    let fetching: Promise<FetchedPartition> | undefined;
+    let fetching: Promise<FetchedRecords> | undefined;
     while (offset < end && !queue.closed) {
-      let fetched: FetchedPartition;
+      let fetched: FetchedRecords;
       try {
         fetched = await (fetching ?? fetchFrom(partition, offset, fetchBytes));
       } catch (error) {
@@ -119,19 +151,16 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
         offset = Math.max(offset, await read.earliest(partition));
         continue;
       }
-      const batch = fetchedBatch(topic, offset, fetched);
-      const within = batch.messagesWithinOffset;
-      let next = within.length > 0 ? Number(within[within.length - 1]!.offset) + 1 : offset;
-      const lastBatch = fetched.messages[fetched.messages.length - 1]?.batchContext;
-      // Only records before `offset` came back (the rest of their batch was compacted away): go past that batch.
-      if (within.length === 0 && lastBatch) next = Math.max(next, Number(lastBatch.firstOffset) + lastBatch.lastOffsetDelta + 1);
+      const batches = recordBatches(fetched);
+      // Past every whole batch fetched, whatever of it was compacted away, aborted or a transaction marker.
+      const next = batches.reduce((after, batch) => Math.max(after, batch.nextOffset), offset);
       // Nothing at or past `offset`, and the partition ends there: records were removed since the read began.
-      if (fetched.messages.length === 0 && Number(fetched.highWatermark) >= 0 && Number(fetched.highWatermark) <= offset) return;
+      if (batches.length === 0 && fetched.highWatermark >= 0 && fetched.highWatermark <= offset) return;
       fetchBytes = Math.min(fetchBytes * 2, limits.partitionFetchBytes);
       fetching = next < end ? fetchFrom(partition, next, fetchBytes) : undefined;
       // A prefetch that fails while this one is handed over is seen when it is awaited.
       fetching?.catch(() => undefined);
-      if (!(await handOver(partition, batch, end))) return;
+      if (!(await handOver(partition, batches, offset, end))) return;
       offset = next;
     }
   };

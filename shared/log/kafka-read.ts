@@ -59,35 +59,13 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   if (signal?.aborted) return;
   const groupId = group ?? `shadowtap-read-${randomUUID()}`;
 
-  let watermarks: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
-  let fromOffsets: Map<number, number> | undefined;
-  let windowCommitted: Map<number, number> | undefined;
-  let cluster: Cluster | undefined;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      // Side by side, a few round trips each: they are all of a bounded read's start.
-      const [offsets, byTime, committed, connected] = await Promise.all([
-        admin.fetchTopicOffsets(topic),
-        fromMs === undefined ? undefined : admin.fetchTopicOffsetsByTimestamp(topic, fromMs),
-        follow || !group ? undefined : committedOffsets(admin, group, topic),
-        follow ? undefined : context.cluster(),
-      ]);
-      watermarks = offsets;
-      fromOffsets = byTime && new Map(byTime.map(({ partition, offset }) => [partition, Number(offset)]));
-      windowCommitted = committed;
-      cluster = connected;
-      break;
-    } catch (error) {
-      // A leader elected moments ago (a new topic, a restarted broker) is not in every answer yet: ask again.
-      if (attempt >= startAttempts || !isTransient(error)) throw context.failure(`read topic ${topic}`, error);
-      await delay(250 * attempt);
-    }
-  }
-  // Where a followed partition starts when nothing else says: its beginning, or with startAtEnd its end as the read began.
-  const defaults = new Map(watermarks.map(({ partition, low, high }) => [partition, Number(startAtEnd && fromMs === undefined ? high : low)]));
+  // A bounded read starts once these few round trips are back; a follow read joins its group meanwhile.
+  const started = readStart(context, { fromMs, follow, group });
+  started.catch(() => undefined);
   const decode = recordDecoder(topic, kind, context.registry);
   const window = recordWindow(kind, fromMs, toMs);
-  if (cluster) {
+  if (!follow) {
+    const { watermarks, fromOffsets, windowCommitted, cluster } = await started;
     const ranges = new Map(
       watermarks.map(({ partition, low, high }) => {
         const start = windowCommitted?.get(partition) ?? fromOffsets?.get(partition) ?? Number(low);
@@ -97,7 +75,7 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
     if ([...ranges.values()].every(({ start, end }) => start >= end)) return;
     yield* readPartitions(
       {
-        cluster,
+        cluster: cluster!,
         topic,
         decode,
         window,
@@ -116,12 +94,26 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   // assignment is what splits partitions between follow workers, and it is only known once the
   // join completes: a member that read before it would send requests of partitions another
   // worker owns (twice to the shadow, two Results), and could not commit them (a commit needs
-  // the member's generation). Static membership (group.instance.id), which gives a restarted
-  // member its partitions back without a rebalance, is not in kafkajs 2.2. So the join stays on
-  // the path and nothing else does: the start offsets and the committed ones are read before
-  // it, records are fetched as soon as it ends, and leaving is one LeaveGroup. What the join
-  // costs is the broker's: `group.initial.rebalance.delay.ms` (3 s by default) holds the first
-  // member of an empty group so that workers starting together share one rebalance.
+  // the member's generation). What the join costs is the broker's: `group.initial.rebalance.delay.ms`
+  // (3 s by default) holds the first member of an empty group so that workers starting together
+  // share one rebalance. Reading early is safe only with three things kafkajs 2.2 does not give:
+  // - knowing this member is alone in the group at a moment any other worker's check would see
+  //   it: only once the coordinator has registered it, and kafkajs runs JoinGroup inside
+  //   consumer.run, exposing neither its member id nor when the coordinator took it (a
+  //   DescribeGroup before that shows Empty to two workers starting together, and both would
+  //   read partition 0);
+  // - telling the members that get a partition the early reader had read where it stopped:
+  //   kafkajs drops the assignment's userData before GROUP_JOIN, and the group refuses commits
+  //   until the rebalance completes (REBALANCE_IN_PROGRESS), when the new owner already reads
+  //   its committed offsets;
+  // - keeping the early reader from committing a partition it no longer owns: Kafka's
+  //   OffsetCommit checks the generation, not the assignment, so a late commit would move the
+  //   new owner's committed offset back.
+  // Static membership (group.instance.id) is not in kafkajs 2.2, and an empty group's first join
+  // waits the delay with it too; the consumer protocol without the delay (KIP-848) is one kafkajs
+  // does not speak. So the join stays on the path and nothing else does: the start offsets and
+  // the committed ones are asked for while it goes on, records are fetched as soon as it ends,
+  // and leaving is one LeaveGroup.
   const queue = new EntryQueue<LogEntry<T>>({ bytes: context.limits.queueBytes, entries: context.limits.queueEntries });
   const consumer = kafka.consumer({
     groupId,
@@ -139,7 +131,8 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   });
   const untrack = context.track(groupId, consumer, () => queue.close());
   const canEnd = toMs !== undefined;
-  const endPresent = new Map(watermarks.map(({ partition, high }) => [partition, Number(high)]));
+  /** Per partition, its end as the read began; known before the first batch is handed over (batches wait for `ready`). */
+  let endPresent = new Map<number, number>();
   const done = new Set<number>();
   let assigned: number[] | undefined;
   let starts = new Map<number, number>();
@@ -160,7 +153,10 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
   };
 
   const prepareAssignment = async (partitions: number[]) => {
-    const committed = group ? await committedOffsets(admin, groupId, topic) : new Map<number, number>();
+    const [{ watermarks, fromOffsets }, committed] = await Promise.all([started, group ? committedOffsets(admin, groupId, topic) : new Map<number, number>()]);
+    endPresent = new Map(watermarks.map(({ partition, high }) => [partition, Number(high)]));
+    // Where a partition starts when nothing else says: its beginning, or with startAtEnd its end as the read began.
+    const defaults = new Map(watermarks.map(({ partition, low, high }) => [partition, Number(startAtEnd && fromMs === undefined ? high : low)]));
     starts = new Map();
     // Queued entries were dropped at the join, so every partition is judged again from its start.
     done.clear();
@@ -253,6 +249,39 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
     signal?.removeEventListener('abort', onAbort);
     queue.close();
     await untrack(consumer.disconnect().catch(() => undefined));
+  }
+}
+
+interface ReadStart {
+  /** Every partition's low and high watermarks as the read began. */
+  watermarks: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
+  /** Per partition, the first offset appended at or after `fromMs`. */
+  fromOffsets: Map<number, number> | undefined;
+  /** A bounded read's group's committed offsets. */
+  windowCommitted: Map<number, number> | undefined;
+  /** A bounded read's cluster, connected. */
+  cluster: Cluster | undefined;
+}
+
+/** What a read starts from, asked side by side (a few round trips each), through a leader change. */
+async function readStart<T>(context: KafkaReadContext<T>, options: Pick<ReadOptions, 'fromMs' | 'follow' | 'group'>): Promise<ReadStart> {
+  const { admin, topic } = context;
+  const { fromMs, follow, group } = options;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const [watermarks, byTime, windowCommitted, cluster] = await Promise.all([
+        admin.fetchTopicOffsets(topic),
+        fromMs === undefined ? undefined : admin.fetchTopicOffsetsByTimestamp(topic, fromMs),
+        follow || !group ? undefined : committedOffsets(admin, group, topic),
+        follow ? undefined : context.cluster(),
+      ]);
+      const fromOffsets = byTime && new Map(byTime.map(({ partition, offset }) => [partition, Number(offset)]));
+      return { watermarks, fromOffsets, windowCommitted, cluster };
+    } catch (error) {
+      // A leader elected moments ago (a new topic, a restarted broker) is not in every answer yet: ask again.
+      if (attempt >= startAttempts || !isTransient(error)) throw context.failure(`read topic ${topic}`, error);
+      await delay(250 * attempt);
+    }
   }
 }
 

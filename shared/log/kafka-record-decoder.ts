@@ -26,6 +26,26 @@ function headerText(headers: IHeaders | undefined, name: string): string | undef
   return text;
 }
 
+interface ShadowtapHeaders {
+  schema: string | undefined;
+  version: string | undefined;
+  wireFormat: string | undefined;
+}
+
+/** The lean fetch hands the same headers object over for every record with the same header bytes: read once for all of them. */
+const knownHeaders = new WeakMap<IHeaders, ShadowtapHeaders>();
+const noHeaders: ShadowtapHeaders = { schema: undefined, version: undefined, wireFormat: undefined };
+
+function shadowtapHeaders(headers: IHeaders | undefined): ShadowtapHeaders {
+  if (!headers) return noHeaders;
+  let known = knownHeaders.get(headers);
+  if (!known) {
+    known = { schema: headerText(headers, schemaHeader), version: headerText(headers, schemaVersionHeader), wireFormat: headerText(headers, wireFormatHeader) };
+    knownHeaders.set(headers, known);
+  }
+  return known;
+}
+
 /** The message's record, or the ShadowtapError saying why it cannot be decoded (it then goes to the dead-letter topic). */
 export type RecordDecoder<T> = (message: Pick<KafkaMessage, 'headers' | 'value'>, position: Position) => T | ShadowtapError | Promise<T | ShadowtapError>;
 
@@ -41,13 +61,12 @@ export function recordDecoder<T>(topic: string, kind: RecordKind<T>, registry: R
       { cause: error },
     );
   return (message, position) => {
-    const schema = headerText(message.headers, schemaHeader);
-    const version = headerText(message.headers, schemaVersionHeader);
+    const { schema, version, wireFormat } = shadowtapHeaders(message.headers);
     try {
       if (!message.value) throw new Error('the record has no value');
       if (schema !== undefined && schema !== kind.codec.name) throw new Error(`it is a ${schema} record, not a ${kind.codec.name}`);
       let bytes = message.value;
-      if (headerText(message.headers, wireFormatHeader) === 'confluent' || (version === undefined && registry && bytes[0] === 0)) {
+      if (wireFormat === 'confluent' || (version === undefined && registry && bytes[0] === 0)) {
         // shadowtap's own framed records name their schema version in a header, so no registry round trip is needed.
         if (version === undefined) {
           if (!registry) throw new Error('it is in the Schema Registry wire format without a shadowtap schema version; give --schema-registry to read it');
@@ -102,7 +121,8 @@ function startsWithIdAndTime<T>(kind: RecordKind<T>): boolean {
  */
 function peekCaptureTimeMs(message: Pick<KafkaMessage, 'headers' | 'value'>): number | undefined {
   const bytes = message.value;
-  if (!bytes || headerText(message.headers, schemaVersionHeader) === undefined || headerText(message.headers, wireFormatHeader) !== undefined) return undefined;
+  const { version, wireFormat } = shadowtapHeaders(message.headers);
+  if (!bytes || version === undefined || wireFormat !== undefined) return undefined;
   const idLength = readVarLong(bytes, 0);
   if (!idLength || idLength.value < 0) return undefined;
   const time = readVarLong(bytes, idLength.end + idLength.value);

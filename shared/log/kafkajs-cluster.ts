@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import type { IHeaders, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
+import type { FetchBroker } from './kafka-fetch-decoder.js';
 
 /**
  * kafkajs 2.2's own cluster (connections, metadata, request versions, SASL/SSL as configured on
@@ -9,32 +10,8 @@ import type { IHeaders, Kafka } from 'kafkajs';
  */
 const require = createRequire(import.meta.url);
 
-export interface FetchedMessage {
-  offset: string;
-  timestamp: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers?: IHeaders;
-  isControlRecord?: boolean;
-  batchContext?: { firstOffset: string; lastOffsetDelta: number };
-}
-
-export interface FetchedPartition {
-  partition: number;
-  highWatermark: string;
-  abortedTransactions?: Array<{ producerId: string; firstOffset: string }>;
-  messages: FetchedMessage[];
-}
-
-export interface ClusterBroker {
-  fetch(request: {
-    replicaId: number;
-    isolationLevel: number;
-    maxWaitTime: number;
-    minBytes: number;
-    maxBytes: number;
-    topics: Array<{ topic: string; partitions: Array<{ partition: number; fetchOffset: string; maxBytes: number }> }>;
-  }): Promise<{ responses: Array<{ topicName: string; partitions: FetchedPartition[] }> }>;
+/** A connected broker: the lean fetch's request lookup and send (kafka-fetch-decoder.ts), and offset commits. */
+export interface ClusterBroker extends FetchBroker {
   offsetCommit(request: {
     groupId: string;
     groupGenerationId: number;
@@ -54,20 +31,7 @@ export interface Cluster {
   findGroupCoordinator(args: { groupId: string }): Promise<ClusterBroker>;
 }
 
-/** kafkajs's batch of one partition's fetched messages: drops those before the fetched offset, control records and aborted transactions. */
-export interface FetchedBatch {
-  /** Every message at or past the fetched offset, control records included: where the next fetch starts. */
-  messagesWithinOffset: FetchedMessage[];
-  /** The records to hand over. */
-  messages: FetchedMessage[];
-}
-
 export const readCommitted: number = require('kafkajs/src/protocol/isolationLevel.js').READ_COMMITTED;
-const Batch = require('kafkajs/src/consumer/batch.js') as new (topic: string, fetchedOffset: string, partition: FetchedPartition) => FetchedBatch;
-
-export function fetchedBatch(topic: string, fetchedOffset: number, partition: FetchedPartition): FetchedBatch {
-  return new Batch(topic, String(fetchedOffset), partition);
-}
 
 /** A new cluster of `kafka`'s brokers and options, not connected yet. */
 export function createCluster(kafka: Kafka): Cluster {

@@ -96,7 +96,7 @@ function run(command: string, args: string[], cwd: string): Promise<void> {
   });
 }
 
-async function writeConfig(dir: string, port: number, controllerPort: number): Promise<void> {
+async function writeConfig(dir: string, port: number, controllerPort: number, options: KafkaBrokerOptions): Promise<void> {
   const properties = {
     'process.roles': 'broker,controller',
     'node.id': '1',
@@ -113,7 +113,7 @@ async function writeConfig(dir: string, port: number, controllerPort: number): P
     'transaction.state.log.replication.factor': '1',
     'transaction.state.log.min.isr': '1',
     'transaction.state.log.num.partitions': '5',
-    'group.initial.rebalance.delay.ms': '0',
+    'group.initial.rebalance.delay.ms': String(options.groupInitialRebalanceDelayMs ?? 0),
     'num.partitions': '3',
     'auto.create.topics.enable': 'false',
     // After a crash, the restarted broker may only register once its old session expired.
@@ -173,8 +173,13 @@ function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   });
 }
 
-/** Formats a fresh data dir, starts a broker on free ports and waits until it serves requests. */
-export async function startKafkaBroker(): Promise<KafkaBroker> {
+export interface KafkaBrokerOptions {
+  /** 0 unless given, so tests' groups form at once; Kafka's own default (production's) is 3000. */
+  groupInitialRebalanceDelayMs?: number;
+}
+
+/** Formats a fresh data dir, starts a broker on free ports and waits until it serves requests; `dataDir` holds its partitions' segments (`<topic>-<partition>/`). */
+export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promise<KafkaBroker & { readonly dataDir: string }> {
   const libs = await ensureKafkaJars();
   const classpath = `${libs}/*`;
   const dir = await mkdtemp(join(tmpdir(), 'shadowtap-kafka-'));
@@ -228,12 +233,12 @@ export async function startKafkaBroker(): Promise<KafkaBroker> {
   };
 
   try {
-    await writeConfig(dir, port, controllerPort);
+    await writeConfig(dir, port, controllerPort, options);
     await run('java', [log4j, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', 'server.properties'], dir);
     await start();
   } catch (error) {
     await stop();
     throw error;
   }
-  return { brokers, kill, start, stop };
+  return { brokers, dataDir: join(dir, 'data'), kill, start, stop };
 }
