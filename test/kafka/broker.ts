@@ -178,8 +178,23 @@ export interface KafkaBrokerOptions {
   groupInitialRebalanceDelayMs?: number;
 }
 
-/** Formats a fresh data dir, starts a broker on free ports and waits until it serves requests; `dataDir` holds its partitions' segments (`<topic>-<partition>/`). */
+/**
+ * Formats a fresh data dir, starts a broker on free ports and waits until it serves requests;
+ * `dataDir` holds its partitions' segments (`<topic>-<partition>/`). A free port can be taken by
+ * another process between our check and the broker's bind: that start is retried on new ports.
+ */
 export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promise<KafkaBroker & { readonly dataDir: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePorts(options);
+    } catch (error) {
+      const portTaken = /BindException|Address already in use|Unable to start acceptor/.test((error as Error).message);
+      if (!portTaken || attempt === 3) throw error;
+    }
+  }
+}
+
+async function startOnFreePorts(options: KafkaBrokerOptions): Promise<KafkaBroker & { readonly dataDir: string }> {
   const libs = await ensureKafkaJars();
   const classpath = `${libs}/*`;
   const dir = await mkdtemp(join(tmpdir(), 'shadowtap-kafka-'));
