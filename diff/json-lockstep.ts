@@ -29,8 +29,6 @@ const continuesToken = (c: number) => isDigit(c) || (c >= 0x61 && c <= 0x7a) || 
 const isHex = (c: number) => isDigit(c) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
 /** Escapes JSON allows after a backslash: " \ / b f n r t (u is checked apart). */
 const isEscape = (c: number) => c === 0x22 || c === 0x5c || c === 0x2f || c === 0x62 || c === 0x66 || c === 0x6e || c === 0x72 || c === 0x74;
-/** Object keys V8 orders before all others: array indexes (up to 2^32 - 2). */
-const indexLike = /^(?:0|[1-9]\d{0,9})$/;
 /** What value() did: failed (the pair is left to diffJson), opened a container, or read a value. */
 const [failed, opened, read] = [0, 1, 2] as const;
 
@@ -41,6 +39,8 @@ interface KeyedArray {
   /** Start and end of each element's key value token; the array is matched by position when an element lacks one. */
   spans: number[];
   byKey: boolean;
+  /** Every key value is a string without escapes: equal values are then equal bytes. */
+  plain: boolean;
   /** The element being read: where its key value lies, -1 until found. */
   start: number;
   end: number;
@@ -174,6 +174,7 @@ class Lockstep {
       const keyed = this.frames[this.depth - 2]!.keyed!;
       keyed.start = start;
       keyed.end = end;
+      keyed.plain &&= c === QUOTE && !escaped;
     }
     if (!same && !this.differs(start, end, escaped)) return failed;
     this.i = end;
@@ -263,13 +264,8 @@ class Lockstep {
     }
     if (!frame.holdsDifference) return true;
     if (frame.anyEscaped) return false;
-    const seen = new Set<string>();
-    for (let k = 0; k < frame.keyCount; k += 2) {
-      const name = this.a.toString('utf8', frame.keys[k], frame.keys[k + 1]);
-      if (seen.has(name) || indexLike.test(name)) return false;
-      seen.add(name);
-    }
-    return true;
+    for (let k = 0; k < frame.keyCount; k += 2) if (indexLike(this.a, frame.keys[k]!, frame.keys[k + 1]!)) return false;
+    return distinctSpans(this.a, frame.keys, frame.keyCount) ?? false;
   }
 
   /** An array of objects whose path has a key rule: its elements' key values are noted as they pass. */
@@ -280,7 +276,7 @@ class Lockstep {
       path.push(f.array ? f.index : this.keyOf(f));
     }
     const key = this.options.arrayKey!(path);
-    if (key !== undefined) frame.keyed = { key, keyBytes: Buffer.from(key), spans: [], byKey: true, start: -1, end: -1 };
+    if (key !== undefined) frame.keyed = { key, keyBytes: Buffer.from(key), spans: [], byKey: true, plain: true, start: -1, end: -1 };
   }
 
   /** Whether the member being read is the key field of a keyed array's element. */
@@ -344,9 +340,9 @@ class Lockstep {
     return this.found.map(({ difference, keyed }) => {
       for (const [depth, array] of keyed ?? []) {
         if (!array.byKey) continue;
-        array.keys ??= keyValues(this.a, array.spans);
-        array.distinct ??= new Set(array.keys).size === array.keys.length;
-        if (array.distinct) difference.path[depth] = { key: array.key, value: array.keys[difference.path[depth] as number]! };
+        array.distinct ??= (array.plain ? distinctSpans(this.a, array.spans, array.spans.length) : undefined) ?? new Set(keyValues(this.a, array.spans)).size * 2 === array.spans.length;
+        const at = (difference.path[depth] as number) * 2;
+        if (array.distinct) difference.path[depth] = { key: array.key, value: keyValue(this.a, array.spans[at]!, array.spans[at + 1]!) };
       }
       return difference;
     });
@@ -387,11 +383,44 @@ function scalar(bytes: Buffer, start: number, end: number, escaped: boolean): un
   return bytes[start] === QUOTE ? decodeString(bytes, start, end, escaped) : JSON.parse(bytes.toString('latin1', start, end));
 }
 
+/** A key field's value as diffJson matches elements by it, from its token. */
+function keyValue(bytes: Buffer, start: number, end: number): string {
+  return keyString(scalar(bytes, start, end, bytes.subarray(start, end).includes(BACKSLASH)));
+}
+
 function keyValues(bytes: Buffer, spans: number[]): string[] {
   const keys: string[] = [];
-  for (let k = 0; k < spans.length; k += 2) {
-    const backslash = bytes.indexOf(BACKSLASH, spans[k]);
-    keys.push(keyString(scalar(bytes, spans[k]!, spans[k + 1]!, backslash >= 0 && backslash < spans[k + 1]!)));
-  }
+  for (let k = 0; k < spans.length; k += 2) keys.push(keyValue(bytes, spans[k]!, spans[k + 1]!));
   return keys;
+}
+
+/**
+ * Whether the first `count` numbers of `spans` (start, end pairs) mark distinct byte strings:
+ * hashed, and compared byte for byte where hashes meet. Undefined on a collision of different
+ * bytes, which a Set of the texts then settles.
+ */
+function distinctSpans(bytes: Buffer, spans: readonly number[], count: number): boolean | undefined {
+  const seen = new Map<number, number>();
+  for (let k = 0; k < count; k += 2) {
+    const start = spans[k]!;
+    const end = spans[k + 1]!;
+    let hash = 0x811c9dc5;
+    for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+    const other = seen.get(hash);
+    if (other === undefined) seen.set(hash, k);
+    else return bytes.compare(bytes, spans[other], spans[other + 1], start, end) === 0 ? false : undefined;
+  }
+  return true;
+}
+
+/** Whether an object key (its bytes) is an array index, which V8 orders before all other keys: 0 to 2^32 - 2. */
+function indexLike(bytes: Buffer, start: number, end: number): boolean {
+  const length = end - start;
+  if (length === 0 || length > 10 || (length > 1 && bytes[start] === 0x30)) return false;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    if (!isDigit(bytes[i]!)) return false;
+    value = value * 10 + bytes[i]! - 0x30;
+  }
+  return value <= 2 ** 32 - 2;
 }
