@@ -265,7 +265,7 @@ class Lockstep {
     if (!frame.holdsDifference) return true;
     if (frame.anyEscaped) return false;
     for (let k = 0; k < frame.keyCount; k += 2) if (indexLike(this.a, frame.keys[k]!, frame.keys[k + 1]!)) return false;
-    return distinctSpans(this.a, frame.keys, frame.keyCount) ?? false;
+    return distinctSpans(this.a, frame.keys, frame.keyCount);
   }
 
   /** An array of objects whose path has a key rule: its elements' key values are noted as they pass. */
@@ -340,7 +340,7 @@ class Lockstep {
     return this.found.map(({ difference, keyed }) => {
       for (const [depth, array] of keyed ?? []) {
         if (!array.byKey) continue;
-        array.distinct ??= (array.plain ? distinctSpans(this.a, array.spans, array.spans.length) : undefined) ?? new Set(keyValues(this.a, array.spans)).size * 2 === array.spans.length;
+        array.distinct ??= array.plain ? distinctSpans(this.a, array.spans, array.spans.length) : new Set(keyValues(this.a, array.spans)).size * 2 === array.spans.length;
         const at = (difference.path[depth] as number) * 2;
         if (array.distinct) difference.path[depth] = { key: array.key, value: keyValue(this.a, array.spans[at]!, array.spans[at + 1]!) };
       }
@@ -394,22 +394,41 @@ function keyValues(bytes: Buffer, spans: number[]): string[] {
   return keys;
 }
 
+/** The hash table distinctSpans reuses: span index + 1 (0 = empty) and the span's hash, by slot. */
+let slots = new Int32Array(64);
+let slotHashes = new Int32Array(64);
+
 /**
  * Whether the first `count` numbers of `spans` (start, end pairs) mark distinct byte strings:
- * hashed, and compared byte for byte where hashes meet. Undefined on a collision of different
- * bytes, which a Set of the texts then settles.
+ * hashed into a reused open-addressing table, bytes compared only where hashes meet.
  */
-function distinctSpans(bytes: Buffer, spans: readonly number[], count: number): boolean | undefined {
-  const seen = new Map<number, number>();
+function distinctSpans(bytes: Buffer, spans: readonly number[], count: number): boolean {
+  let size = 16;
+  while (size < count) size *= 2; // count is twice the spans: a table at most half full
+  if (size > slots.length) {
+    slots = new Int32Array(size);
+    slotHashes = new Int32Array(size);
+  } else slots.fill(0, 0, size);
+  const mask = size - 1;
   for (let k = 0; k < count; k += 2) {
     const start = spans[k]!;
     const end = spans[k + 1]!;
     let hash = 0x811c9dc5;
     for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
-    const other = seen.get(hash);
-    if (other === undefined) seen.set(hash, k);
-    else return bytes.compare(bytes, spans[other], spans[other + 1], start, end) === 0 ? false : undefined;
+    let at = hash & mask;
+    for (let other = slots[at]! - 1; other >= 0; other = slots[at]! - 1) {
+      if (slotHashes[at] === hash && sameBytes(bytes, spans[other]!, spans[other + 1]!, start, end)) return false;
+      at = (at + 1) & mask;
+    }
+    slots[at] = k + 1;
+    slotHashes[at] = hash;
   }
+  return true;
+}
+
+function sameBytes(bytes: Buffer, start: number, end: number, otherStart: number, otherEnd: number): boolean {
+  if (end - start !== otherEnd - otherStart) return false;
+  for (let i = 0; i < end - start; i++) if (bytes[start + i] !== bytes[otherStart + i]) return false;
   return true;
 }
 
