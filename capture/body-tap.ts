@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, hash, type Hash } from 'node:crypto';
 
 /** SHA-256 of no bytes: most requests have no body, and need no hash object. */
 const emptySha256 = createHash('sha256').digest('hex');
@@ -20,13 +20,14 @@ export class ByteBudget {
 
 /**
  * Keeps a copy of a body's first `max` bytes while the body flows elsewhere, and counts its real
- * size and hash (streaming: every byte, kept or not, no second copy). When the shared budget runs
- * out the copy stops early and the body is recorded truncated.
+ * size and hash (every byte, kept or not, no second copy). When the shared budget runs out the
+ * copy stops early and the body is recorded truncated. A body kept whole, most of them, is hashed
+ * once it has ended, in one call on the copy; a hash object streams over the bytes only from the
+ * moment a body is cut.
  */
 export class BodyTap {
   private readonly chunks: Buffer[] = [];
   private kept = 0;
-  private stopped = false;
   private hash: Hash | null = null;
   size = 0;
 
@@ -38,15 +39,25 @@ export class BodyTap {
   add(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     this.size += chunk.length;
-    (this.hash ??= createHash('sha256')).update(chunk);
-    if (this.stopped || this.kept >= this.max) return;
+    if (this.hash) {
+      // Already cut: nothing more is kept.
+      this.hash.update(chunk);
+      return;
+    }
     const wanted = Math.min(chunk.length, this.max - this.kept);
-    const granted = this.budget ? this.budget.take(wanted) : wanted;
-    if (granted < wanted) this.stopped = true;
-    if (granted === 0) return;
-    // Copied: the caller may reuse or pool the chunk's memory once it has been forwarded.
-    this.chunks.push(Buffer.from(chunk.subarray(0, granted)));
-    this.kept += granted;
+    const granted = wanted > 0 && this.budget ? this.budget.take(wanted) : wanted;
+    if (granted > 0) {
+      // Copied: the caller may reuse or pool the chunk's memory once it has been forwarded.
+      this.chunks.push(Buffer.from(chunk.subarray(0, granted)));
+      this.kept += granted;
+    }
+    if (granted < chunk.length) {
+      // Cut here: the hash must cover what was kept and every byte to come.
+      const streaming = createHash('sha256');
+      for (const kept of this.chunks) streaming.update(kept);
+      streaming.update(chunk.subarray(granted));
+      this.hash = streaming;
+    }
   }
 
   get truncated(): boolean {
@@ -55,12 +66,14 @@ export class BodyTap {
 
   /** Hex SHA-256 of the whole body; call once, when the body has ended. */
   sha256(): string {
-    return this.hash ? this.hash.digest('hex') : emptySha256;
+    if (this.hash) return this.hash.digest('hex');
+    return this.kept === 0 ? emptySha256 : hash('sha256', this.body());
   }
 
   body(): Buffer {
     // A single chunk is already a copy of our own: no need to copy it again.
-    return this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.kept);
+    if (this.chunks.length > 1) this.chunks.splice(0, this.chunks.length, Buffer.concat(this.chunks, this.kept));
+    return this.chunks.length === 1 ? this.chunks[0] : Buffer.alloc(0);
   }
 
   /** Returns the copy's bytes to the budget once the capture holds its own. */

@@ -36,9 +36,11 @@ function binary(bytes: Buffer): DecodedBody {
   return { type: 'binary', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
+const isUtf8 = (charset: string | undefined) => charset === undefined || charset === 'utf-8' || charset === 'utf8';
+
 function decodeText(bytes: Buffer, charset: string | undefined): string {
   // Buffer's own UTF-8 decoding is the fast path; TextDecoder (which also drops a BOM) for the rest.
-  if (charset === undefined || charset === 'utf-8' || charset === 'utf8') {
+  if (isUtf8(charset)) {
     return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.toString('utf8', 3) : bytes.toString('utf8');
   }
   try {
@@ -48,7 +50,8 @@ function decodeText(bytes: Buffer, charset: string | undefined): string {
   }
 }
 
-export function decodeBody(response: HttpResponse): Decoded {
+/** The body's bytes with its content-coding undone and what its headers say it is, or the decoded body when that settles it. */
+function contentOf(response: HttpResponse): { bytes: Buffer; type: string; charset?: string; json: boolean; sniffed: boolean } | Decoded {
   let bytes: Buffer;
   try {
     bytes = decodeContentSync(response.body, headerValue(response.headers, 'content-encoding'));
@@ -58,15 +61,33 @@ export function decodeBody(response: HttpResponse): Decoded {
   if (bytes.length === 0) return { body: { type: 'empty' } };
   if (bytes.length > maxComparableBytes) return { body: binary(bytes), note: `body over ${maxComparableBytes} bytes; compared by hash` };
   const { type, charset } = mediaType(headerValue(response.headers, 'content-type'));
-  const sniffJson = type === '' && /^\s*[[{]/.test(bytes.subarray(0, 16).toString('latin1'));
-  if (isJsonType(type) || sniffJson) {
+  const sniffed = type === '' && /^\s*[[{]/.test(bytes.subarray(0, 16).toString('latin1'));
+  return { bytes, type, charset, json: isJsonType(type) || sniffed, sniffed };
+}
+
+export function decodeBody(response: HttpResponse): Decoded {
+  const content = contentOf(response);
+  if ('body' in content) return content;
+  const { bytes, type, charset } = content;
+  if (content.json) {
     const text = decodeText(bytes, charset);
     try {
       return { body: { type: 'json', value: JSON.parse(text), text } };
     } catch {
-      return sniffJson ? { body: { type: 'text', text } } : { body: { type: 'text', text }, note: 'declared JSON but does not parse' };
+      return content.sniffed ? { body: { type: 'text', text } } : { body: { type: 'text', text }, note: 'declared JSON but does not parse' };
     }
   }
   if (isTextType(type) || (type === '' && !bytes.includes(0))) return { body: { type: 'text', text: decodeText(bytes, charset) } };
   return { body: binary(bytes) };
+}
+
+/**
+ * The bytes decodeBody would parse as JSON, when it would parse them as they are (UTF-8 without
+ * a byte order mark): what a comparison of bytes needs. Undefined for any other body.
+ */
+export function jsonBytes(response: HttpResponse): Buffer | undefined {
+  const content = contentOf(response);
+  if ('body' in content || !content.json || !isUtf8(content.charset)) return undefined;
+  const { bytes } = content;
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? undefined : bytes;
 }

@@ -1,10 +1,11 @@
 import { configError } from '../shared/errors.js';
 import { headerValue, type HttpResponse, type RequestChange } from '../shared/records/types.js';
-import { decodeBody, type DecodedBody } from './body-decode.js';
+import { decodeBody, jsonBytes, type DecodedBody } from './body-decode.js';
 import { bySeverity, excerpt, isReal, severityOf, type Change, type Difference, type DifferenceKind } from './difference.js';
 import { diffHeaders } from './header-diff.js';
 import { parseArrayKeys, parseIgnoreRules, rulesForRoute, type ArrayKeyRule, type IgnoreRules, type RouteRules } from './ignore-rules.js';
-import { diffJson } from './json-diff.js';
+import { diffJson, type JsonDiffOptions, type JsonDifference } from './json-diff.js';
+import { diffJsonLockstep } from './json-lockstep.js';
 import { diffSideEffects, type SideEffectPair } from './side-effect-diff.js';
 import { fieldOf, formatPath, type PathSegment } from './json-path.js';
 import { maskVolatile, noiseReason } from './noise-heuristics.js';
@@ -139,6 +140,7 @@ export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: C
   const routeRules = rulesOf(rules, route);
   const bodyStart = differences.length;
   let bodiesDecoded = false;
+  let lockstep: { truncated: boolean } | undefined;
   if (classChanged) {
     // A 200 body and a 500 body are different documents; listing every field of both would bury the status change.
     notes.push(`status class changed (${stable.status} → ${shadow.status}); bodies not compared field by field`);
@@ -154,6 +156,10 @@ export function comparePair(stable: HttpResponse, shadow: HttpResponse, rules: C
     }
   } else if (sameBytes(stable, shadow)) {
     // The common case costs a memcmp: equal bytes under equal type and encoding are equal content.
+    bodiesDecoded = true;
+  } else if ((lockstep = compareJsonBytes(stable, shadow, rules, routeRules, add))) {
+    // JSON bodies that differ in a few values: compared as bytes, neither parsed.
+    truncated = lockstep.truncated;
     bodiesDecoded = true;
   } else {
     const a = decodeBody(stable);
@@ -222,6 +228,31 @@ type Add = (
   segments?: PathSegment[],
 ) => void;
 
+const jsonOptions = (rules: CompareRules, routeRules: RouteRules): JsonDiffOptions => ({
+  numberTolerance: rules.numberTolerance,
+  maxDifferences: rules.maxDifferences,
+  arrayKey: routeRules.arrayKey,
+});
+
+/** Two JSON bodies compared without parsing them, when both are UTF-8 JSON that differ in scalar values alone (see diffJsonLockstep); undefined otherwise. */
+function compareJsonBytes(stable: HttpResponse, shadow: HttpResponse, rules: CompareRules, routeRules: RouteRules, add: Add): { truncated: boolean } | undefined {
+  const a = jsonBytes(stable);
+  const b = a && jsonBytes(shadow);
+  const compared = b && diffJsonLockstep(a, b, jsonOptions(rules, routeRules));
+  return compared ? addJsonDifferences(compared, rules, routeRules, add) : undefined;
+}
+
+function addJsonDifferences(compared: { differences: JsonDifference[]; truncated: boolean }, rules: CompareRules, routeRules: RouteRules, add: Add): { truncated: boolean } {
+  for (const d of compared.differences) {
+    const rule = routeRules.pathRule(d.path);
+    const last = d.path.at(-1);
+    const heuristic =
+      rules.heuristics && d.change === 'value-changed' ? noiseReason(d.stable, d.shadow, typeof last === 'string' ? last : undefined) : undefined;
+    add('body', formatPath(d.path), fieldOf(d.path), d.change, d.stable, d.shadow, rule ? `rule ${rule.source}` : heuristic, d.path);
+  }
+  return { truncated: compared.truncated };
+}
+
 function compareBodies(
   a: DecodedBody,
   b: DecodedBody,
@@ -229,21 +260,7 @@ function compareBodies(
   routeRules: RouteRules,
   add: Add,
 ): { textPatch?: string; truncated: boolean } {
-  if (a.type === 'json' && b.type === 'json') {
-    const { differences, truncated } = diffJson(a.value, b.value, {
-      numberTolerance: rules.numberTolerance,
-      maxDifferences: rules.maxDifferences,
-      arrayKey: routeRules.arrayKey,
-    });
-    for (const d of differences) {
-      const rule = routeRules.pathRule(d.path);
-      const last = d.path.at(-1);
-      const heuristic =
-        rules.heuristics && d.change === 'value-changed' ? noiseReason(d.stable, d.shadow, typeof last === 'string' ? last : undefined) : undefined;
-      add('body', formatPath(d.path), fieldOf(d.path), d.change, d.stable, d.shadow, rule ? `rule ${rule.source}` : heuristic, d.path);
-    }
-    return { truncated };
-  }
+  if (a.type === 'json' && b.type === 'json') return addJsonDifferences(diffJson(a.value, b.value, jsonOptions(rules, routeRules)), rules, routeRules, add);
   if (a.type === 'text' && b.type === 'text') {
     if (a.text === b.text) return { truncated: false };
     const { differences, patch, truncated } = diffText(a.text, b.text);

@@ -28,6 +28,13 @@ function typeOf(value: unknown): JsonType {
 
 type JsonObject = Record<string, unknown>;
 
+/** How two values differ when at least one is not a container, or undefined when they are equal (numbers within `tolerance`). */
+export function leafChange(a: unknown, b: unknown, tolerance: number): 'value-changed' | 'type-changed' | undefined {
+  if (a === b) return undefined;
+  if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b) > tolerance ? 'value-changed' : undefined;
+  return typeOf(a) === typeOf(b) ? 'value-changed' : 'type-changed';
+}
+
 /**
  * Returns the differences, most general first, and whether the list was cut at maxDifferences.
  * Bodies are mostly equal even when they differ, so the walk is built for equal subtrees: one
@@ -65,9 +72,8 @@ export function diffJson(stable: unknown, shadow: unknown, options: JsonDiffOpti
   const walk = (a: unknown, b: unknown): void => {
     if (a === b || truncated) return;
     if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
-      if (typeof a === 'number' && typeof b === 'number') {
-        if (Math.abs(a - b) > tolerance) push('value-changed', a, b);
-      } else push(typeOf(a) === typeOf(b) ? 'value-changed' : 'type-changed', a, b);
+      const change = leafChange(a, b, tolerance);
+      if (change) push(change, a, b);
       return;
     }
     const arrayA = Array.isArray(a);
@@ -148,7 +154,11 @@ const isRecord = (value: unknown): value is JsonObject => typeof value === 'obje
 /** The string form of an element's key field, or undefined when it is not an object with that key. */
 function keyOf(element: unknown, key: string): string | undefined {
   if (!isRecord(element) || !Object.hasOwn(element, key)) return undefined;
-  const value = element[key];
+  return keyString(element[key]);
+}
+
+/** A key field's value as elements are matched by it: strings as they are, anything else as JSON. */
+export function keyString(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 

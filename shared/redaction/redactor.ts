@@ -84,7 +84,11 @@ interface BodyState {
   changed: boolean;
   /** JSON only: the parsed document, when it parsed and is shallow enough to write back. */
   doc?: unknown;
+  /** The bytes of a body found to hold nothing to redact, until an echo search needs its text. */
+  undecoded?: Buffer;
 }
+
+const decodedText = (plain: Buffer, kind: BodyKind) => plain.toString(kind === 'json' ? 'utf8' : 'latin1');
 
 export class Redactor {
   private readonly nameVerdicts = new Map<string, boolean>();
@@ -118,10 +122,11 @@ export class Redactor {
   }
 
   async redactResponse(response: HttpResponse, request: HttpRequest): Promise<{ response: HttpResponse; redactions: string[] }> {
-    const answer: HttpResponse = { ...response, headers: response.headers.map((h) => ({ ...h })) };
+    // Shallow copies: redaction replaces a header list, query or body it changes, never edits one in place.
+    const answer: HttpResponse = { ...response };
     if (!this.options.enabled) return { response: answer, redactions: [] };
     // The request is scanned on a copy, for its secrets only.
-    const asked: HttpRequest = { ...request, headers: request.headers.map((h) => ({ ...h })) };
+    const asked: HttpRequest = { ...request };
     const exchange = new ExchangeRedaction(this, asked);
     await exchange.scan(asked, answer);
     exchange.finish(asked, answer);
@@ -430,8 +435,12 @@ class ExchangeRedaction {
     // Most bodies name no secret and hold none: a byte scan proves the first, a pattern test the second.
     const names = policy.bodyPaths.length > 0 || (policy.defaultNames && mayHoldSensitiveName(plain)) || this.oauth;
     const values = mayHoldSecretValue(plain);
-    state.text = plain.toString(kind === 'json' ? 'utf8' : 'latin1');
-    if (!names && !values) return;
+    if (!names && !values) {
+      // Nothing to redact by name or value: decoded only should an echo be searched for.
+      state.undecoded = plain;
+      return;
+    }
+    state.text = decodedText(plain, kind);
     if (kind === 'json') {
       this.jsonBody(state, values);
       return;
@@ -594,6 +603,10 @@ class ExchangeRedaction {
     request.query = pairs(request.query, (name) => `request.query:${name}`);
     if (response) response.headers = headers(response.headers, 'response');
     for (const state of this.bodies) {
+      if (state.undecoded) {
+        state.text = decodedText(state.undecoded, state.kind);
+        state.undecoded = undefined;
+      }
       if (!forms.some(({ variants }) => variants.some((v) => state.text.includes(v)))) continue;
       if (state.kind === 'form') {
         const text = pairs(state.text, (name) => `${state.where}.body:${formatPath([name])}`);
