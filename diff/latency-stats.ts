@@ -19,7 +19,7 @@ export const comparableBases: ReadonlySet<LatencyBasis> = new Set(['reference', 
 /** Why timings of a basis are not compared, for the report. */
 export const apartReasons: Record<Exclude<LatencyBasis, 'reference' | 'live'>, string> = {
   window:
-    "stable was timed at capture under live load, the shadow by a window replay at the replay's own pace; replay with --reference (stable asked at the same moment) or mirror live (--follow) for a latency verdict",
+    "stable was timed at capture under live load, the shadow by a window replay at the replay's own pace; replay with --reference (stable asked at the same moment; writes are never sent to it) or mirror live (--follow) for a latency verdict",
   soak: 'stable was timed at capture under live load, the shadow under the soak\'s compressed and amplified load; replay with --reference for a latency verdict',
   unknown: 'the results do not say how the replay was paced (written before schema v2), so the two timings may come from different loads',
 };
