@@ -90,7 +90,9 @@ test('3 local diff workers over a 4-partition store, one SIGKILLed mid-run and i
       const lastOwned = (w: WorkerProcess) => [...w.stderr().matchAll(/owns partitions ([\d, ]+)/g)].at(-1)?.[1]!.split(', ').map(Number) ?? [];
       const victimOwned = lastOwned(victim);
       assert.ok(victimOwned.length > 0);
-      assert.deepEqual(survivors.flatMap(lastOwned).sort(), [0, 1, 2, 3]);
+      // Their stderr lines can arrive after the commits they made are visible in the store: waited for, not read once.
+      const ownedBySurvivors = () => survivors.flatMap(lastOwned).sort().join(',');
+      await waitFor(() => ownedBySurvivors() === '0,1,2,3', 'the survivors to say they own partitions 0, 1, 2, 3', 30_000);
       for (const worker of survivors) worker.child.kill('SIGTERM');
       for (const worker of survivors) assert.equal(await worker.exited, 0, worker.stderr());
 
