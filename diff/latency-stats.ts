@@ -187,9 +187,10 @@ export function compareLatency(acc: LatencyAccumulator, seed: string, thresholdP
   }
   const basis = (acc.bases.reference ?? 0) >= (acc.bases.live ?? 0) ? 'reference' : 'live';
   const pairs = acc.pairs.items.map((i) => i.value);
-  const intervals = bootstrap ? bootstrapDeltas(pairs, seed, [judgedPercentile(pairs.length), 50]) : null;
+  const judgedAt = [judgedPercentile(pairs.length), 50];
+  const intervals = bootstrap ? bootstrapDeltas(pairs, seed, judgedAt) : null;
   if (!intervals) return { stable, shadow, p99DeltaMs, p99DeltaPct, ci95Ms: null, regression: false, basis };
-  const [tail, median] = ([judgedPercentile(pairs.length), 50] as const).map((percentile, k) => {
+  const [tail, median] = judgedAt.map((percentile, k) => {
     const stableAt = ms(acc.stable.getValueAtPercentile(percentile));
     const deltaMs = Math.round((ms(acc.shadow.getValueAtPercentile(percentile)) - stableAt) * 1000) / 1000;
     const deltaPct = stableAt > 0 ? Math.round((deltaMs / stableAt) * 1000) / 10 : 0;
