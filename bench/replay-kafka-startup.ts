@@ -23,7 +23,8 @@ import { startPeer } from './replay-peers.js';
  * that is the bench's).
  * Last, `--follow` with a new group on a broker of the bench's own configured as production
  * brokers are (`group.initial.rebalance.delay.ms` 3000, Kafka's default; the shared test broker
- * has 0), over BENCH_FOLLOW_CAPTURES captures (2,000): start to the first request.
+ * has 0), over BENCH_FOLLOW_CAPTURES captures (2,000): start to the first request, as a group
+ * member and with `--solo` (every partition read directly, no join).
  *   node dist/bench/replay-kafka-startup.js      (BENCH_CAPTURES=N, BENCH_ROUNDS=N; default 200000 and 3)
  */
 const count = Number(process.env.BENCH_CAPTURES ?? 200_000);
@@ -48,14 +49,15 @@ interface Run {
   cpuMicrosPerRequest: number;
 }
 
-type Mode = 'file' | 'kafka' | 'follow';
+type Mode = 'file' | 'kafka' | 'follow' | 'solo';
 
 async function replay(log: Mode, round: number, brokers = kafka.brokers, expected = count): Promise<Run> {
   const logArgs = log === 'file' ? ['--store', work] : ['--brokers', brokers.join(','), '--topic-prefix', prefix];
-  const window = log === 'follow' ? ['--follow', '--from', String(fromMs)] : ['--from', String(fromMs), '--to', String(toMs)];
+  const follows = log === 'follow' || log === 'solo';
+  const window = follows ? ['--follow', '--from', String(fromMs), ...(log === 'solo' ? ['--solo'] : [])] : ['--from', String(fromMs), '--to', String(toMs)];
   const shadow = await startPeer({ role: 'shadow' });
   const args = ['replay', ...logArgs, '--target', shadow.ready, ...window, '--group', `${prefix}${log}-${round}`, '--no-progress', '--no-reference'];
-  const usage = await runMeasured(cli, args, { node: true, until: log === 'follow' ? () => shadow.requests() >= expected : undefined });
+  const usage = await runMeasured(cli, args, { node: true, until: follows ? () => shadow.requests() >= expected : undefined });
   const { requests, firstMs, lastMs } = (await shadow.close()) as { requests: number; firstMs: number; lastMs: number };
   if (usage.exitCode !== 0 || requests !== expected) throw new Error(`replay from ${log} exited ${usage.exitCode} after ${requests} of ${expected} requests: ${usage.stderr.trim()}`);
   const run = {
@@ -99,7 +101,10 @@ try {
     await fill(captures, followCount, fromMs * 1000, () => 1000);
     await captures.close();
     const follow = await replay('follow', 0, [production.brokers], followCount);
-    console.log(`  Kafka --follow on a production-configured broker: start→first ${(follow.startMs / 1000).toFixed(2)} s (goal about 1 s)`);
+    const solo = await replay('solo', 0, [production.brokers], followCount);
+    console.log(
+      `  Kafka --follow on a production-configured broker: start→first ${(follow.startMs / 1000).toFixed(2)} s as a group member, ${(solo.startMs / 1000).toFixed(2)} s with --solo (goal about 1 s)`,
+    );
   } finally {
     await production.stop();
   }

@@ -44,6 +44,11 @@ export interface ReplayOptions {
   reference?: string | false;
   /** Keep tailing the log instead of stopping at its end. */
   follow?: boolean;
+  /**
+   * With follow on Kafka: read every partition directly, not as a member of the group, so the
+   * first request leaves without waiting for the group's join; for a group's only worker.
+   */
+  solo?: boolean;
   fromMs?: number;
   toMs?: number;
   /** Consumer group whose committed positions the read resumes from; default defaultGroup(). */

@@ -6,7 +6,7 @@ import type { ReplayObserver } from './replay-observer.js';
 import { ReplaySink } from './replay-sink.js';
 import type { Step } from './replay-job.js';
 
-export interface SourceStepOptions extends Pick<ReplayOptions, 'source' | 'fromMs' | 'toMs' | 'follow' | 'signal' | 'onWarning'> {
+export interface SourceStepOptions extends Pick<ReplayOptions, 'source' | 'fromMs' | 'toMs' | 'follow' | 'solo' | 'signal' | 'onWarning'> {
   config: ReplayConfig;
   sink: ReplaySink;
   observers: ReplayObserver[];
@@ -29,6 +29,7 @@ export async function pumpSource(options: SourceStepOptions, next: Step): Promis
     fromMs: options.fromMs,
     toMs: options.toMs,
     follow: options.follow,
+    solo: options.solo,
     group: config.commit ? config.group : undefined,
     // Live mirroring with a new group starts at the end of the log unless --from says where.
     startAtEnd: options.follow === true,

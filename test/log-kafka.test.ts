@@ -18,8 +18,8 @@ after(async () => {
   await Promise.all(openLogs.map((log) => log.close()));
 });
 
-async function openCaptures(compression?: 'none' | 'gzip' | 'auto'): Promise<RecordLog<Capture>> {
-  const log = await openKafkaLog(captureKind, { brokers, topicPrefix: `${randomName('test')}.`, partitions: 3, clientId: 'shadowtap-test', compression });
+async function openCaptures(compression?: 'none' | 'gzip' | 'auto', topicPrefix = `${randomName('test')}.`): Promise<RecordLog<Capture>> {
+  const log = await openKafkaLog(captureKind, { brokers, topicPrefix, partitions: 3, clientId: 'shadowtap-test', compression });
   openLogs.push(log);
   return log;
 }
@@ -57,6 +57,84 @@ async function groupStable(group: string, members: number): Promise<void> {
 }
 
 describe('Kafka record log', () => {
+  test('a solo follow reads every partition without joining its group, commits from outside and is resumed by the next run', async () => {
+    const log = await openCaptures();
+    const group = randomName('group');
+    await log.append(captures('history', 6));
+    const abort = new AbortController();
+    const seen: LogEntry<Capture>[] = [];
+    const reading = (async () => {
+      for await (const entry of log.read({ group, follow: true, solo: true, startAtEnd: true, signal: abort.signal })) {
+        seen.push(entry);
+        await log.commit(group, [entry.position]);
+      }
+    })();
+    // Fresh records until one arrives: the read has begun by then.
+    let n = 0;
+    await waitFor(async () => {
+      await log.append(captures(`fresh${n++}`, 1));
+      return seen.length > 0;
+    }, 'a record appended after the solo read began');
+    const written = captures('live', 30);
+    await log.append(written);
+    await waitFor(() => seen.some((e) => e.value.id === 'live-29') && written.every((c) => seen.some((e) => e.value.id === c.id)), 'every live record');
+    const admin = kafka.admin();
+    await admin.connect();
+    const { groups } = await admin.describeGroups([group]);
+    await admin.disconnect();
+    abort.abort();
+    await reading;
+
+    assert.equal(groups[0]?.members.length ?? 0, 0, 'the solo read joined its group');
+    assert.ok(!seen.some((e) => e.value.id.startsWith('history')), `history was read: ${ids(seen).join(', ')}`);
+    assert.equal(new Set(ids(seen)).size, seen.length, 'a record came twice');
+    assert.equal(new Set(seen.map((e) => e.position.partition)).size, 3, 'every partition is read');
+    const after = captures('after', 5);
+    await log.append(after);
+    const resumed = await collect(log.read({ group }));
+    assert.deepEqual(ids(resumed), idsOf(after));
+  });
+
+  test('a solo follow is refused while its group has members, and stops at its next commit once one joins', async () => {
+    const topicPrefix = `${randomName('test')}.`;
+    const log = await openCaptures(undefined, topicPrefix);
+    // Another worker: the same topic through a client of its own.
+    const elsewhere = await openCaptures(undefined, topicPrefix);
+    const group = randomName('group');
+    const abort = new AbortController();
+    const member = (async () => {
+      for await (const entry of elsewhere.read({ group, follow: true, signal: abort.signal })) void entry;
+    })();
+    await groupStable(group, 1);
+    await assert.rejects(
+      collect(log.read({ group, follow: true, solo: true })),
+      (error: unknown) => error instanceof ShadowtapError && error.code === 'ST_USAGE' && /has 1 member .*without --solo/.test(error.message),
+    );
+    abort.abort();
+    await member;
+
+    const other = randomName('group');
+    const soloAbort = new AbortController();
+    const seen: LogEntry<Capture>[] = [];
+    const solo = (async () => {
+      for await (const entry of log.read({ group: other, follow: true, solo: true, signal: soloAbort.signal })) seen.push(entry);
+    })();
+    const joinAbort = new AbortController();
+    const joined = (async () => {
+      for await (const entry of elsewhere.read({ group: other, follow: true, signal: joinAbort.signal })) void entry;
+    })();
+    await groupStable(other, 1);
+    await log.append(captures('both', 3));
+    await waitFor(() => seen.length > 0, 'a record read by the solo follow');
+    await assert.rejects(
+      log.commit(other, [seen[0]!.position]),
+      (error: unknown) => error instanceof ShadowtapError && error.code === 'ST_RUNTIME' && /a worker joined the group/.test(error.message),
+    );
+    soloAbort.abort();
+    joinAbort.abort();
+    await Promise.all([solo, joined]);
+  });
+
   // auto leaves batches this small uncompressed; gzip compresses every batch.
   for (const compression of ['auto', 'gzip'] as const) {
     test(`records come back as written, from every partition (compression ${compression})`, async () => {

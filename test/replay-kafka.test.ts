@@ -136,53 +136,55 @@ test('three workers in one group split the partitions: no capture sent twice, no
   }
 });
 
-test('a worker SIGKILLed mid-run and restarted leaves every capture with a Result, and the diff counts each once', async () => {
-  const log = kafkaLog();
-  const group = randomName('killed');
-  const captures = await openLog(captureKind, log);
-  const results = await openLog(resultKind, log);
-  const shadow = await startServer((_req, res) => setTimeout(() => res.end('ok'), 2));
-  const startMs = Date.now() - 1_000;
-  const ids = Array.from({ length: 400 }, (_, i) => `k${i}`);
-  await captures.append(ids.map((id, i) => makeCapture(id, startMs + i, { path: '/k', query: `id=${id}` })));
-  const worker = () =>
-    spawn(
-      process.execPath,
-      [join(packageRoot(), 'dist', 'cli', 'main.js'), 'replay', '--brokers', log.brokers.join(','), '--topic-prefix', log.topicPrefix, '--target', shadow.url, '--follow', '--from', String(startMs), '--group', group, '--concurrency', '8'],
-      { stdio: 'ignore' },
-    );
-  try {
-    const first = worker();
-    await waitFor(() => shadow.seen.length >= 120, 'the first worker to send some', 60_000);
-    first.kill('SIGKILL');
-    await new Promise((resolve) => first.once('exit', resolve));
-    const sentBeforeKill = shadow.seen.length;
-    assert.ok(sentBeforeKill < ids.length, 'killed before it finished');
-    const second = worker();
-    const exited = new Promise((resolve) => second.once('exit', resolve));
-    const resultIds = new Set<string>();
-    const reading = new AbortController();
-    const collecting = (async () => {
-      for await (const entry of results.read({ follow: true, signal: reading.signal })) {
-        assert.equal(entry.value.replayMode, 'follow', 'live mirroring says so in each Result');
-        resultIds.add(entry.value.captureId);
-      }
-    })();
-    await waitFor(() => ids.every((id) => resultIds.has(id)), 'a Result for every capture', 90_000);
-    reading.abort();
-    await collecting;
-    second.kill('SIGTERM');
-    await exited;
+for (const mode of ['member', 'solo'] as const) {
+  test(`a ${mode} follow worker SIGKILLed mid-run and restarted leaves every capture with a Result, and the diff counts each once`, async () => {
+    const log = kafkaLog();
+    const group = randomName('killed');
+    const captures = await openLog(captureKind, log);
+    const results = await openLog(resultKind, log);
+    const shadow = await startServer((_req, res) => setTimeout(() => res.end('ok'), 2));
+    const startMs = Date.now() - 1_000;
+    const ids = Array.from({ length: 400 }, (_, i) => `k${i}`);
+    await captures.append(ids.map((id, i) => makeCapture(id, startMs + i, { path: '/k', query: `id=${id}` })));
+    const worker = () =>
+      spawn(
+        process.execPath,
+        [join(packageRoot(), 'dist', 'cli', 'main.js'), 'replay', '--brokers', log.brokers.join(','), '--topic-prefix', log.topicPrefix, '--target', shadow.url, '--follow', '--from', String(startMs), '--group', group, '--concurrency', '8', ...(mode === 'solo' ? ['--solo'] : [])],
+        { stdio: 'ignore' },
+      );
+    try {
+      const first = worker();
+      await waitFor(() => shadow.seen.length >= 120, 'the first worker to send some', 60_000);
+      first.kill('SIGKILL');
+      await new Promise((resolve) => first.once('exit', resolve));
+      const sentBeforeKill = shadow.seen.length;
+      assert.ok(sentBeforeKill < ids.length, 'killed before it finished');
+      const second = worker();
+      const exited = new Promise((resolve) => second.once('exit', resolve));
+      const resultIds = new Set<string>();
+      const reading = new AbortController();
+      const collecting = (async () => {
+        for await (const entry of results.read({ follow: true, signal: reading.signal })) {
+          assert.equal(entry.value.replayMode, 'follow', 'live mirroring says so in each Result');
+          resultIds.add(entry.value.captureId);
+        }
+      })();
+      await waitFor(() => ids.every((id) => resultIds.has(id)), 'a Result for every capture', 90_000);
+      reading.abort();
+      await collecting;
+      second.kill('SIGTERM');
+      await exited;
 
-    const report = await runDiff({ captures, results, fromMs: startMs });
-    assert.equal(report.totals.pairs, ids.length, 'each request id counted once');
-    assert.equal(report.totals.missing, 0);
-  } finally {
-    await captures.close();
-    await results.close();
-    await shadow.close();
-  }
-});
+      const report = await runDiff({ captures, results, fromMs: startMs });
+      assert.equal(report.totals.pairs, ids.length, 'each request id counted once');
+      assert.equal(report.totals.missing, 0);
+    } finally {
+      await captures.close();
+      await results.close();
+      await shadow.close();
+    }
+  });
+}
 
 test('live mirroring with a new group on Kafka starts at the end of the topic: history is not replayed, new captures are', async () => {
   const log = kafkaLog();

@@ -209,6 +209,7 @@ async function holdsCaptures(source: RecordLog<Capture>, fromMs: number | undefi
 
 interface ReplayFlags extends SendFlags {
   follow?: boolean;
+  solo?: boolean;
   from?: number;
   to?: number;
   group?: string;
@@ -225,6 +226,7 @@ export function registerReplay(program: Command): void {
     .command('replay')
     .description('send captured requests to a shadow and record each answer as a Result')
     .option('--follow', 'tail the log: mirror new captures as they arrive, until SIGTERM/SIGINT; a new group starts at the end of the log unless --from is given')
+    .option('--solo', 'with --follow on Kafka: read every partition directly instead of joining the group, so the first request leaves within a second of start (not after the broker\'s initial rebalance delay, 3 s by default); for the group\'s only worker: refused while it has members')
     .option('--from <time>', 'start of the window (ISO time, ms since epoch, or -15m)', (v) => parseTime(v, '--from'))
     .option('--to <time>', 'end of the window, exclusive; without --from/--to/--follow the whole log is replayed once', (v) => parseTime(v, '--to'))
     .option('--group <name>', `consumer group: a restarted run resumes after its last commit (default: ${replayDefaults.group} with --follow, else one per window and target)`)
@@ -257,6 +259,7 @@ export function registerReplay(program: Command): void {
     )
     .action(
       action(async (flags: ReplayFlags) => {
+        if (flags.solo && !flags.follow) throw usageError('--solo applies to --follow: add --follow, or drop --solo (a window is always read without joining its group)');
         if (flags.follow && flags.to !== undefined) throw usageError('--follow tails the log without an end: drop --to, or drop --follow to replay a window');
         if (flags.rate !== undefined && flags.pace === 'recorded') throw usageError('--rate and --pace recorded exclude each other: pick one way to pace');
         if (flags.strictOpenModel && flags.rate === undefined) throw usageError('--strict-open-model applies to --rate only: add --rate R or drop it');
@@ -271,6 +274,7 @@ export function registerReplay(program: Command): void {
               results,
               signal,
               follow: flags.follow,
+              solo: flags.solo,
               fromMs: flags.from,
               toMs: flags.to,
               group: flags.group,

@@ -290,7 +290,15 @@ export async function openKafkaLog<T>(kind: RecordKind<T>, options: KafkaLogOpti
       } catch (error) {
         const kafkaError = error as { type?: string; cause?: { type?: string } };
         // A member's commit refused by a rebalance: the partition's new owner reads those records again.
-        if (member && rebalanceErrors.has(kafkaError.type ?? kafkaError.cause?.type ?? '')) return;
+        const refused = rebalanceErrors.has(kafkaError.type ?? kafkaError.cause?.type ?? '');
+        if (member && refused) return;
+        if (refused) {
+          // A commit from outside is taken only while the group has no members: a worker joined it.
+          throw new ShadowtapError(
+            'ST_RUNTIME',
+            `commit offsets of group ${group}: a worker joined the group, which now owns its partitions; this read (a window or a solo follow) stops so that no capture is sent twice: give it a group of its own (--group), or follow as a member without --solo`,
+          );
+        }
         throw failure(`commit offsets of group ${group}`, error);
       }
     },

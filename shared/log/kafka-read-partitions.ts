@@ -12,6 +12,12 @@ import type { LogEntry, ReadOptions } from './record-log.js';
 /** A fetch for a partition whose records are all there already returns at once; this only bounds a wait on an open transaction. */
 const fetchWaitMs = 500;
 /**
+ * A followed partition's fetch waits this long for a new record. Each partition has its own fetch
+ * and a broker answers one request of a connection at a time, so idle partitions' waits queue up:
+ * a new record waits at most this much per other partition of its broker, and so does a stop.
+ */
+const followFetchWaitMs = 100;
+/**
  * A partition's first fetch asks for this much, and each next one for twice the last up to the
  * limit: the first records are decoded and sent while larger fetches follow, instead of after a
  * whole full-size fetch of every partition is decoded.
@@ -30,16 +36,18 @@ export interface PartitionRead<T> {
   deadLetter(message: KafkaMessage, partition: number, error: Error): Promise<void>;
   /** The partition's earliest offset now, after records before `offset` were deleted. */
   earliest(partition: number): Promise<number>;
-  /** Per partition: the first offset to read and the end, exclusive. */
+  /** Per partition: the first offset to read and the end, exclusive (Infinity: follow the partition as it grows). */
   ranges: Map<number, { start: number; end: number }>;
+  /** Whether a followed partition ends at this record, given the time Kafka appended it. */
+  endsAt?: (partition: number, offset: number, appendedMs: number) => boolean;
   limits: KafkaReadLimits;
   failure(error: unknown): Error;
 }
 
 /**
- * A bounded read of given partitions, fetched straight from their leaders: no consumer group,
- * so nothing waits for a join or a rebalance, and a read ends as soon as its last record is
- * handed over. Each partition keeps one fetch on the wire while the previous one is handed
+ * A read of given partitions, fetched straight from their leaders: no consumer group, so nothing
+ * waits for a join or a rebalance, and a bounded read ends as soon as its last record is handed
+ * over (a followed one, at `endsAt` or when the read is stopped). Each partition keeps one fetch on the wire while the previous one is handed
  * over; the hand-over queue bounds the rest. A partition stops at its end offset; only records
  * whose own time is in the window are handed over (a record appended long after it was
  * captured, as an import is, can sit anywhere before the end).
@@ -52,7 +60,7 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
   // two sockets and close only one, which keeps the process alive. The first fetch goes alone.
   const firstFetch = new WeakMap<ClusterBroker, Promise<unknown>>();
 
-  const fetchFrom = async (partition: number, offset: number, maxBytes: number): Promise<FetchedRecords> => {
+  const fetchFrom = async (partition: number, offset: number, maxBytes: number, maxWaitTime: number): Promise<FetchedRecords> => {
     for (let attempt = 1; ; attempt++) {
       try {
         const leader = cluster.findTopicPartitionMetadata(topic).find(({ partitionId }) => partitionId === partition)?.leader;
@@ -63,7 +71,7 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
         const request = leanFetch(broker, {
           replicaId: -1,
           isolationLevel: readCommitted,
-          maxWaitTime: fetchWaitMs,
+          maxWaitTime,
           minBytes: 1,
           maxBytes,
           topics: [{ topic, partitions: [{ partition, fetchOffset: String(offset), maxBytes }] }],
@@ -111,7 +119,7 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
           if (queue.closed) return false;
           const offset = cursor.offset;
           if (offset < from) continue;
-          if (offset >= end) return false;
+          if (offset >= end || read.endsAt?.(partition, offset, cursor.timestamp)) return false;
           const peekedMs = window.peekMs(cursor);
           if (peekedMs !== undefined && !window.holds(peekedMs)) continue;
           const position = { partition, offset };
@@ -140,28 +148,35 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
     let offset = start;
     let fetchBytes = Math.min(firstFetchBytes, limits.partitionFetchBytes);
     let fetching: Promise<FetchedRecords> | undefined;
-    while (offset < end && !queue.closed) {
-      let fetched: FetchedRecords;
-      try {
-        fetched = await (fetching ?? fetchFrom(partition, offset, fetchBytes));
-      } catch (error) {
-        if ((error as Error).name !== 'KafkaJSOffsetOutOfRange') throw error;
-        // Retention deleted the records from here on: go on from the oldest one left.
-        fetching = undefined;
-        offset = Math.max(offset, await read.earliest(partition));
-        continue;
+    const waitMs = end === Infinity ? followFetchWaitMs : fetchWaitMs;
+    try {
+      while (offset < end && !queue.closed) {
+        let fetched: FetchedRecords;
+        try {
+          fetched = await (fetching ?? fetchFrom(partition, offset, fetchBytes, waitMs));
+        } catch (error) {
+          if ((error as Error).name !== 'KafkaJSOffsetOutOfRange') throw error;
+          // Retention deleted the records from here on: go on from the oldest one left.
+          fetching = undefined;
+          offset = Math.max(offset, await read.earliest(partition));
+          continue;
+        }
+        const batches = recordBatches(fetched);
+        // Past every whole batch fetched, whatever of it was compacted away, aborted or a transaction marker.
+        const next = batches.reduce((after, batch) => Math.max(after, batch.nextOffset), offset);
+        // Nothing at or past `offset`, and a bounded partition ends there: records were removed since the
+        // read began. A followed one fetches again (the broker holds an empty fetch up to followFetchWaitMs).
+        if (batches.length === 0 && fetched.highWatermark >= 0 && fetched.highWatermark <= offset && end !== Infinity) return;
+        fetchBytes = Math.min(fetchBytes * 2, limits.partitionFetchBytes);
+        fetching = next < end && !queue.closed ? fetchFrom(partition, next, fetchBytes, waitMs) : undefined;
+        // A prefetch that fails while this one is handed over is seen when it is awaited.
+        fetching?.catch(() => undefined);
+        if (!(await handOver(partition, batches, offset, end))) return;
+        offset = next;
       }
-      const batches = recordBatches(fetched);
-      // Past every whole batch fetched, whatever of it was compacted away, aborted or a transaction marker.
-      const next = batches.reduce((after, batch) => Math.max(after, batch.nextOffset), offset);
-      // Nothing at or past `offset`, and the partition ends there: records were removed since the read began.
-      if (batches.length === 0 && fetched.highWatermark >= 0 && fetched.highWatermark <= offset) return;
-      fetchBytes = Math.min(fetchBytes * 2, limits.partitionFetchBytes);
-      fetching = next < end ? fetchFrom(partition, next, fetchBytes) : undefined;
-      // A prefetch that fails while this one is handed over is seen when it is awaited.
-      fetching?.catch(() => undefined);
-      if (!(await handOver(partition, batches, offset, end))) return;
-      offset = next;
+    } finally {
+      // A prefetch still on the wire is waited for (its wait is bounded), so nothing of the read outlives it.
+      await fetching?.catch(() => undefined);
     }
   };
 
@@ -180,7 +195,7 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
   } finally {
     signal?.removeEventListener('abort', onAbort);
     queue.close();
-    // A fetch still on the wire ends within fetchWaitMs; nothing of this read outlives it.
+    // A fetch still on the wire ends within its wait; nothing of this read outlives it.
     await Promise.all(loops);
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PartitionAssigners, type Admin, type Consumer, type Kafka, type KafkaMessage } from 'kafkajs';
-import { ShadowtapError } from '../errors.js';
+import { ShadowtapError, usageError } from '../errors.js';
 import type { RegistryCodec } from '../records/schema-registry.js';
 import { EntryQueue } from './entry-queue.js';
 import { isCoordinatorStarting, isTransient } from './kafka-errors.js';
@@ -40,8 +40,10 @@ export interface KafkaReadContext<T> {
  * group session: its commits go to the group from outside), to the end present when the read
  * began: a record of the window may have been appended at any time since, so no earlier record
  * says where to stop. With `follow`, a consumer group member (a throwaway group when none is
- * given) that reads the partitions the group assigns it; with `toMs`, a partition ends once past
- * the end present when the read began and at a record appended `liveAppendLagMs` after `toMs`.
+ * given) that reads the partitions the group assigns it; with `follow` and `solo`, every partition
+ * fetched directly as a bounded read is, without an end; with `toMs`, a followed partition ends
+ * once past the end present when the read began and at a record appended `liveAppendLagMs` after
+ * `toMs`.
  */
 /**
  * How long after its capture a live record may be appended (agent queue, a short spool): a
@@ -55,21 +57,25 @@ const startAttempts = 4;
 
 export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadOptions = {}): AsyncGenerator<LogEntry<T>> {
   const { kafka, admin, topic, kind } = context;
-  const { fromMs, toMs, follow = false, group, signal, onDeadLetter, startAtEnd = false } = options;
+  const { fromMs, toMs, follow = false, solo = false, group, signal, onDeadLetter, startAtEnd = false } = options;
   if (signal?.aborted) return;
   const groupId = group ?? `shadowtap-read-${randomUUID()}`;
+  const direct = !follow || solo;
 
-  // A bounded read starts once these few round trips are back; a follow read joins its group meanwhile.
-  const started = readStart(context, { fromMs, follow, group });
+  // A direct read starts once these few round trips are back; a follow member joins its group meanwhile.
+  const started = readStart(context, { fromMs, direct, solo: follow && solo, group });
   started.catch(() => undefined);
   const decode = recordDecoder(topic, kind, context.registry);
   const window = recordWindow(kind, fromMs, toMs);
-  if (!follow) {
-    const { watermarks, fromOffsets, windowCommitted, cluster } = await started;
+  if (direct) {
+    const { watermarks, fromOffsets, committed, cluster } = await started;
+    const endPresent = new Map(watermarks.map(({ partition, high }) => [partition, Number(high)]));
     const ranges = new Map(
       watermarks.map(({ partition, low, high }) => {
-        const start = windowCommitted?.get(partition) ?? fromOffsets?.get(partition) ?? Number(low);
-        return [partition, { start: Math.max(start, Number(low)), end: Number(high) }];
+        // Where a partition starts when nothing else says: its beginning, or with startAtEnd its end as the read began.
+        const first = Number(startAtEnd && fromMs === undefined ? high : low);
+        const start = committed?.get(partition) ?? fromOffsets?.get(partition) ?? first;
+        return [partition, { start: Math.max(start, Number(low)), end: follow ? Infinity : Number(high) }];
       }),
     );
     if ([...ranges.values()].every(({ start, end }) => start >= end)) return;
@@ -81,6 +87,11 @@ export async function* readKafka<T>(context: KafkaReadContext<T>, options: ReadO
         window,
         deadLetter: context.deadLetter,
         ranges,
+        // A followed window's partition ends at a record appended liveAppendLagMs past its end.
+        endsAt:
+          follow && toMs !== undefined
+            ? (partition, offset, appendedMs) => offset >= (endPresent.get(partition) ?? 0) && appendedMs >= toMs + liveAppendLagMs
+            : undefined,
         limits: context.limits,
         earliest: async (partition) => Number((await admin.fetchTopicOffsets(topic)).find((p) => p.partition === partition)?.low ?? 0),
         failure: (error) => context.failure(`read topic ${topic}`, error),
@@ -257,31 +268,48 @@ interface ReadStart {
   watermarks: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
   /** Per partition, the first offset appended at or after `fromMs`. */
   fromOffsets: Map<number, number> | undefined;
-  /** A bounded read's group's committed offsets. */
-  windowCommitted: Map<number, number> | undefined;
-  /** A bounded read's cluster, connected. */
+  /** A direct read's group's committed offsets. */
+  committed: Map<number, number> | undefined;
+  /** A direct read's cluster, connected. */
   cluster: Cluster | undefined;
 }
 
 /** What a read starts from, asked side by side (a few round trips each), through a leader change. */
-async function readStart<T>(context: KafkaReadContext<T>, options: Pick<ReadOptions, 'fromMs' | 'follow' | 'group'>): Promise<ReadStart> {
+async function readStart<T>(context: KafkaReadContext<T>, options: Pick<ReadOptions, 'fromMs' | 'group'> & { direct: boolean; solo: boolean }): Promise<ReadStart> {
   const { admin, topic } = context;
-  const { fromMs, follow, group } = options;
+  const { fromMs, direct, solo, group } = options;
   for (let attempt = 1; ; attempt++) {
     try {
-      const [watermarks, byTime, windowCommitted, cluster] = await Promise.all([
+      const [watermarks, byTime, committed, cluster] = await Promise.all([
         admin.fetchTopicOffsets(topic),
         fromMs === undefined ? undefined : admin.fetchTopicOffsetsByTimestamp(topic, fromMs),
-        follow || !group ? undefined : committedOffsets(admin, group, topic),
-        follow ? undefined : context.cluster(),
+        direct && group ? committedOffsets(admin, group, topic) : undefined,
+        direct ? context.cluster() : undefined,
+        solo && group ? refuseMembers(admin, group) : undefined,
       ]);
       const fromOffsets = byTime && new Map(byTime.map(({ partition, offset }) => [partition, Number(offset)]));
-      return { watermarks, fromOffsets, windowCommitted, cluster };
+      return { watermarks, fromOffsets, committed, cluster };
     } catch (error) {
+      if (error instanceof ShadowtapError) throw error;
       // A leader elected moments ago (a new topic, a restarted broker) is not in every answer yet: ask again.
       if (attempt >= startAttempts || !isTransient(error)) throw context.failure(`read topic ${topic}`, error);
       await delay(250 * attempt);
     }
+  }
+}
+
+/**
+ * A solo follow reads every partition and commits from outside its group, which Kafka takes only
+ * while the group has no members; members (follow workers) own its partitions, and a solo read
+ * of them would send their captures a second time.
+ */
+async function refuseMembers(admin: Admin, group: string): Promise<void> {
+  const { groups } = await whenCoordinatorReady(() => admin.describeGroups([group]));
+  const members = groups[0]?.members.length ?? 0;
+  if (members > 0) {
+    throw usageError(
+      `consumer group "${group}" has ${members} member${members === 1 ? '' : 's'} (follow workers): they own its partitions, and a solo follow reads every partition itself; stop them, or follow as a member of the group (without --solo)`,
+    );
   }
 }
 
@@ -291,22 +319,27 @@ const coordinatorRetryMs = 500;
 
 /** The offsets `group` committed on `topic`, by partition (none for a partition it never committed). */
 async function committedOffsets(admin: Admin, group: string, topic: string): Promise<Map<number, number>> {
-  // A fresh broker creates and loads its offsets topic at the first group request, and a restarted
-  // one reloads it: for seconds, longer than kafkajs's retries, every group request is refused.
-  const deadline = Date.now() + coordinatorWaitMs;
-  let offsets: Awaited<ReturnType<Admin['fetchOffsets']>>[number] | undefined;
-  for (;;) {
-    try {
-      [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-      break;
-    } catch (error) {
-      if (!isCoordinatorStarting(error) || Date.now() > deadline) throw error;
-      await delay(coordinatorRetryMs);
-    }
-  }
+  const [offsets] = await whenCoordinatorReady(() => admin.fetchOffsets({ groupId: group, topics: [topic] }));
   const committed = new Map<number, number>();
   for (const { partition, offset } of offsets?.partitions ?? []) {
     if (Number(offset) >= 0) committed.set(partition, Number(offset));
   }
   return committed;
+}
+
+/**
+ * Asks a group request until its coordinator answers: a fresh broker creates and loads its
+ * offsets topic at the first group request, and a restarted one reloads it; for seconds, longer
+ * than kafkajs's retries, every group request is refused.
+ */
+async function whenCoordinatorReady<R>(ask: () => Promise<R>): Promise<R> {
+  const deadline = Date.now() + coordinatorWaitMs;
+  for (;;) {
+    try {
+      return await ask();
+    } catch (error) {
+      if (!isCoordinatorStarting(error) || Date.now() > deadline) throw error;
+      await delay(coordinatorRetryMs);
+    }
+  }
 }

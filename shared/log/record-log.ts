@@ -28,6 +28,13 @@ export interface ReadOptions {
   /** Consumer group: the read resumes after the positions last committed for it. */
   group?: string;
   /**
+   * With `follow`, on Kafka: read every partition directly instead of as a member of `group`, so
+   * the first record comes without waiting for a join (a broker holds an empty group's first join
+   * `group.initial.rebalance.delay.ms`, 3 s by default). For the group's only reader: refused while
+   * the group has members, and a commit fails once one joins. The file log is always read so.
+   */
+  solo?: boolean;
+  /**
    * Where nothing was committed for the group and no `fromMs` is given: start at the end of the
    * log as the read begins, reading only records appended afterwards (Kafka's
    * auto.offset.reset=latest). Live mirroring starts so, instead of flooding a new shadow with
