@@ -31,11 +31,17 @@ export function replayInduced(
   return undone === stable ? `replay-induced: ${used.map(describeChange).join('; ')}` : undefined;
 }
 
+/**
+ * A reason names the change, not the values of one request (a capture id, a recorded
+ * content-length): a report counts pairs by reason, one line a reason. Only the rewrites, whose
+ * values are the replay's configuration, show them.
+ */
 export function describeChange(c: RequestChange): string {
-  if (c.from !== null && c.to !== null) return `${c.kind} ${c.name} ${c.from} → ${c.to}`;
-  if (c.to !== null) return `${c.kind} ${c.name}: ${c.to}`;
+  if (rewrites.has(c.kind) && c.from !== null && c.to !== null) return `${c.kind} ${c.name} ${c.from} → ${c.to}`;
   return `${c.kind} ${c.name}`;
 }
+
+const rewrites = new Set(['host-rewritten', 'path-prefix-rewritten']);
 
 /** A rewrite needle this short (`1`, `/`) would match by coincidence. */
 const minNeedle = 3;

@@ -118,7 +118,7 @@ test('differences a recorded request change explains are replay-induced noise, w
   const verdict = comparePair(stable, shadow, rules, undefined, { requestChanges: changes });
   const byPath = Object.fromEntries(verdict.differences.map((d) => [d.path, d.noise ?? 'real']));
   assert.equal(byPath['$.echo.host'], 'replay-induced: host-rewritten host api.example.com → shadow.internal:8080');
-  assert.equal(byPath['$.echo.x-shadowtap-replay'], 'replay-induced: marker-added x-shadowtap-replay: 1');
+  assert.equal(byPath['$.echo.x-shadowtap-replay'], 'replay-induced: marker-added x-shadowtap-replay');
   const both = 'replay-induced: host-rewritten host api.example.com → shadow.internal:8080; path-prefix-rewritten path /api/v1 → /v1';
   assert.equal(byPath['header:location'], both, 'Host and prefix rewritten in one absolute URL');
   assert.equal(byPath['$.links.next'], both, 'a HAL link');
@@ -146,6 +146,14 @@ test('differences a recorded request change explains are replay-induced noise, w
   const echoed = comparePair(text('GET /x\nhost: a\n'), text('GET /x\nhost: a\nx-shadowtap-replay: 1\n'), rules, undefined, { requestChanges: [marker] });
   assert.equal(echoed.verdict, 'noise', 'an echoed header line in a text body');
   assert.match(echoed.differences[0]!.noise!, /^replay-induced: marker-added/);
+
+  // One reason for every pair: a report counts pairs by reason, and a capture id is one pair's.
+  const echoedId = (id: string) =>
+    comparePair(json({ echo: {} }), json({ echo: { 'x-shadowtap-capture-id': id } }), rules, undefined, {
+      requestChanges: [{ kind: 'marker-added', name: 'x-shadowtap-capture-id', from: null, to: id }],
+    }).differences.map((d) => d.noise);
+  assert.deepEqual(echoedId('cap-0001'), ['replay-induced: marker-added x-shadowtap-capture-id']);
+  assert.deepEqual(echoedId('cap-0002'), echoedId('cap-0001'));
 
   const unrelated = comparePair(json({ flag: 'a' }), json({ flag: 'a', extra: '1' }), rules, undefined, { requestChanges: [marker] });
   assert.equal(unrelated.verdict, 'mismatch', 'a new field that merely has the marker value is not explained');
