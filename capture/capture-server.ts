@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { configError } from '../shared/errors.js';
@@ -69,8 +69,15 @@ export async function createCapture(options: CaptureOptions): Promise<CaptureSer
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return;
-    if (error.code === 'HPE_HEADER_OVERFLOW') socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-    else socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    const refusal =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? 'HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'
+        : 'HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n';
+    // Bytes that do not parse after a whole request (a body sent without a length) are the next
+    // request's: the one in flight still gets stable's answer first, as from stable itself.
+    const inFlight = (socket as { _httpMessage?: ServerResponse })._httpMessage;
+    if (inFlight && !inFlight.writableEnded) inFlight.once('finish', () => socket.end(refusal));
+    else socket.end(refusal);
   });
 
   let serving = false;

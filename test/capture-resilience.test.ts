@@ -146,3 +146,27 @@ test('a request head larger than the limit gets 431, not 400', async () => {
     await stable.close();
   }
 });
+
+test('bytes that do not parse after a whole request (a GET body without a length): the request still gets stable’s answer and is recorded, then 400', async () => {
+  // Stable answers a little later, so the bad bytes arrive while the request is in flight.
+  const stable = await startHttpServer((_req, res) => setTimeout(() => res.end('stable answer'), 50));
+  const sink = new MemorySink();
+  const proxy = await startCaptureServer({ port: 0, upstream: stable.url, sink, logger: silentLogger });
+  try {
+    const { port } = new URL(proxy.url);
+    const received = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write('GET /bad-json HTTP/1.1\r\nhost: api.example.test\r\ncontent-type: application/json\r\n\r\n{bad'));
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+    });
+    assert.match(received, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nstable answer(HTTP\/1\.1 400 Bad Request\r\n)/);
+    await waitFor(() => sink.records.length === 1, 'the capture');
+    assert.equal(sink.records[0]!.response?.status, 200);
+    assert.equal(sink.records[0]!.upstreamError, null);
+  } finally {
+    await proxy.close();
+    await stable.close();
+  }
+});
