@@ -75,8 +75,9 @@ export async function createCapture(options: CaptureOptions): Promise<CaptureSer
         : 'HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n';
     // Bytes that do not parse after a whole request (a body sent without a length) are the next
     // request's: the one in flight still gets stable's answer first, as from stable itself.
+    // A request cut short (a client gone mid-upload) is ended now, as before.
     const inFlight = (socket as { _httpMessage?: ServerResponse })._httpMessage;
-    if (inFlight && !inFlight.writableEnded) inFlight.once('finish', () => socket.end(refusal));
+    if (inFlight && !inFlight.writableEnded && inFlight.req.complete) inFlight.once('finish', () => socket.end(refusal));
     else socket.end(refusal);
   });
 
