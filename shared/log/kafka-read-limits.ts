@@ -1,9 +1,10 @@
 /** How much memory a Kafka read may hold, whatever the size of the window or the speed of the caller. */
 export interface KafkaReadLimits {
   /**
-   * Decoded entries waiting for the caller, by encoded bytes and by count (a decoded entry weighs
-   * several times its encoded bytes, so small records are bounded by the count). While full, the
-   * read stops fetching.
+   * Records waiting for the caller, by encoded bytes and by count. A bounded read queues them as
+   * the record batches fetched (decoded when taken); a follow read (kafkajs's consumer) queues
+   * them decoded, where a record weighs several times its bytes, so small ones are bounded by
+   * the count. While full, the read stops fetching.
    */
   queueBytes: number;
   queueEntries: number;

@@ -37,17 +37,35 @@ export interface PartitionRead<T> {
 }
 
 /**
+ * One record batch waiting in a read's queue as the broker sent it (a view of its fetch
+ * response, decompressed if it was compressed): its records are decoded only when the caller
+ * takes them, so a queued record costs its bytes and no objects, and what the caller holds is
+ * allocated just before it is used (objects that wait in a queue outlive young-generation
+ * collections and fill the old generation until a full one).
+ */
+interface QueuedBatch {
+  partition: number;
+  batch: RecordBatch;
+  /** The batch's records section; undefined when the batch cannot be read (`damage` says why). */
+  records: Buffer | undefined;
+  damage?: string;
+  /** Records before `from` or at or past `end` are read past. */
+  from: number;
+  end: number;
+}
+
+/**
  * A bounded read of given partitions, fetched straight from their leaders: no consumer group,
  * so nothing waits for a join or a rebalance, and a read ends as soon as its last record is
- * handed over. Each partition keeps one fetch on the wire while the previous one is handed
- * over; the hand-over queue bounds the rest. A partition stops at its end offset; only records
- * whose own time is in the window are handed over (a record appended long after it was
- * captured, as an import is, can sit anywhere before the end).
+ * handed over. Each partition keeps one fetch on the wire while the previous one is queued;
+ * the queue (record batches, by bytes and records) bounds the rest. A partition stops at its end
+ * offset; only records whose own time is in the window are handed over (a record appended long
+ * after it was captured, as an import is, can sit anywhere before the end).
  */
 export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<ReadOptions, 'signal' | 'onDeadLetter'>): AsyncGenerator<LogEntry<T>> {
   const { cluster, topic, decode, limits, window = everyRecord } = read;
   const { signal, onDeadLetter } = options;
-  const queue = new EntryQueue<LogEntry<T>>({ bytes: limits.queueBytes, entries: limits.queueEntries });
+  const queue = new EntryQueue<QueuedBatch>({ bytes: limits.queueBytes, entries: limits.queueEntries });
   // kafkajs opens a broker's fetch connection on the first fetch; two first fetches at once open
   // two sockets and close only one, which keeps the process alive. The first fetch goes alone.
   const firstFetch = new WeakMap<ClusterBroker, Promise<unknown>>();
@@ -95,43 +113,26 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
     onDeadLetter?.({ partition, offset: batch.firstOffset }, error);
   };
 
-  /** Hands the records of one fetch from `from` on over; false once the partition or the read has ended. */
-  const handOver = async (partition: number, batches: RecordBatch[], from: number, end: number): Promise<boolean> => {
+  /** Queues the batches of one fetch from `from` on; false once the partition or the read has ended. */
+  const queueBatches = async (partition: number, batches: RecordBatch[], from: number, end: number): Promise<boolean> => {
     for (const batch of batches) {
       if (batch.nextOffset <= from) continue;
       if (batch.firstOffset >= end || queue.closed) return false;
-      if (batch.damage !== undefined) {
-        await reportDamaged(partition, batch, batch.damage);
-        continue;
-      }
       if (batch.skipped) continue;
-      try {
-        const cursor = new RecordCursor(batch, await batchRecords(batch));
-        while (cursor.next()) {
-          if (queue.closed) return false;
-          const offset = cursor.offset;
-          if (offset < from) continue;
-          if (offset >= end) return false;
-          const peekedMs = window.peekMs(cursor);
-          if (peekedMs !== undefined && !window.holds(peekedMs)) continue;
-          const position = { partition, offset };
-          const decoded = decode(cursor, position);
-          const value = decoded instanceof Promise ? await decoded : decoded;
-          if (value instanceof ShadowtapError) {
-            await read.deadLetter(cursor.message() as KafkaMessage, partition, value);
-            onDeadLetter?.(position, value);
-            continue;
-          }
-          const timestampMs = peekedMs ?? window.timeMs(value);
-          if (!window.holds(timestampMs)) continue;
-          const entry = { value, position, timestampMs };
-          const size = cursor.value?.length ?? 0;
-          if (!queue.offer(entry, size) && !(await queue.put(entry, size, async () => undefined, () => true))) return false;
+      let records: Buffer | undefined;
+      let damage = batch.damage;
+      if (damage === undefined) {
+        try {
+          records = await batchRecords(batch);
+        } catch (error) {
+          if (error instanceof ShadowtapError) throw error;
+          damage = (error as Error).message;
         }
-      } catch (error) {
-        if (error instanceof ShadowtapError) throw error;
-        await reportDamaged(partition, batch, (error as Error).message);
       }
+      const queued: QueuedBatch = { partition, batch, records, damage, from, end };
+      const size = records?.length ?? 0;
+      const count = records ? batch.recordCount : 1;
+      if (!queue.offer(queued, size, count) && !(await queue.put(queued, size, async () => undefined, () => true, count))) return false;
     }
     return true;
   };
@@ -160,7 +161,7 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
       fetching = next < end ? fetchFrom(partition, next, fetchBytes) : undefined;
       // A prefetch that fails while this one is handed over is seen when it is awaited.
       fetching?.catch(() => undefined);
-      if (!(await handOver(partition, batches, offset, end))) return;
+      if (!(await queueBatches(partition, batches, offset, end))) return;
       offset = next;
     }
   };
@@ -173,9 +174,41 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
   void Promise.all(loops).then(() => queue.close());
   try {
     for (;;) {
-      const entry = queue.poll() ?? (await queue.take());
-      if (!entry) return;
-      yield entry;
+      const queued = queue.poll() ?? (await queue.take());
+      if (!queued) return;
+      const { partition, batch, records, from, end } = queued;
+      if (records === undefined) {
+        await reportDamaged(partition, batch, queued.damage!);
+        continue;
+      }
+      const cursor = new RecordCursor(batch, records);
+      for (;;) {
+        if (signal?.aborted) return;
+        let entry: LogEntry<T>;
+        try {
+          if (!cursor.next() || cursor.offset >= end) break;
+          const offset = cursor.offset;
+          if (offset < from) continue;
+          const peekedMs = window.peekMs(cursor);
+          if (peekedMs !== undefined && !window.holds(peekedMs)) continue;
+          const position = { partition, offset };
+          const decoded = decode(cursor, position);
+          const value = decoded instanceof Promise ? await decoded : decoded;
+          if (value instanceof ShadowtapError) {
+            await read.deadLetter(cursor.message() as KafkaMessage, partition, value);
+            onDeadLetter?.(position, value);
+            continue;
+          }
+          const timestampMs = peekedMs ?? window.timeMs(value);
+          if (!window.holds(timestampMs)) continue;
+          entry = { value, position, timestampMs };
+        } catch (error) {
+          if (error instanceof ShadowtapError) throw error;
+          await reportDamaged(partition, batch, (error as Error).message);
+          break;
+        }
+        yield entry;
+      }
     }
   } finally {
     signal?.removeEventListener('abort', onAbort);
