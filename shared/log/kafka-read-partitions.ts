@@ -20,6 +20,13 @@ const firstFetchBytes = 16 * 1024;
 /** Attempts of one fetch through a leader change or a lost connection before the read fails. */
 const fetchAttempts = 6;
 const retryBackoffMs = (attempt: number) => Math.min(2000, 250 * 2 ** (attempt - 1));
+/**
+ * Records decoded together when the caller takes them. A run keeps the decoder's code and data in
+ * the CPU's caches (one record decoded between each of the caller's sends cost 2-3 times the CPU
+ * in the decoder), and its entries wait only while the run is taken, far less than between two
+ * young-generation collections, so they are not promoted to the old generation.
+ */
+const decodeRunRecords = 64;
 
 export interface PartitionRead<T> {
   cluster: Cluster;
@@ -137,6 +144,39 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
     return true;
   };
 
+  /**
+   * Decodes the next records of a taken batch into `into`, up to `decodeRunRecords`; false once
+   * the batch has no more. A batch whose records end early goes to the dead letters whole (the
+   * records before the damage are still handed over), an undecodable record alone.
+   */
+  const decodeRun = async (queued: QueuedBatch, cursor: RecordCursor, into: Array<LogEntry<T>>): Promise<boolean> => {
+    const { partition, batch, from, end } = queued;
+    try {
+      while (into.length < decodeRunRecords) {
+        if (!cursor.next() || cursor.offset >= end) return false;
+        const offset = cursor.offset;
+        if (offset < from) continue;
+        const peekedMs = window.peekMs(cursor);
+        if (peekedMs !== undefined && !window.holds(peekedMs)) continue;
+        const position = { partition, offset };
+        const decoded = decode(cursor, position);
+        const value = decoded instanceof Promise ? await decoded : decoded;
+        if (value instanceof ShadowtapError) {
+          await read.deadLetter(cursor.message() as KafkaMessage, partition, value);
+          onDeadLetter?.(position, value);
+          continue;
+        }
+        const timestampMs = peekedMs ?? window.timeMs(value);
+        if (window.holds(timestampMs)) into.push({ value, position, timestampMs });
+      }
+      return true;
+    } catch (error) {
+      if (error instanceof ShadowtapError) throw error;
+      await reportDamaged(partition, batch, (error as Error).message);
+      return false;
+    }
+  };
+
   const readPartition = async (partition: number, start: number, end: number) => {
     let offset = start;
     let fetchBytes = Math.min(firstFetchBytes, limits.partitionFetchBytes);
@@ -159,7 +199,7 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
       if (batches.length === 0 && fetched.highWatermark >= 0 && fetched.highWatermark <= offset) return;
       fetchBytes = Math.min(fetchBytes * 2, limits.partitionFetchBytes);
       fetching = next < end ? fetchFrom(partition, next, fetchBytes) : undefined;
-      // A prefetch that fails while this one is handed over is seen when it is awaited.
+      // A prefetch that fails while this one is queued is seen when it is awaited.
       fetching?.catch(() => undefined);
       if (!(await queueBatches(partition, batches, offset, end))) return;
       offset = next;
@@ -173,41 +213,22 @@ export async function* readPartitions<T>(read: PartitionRead<T>, options: Pick<R
     .map(([partition, { start, end }]) => readPartition(partition, start, end).catch((error: unknown) => queue.fail(read.failure(error))));
   void Promise.all(loops).then(() => queue.close());
   try {
+    const run: Array<LogEntry<T>> = [];
     for (;;) {
       const queued = queue.poll() ?? (await queue.take());
       if (!queued) return;
-      const { partition, batch, records, from, end } = queued;
-      if (records === undefined) {
-        await reportDamaged(partition, batch, queued.damage!);
+      if (queued.records === undefined) {
+        await reportDamaged(queued.partition, queued.batch, queued.damage!);
         continue;
       }
-      const cursor = new RecordCursor(batch, records);
-      for (;;) {
-        if (signal?.aborted) return;
-        let entry: LogEntry<T>;
-        try {
-          if (!cursor.next() || cursor.offset >= end) break;
-          const offset = cursor.offset;
-          if (offset < from) continue;
-          const peekedMs = window.peekMs(cursor);
-          if (peekedMs !== undefined && !window.holds(peekedMs)) continue;
-          const position = { partition, offset };
-          const decoded = decode(cursor, position);
-          const value = decoded instanceof Promise ? await decoded : decoded;
-          if (value instanceof ShadowtapError) {
-            await read.deadLetter(cursor.message() as KafkaMessage, partition, value);
-            onDeadLetter?.(position, value);
-            continue;
-          }
-          const timestampMs = peekedMs ?? window.timeMs(value);
-          if (!window.holds(timestampMs)) continue;
-          entry = { value, position, timestampMs };
-        } catch (error) {
-          if (error instanceof ShadowtapError) throw error;
-          await reportDamaged(partition, batch, (error as Error).message);
-          break;
+      const cursor = new RecordCursor(queued.batch, queued.records);
+      for (let more = true; more; ) {
+        run.length = 0;
+        more = await decodeRun(queued, cursor, run);
+        for (const entry of run) {
+          if (signal?.aborted) return;
+          yield entry;
         }
-        yield entry;
       }
     }
   } finally {
