@@ -4,16 +4,19 @@ const resumeShare = 0.5;
 const whileWaitingEveryMs = 1000;
 
 /**
- * Decoded entries handed from a read's fetch loops to its iterator. Bounded by bytes and
- * count: while it is full, the fetch loop waits, so a slow caller pauses fetching instead of
- * filling memory. A blocked fetch loop is woken only once the queue has drained to half, not
- * after every entry taken, so a full queue costs no wake-up per entry.
+ * What a read's fetch loops hand to its iterator (decoded entries, or record batches decoded as
+ * they are taken). Bounded by bytes and by records (an item counts as the records it holds):
+ * while it is full, the fetch loop waits, so a slow caller pauses fetching instead of filling
+ * memory. A blocked fetch loop is woken only once the queue has drained to half, not after every
+ * item taken, so a full queue costs no wake-up per item.
  */
 export class EntryQueue<E> {
   private items: Array<E | undefined> = [];
   private sizes: number[] = [];
+  private counts: number[] = [];
   private head = 0;
   private bytes = 0;
+  private records = 0;
   private ended = false;
   private error: Error | undefined;
   private takers: Array<() => void> = [];
@@ -29,17 +32,19 @@ export class EntryQueue<E> {
     return this.items.length - this.head;
   }
 
-  /** One entry always fits, however large. */
+  /** One item always fits, however large. */
   private get full(): boolean {
-    return this.length > 0 && (this.bytes >= this.limits.bytes || this.length >= this.limits.entries);
+    return this.length > 0 && (this.bytes >= this.limits.bytes || this.records >= this.limits.entries);
   }
 
-  /** Adds an entry when there is room now; false (nothing added) when full or closed. */
-  offer(entry: E, size: number): boolean {
+  /** Adds an item of `size` bytes and `count` records when there is room now; false (nothing added) when full or closed. */
+  offer(entry: E, size: number, count = 1): boolean {
     if (this.ended || this.full) return false;
     this.items.push(entry);
     this.sizes.push(size);
+    this.counts.push(count);
     this.bytes += size;
+    this.records += count;
     if (this.takers.length > 0) wakeAll(this.takers.splice(0));
     return true;
   }
@@ -48,13 +53,13 @@ export class EntryQueue<E> {
    * Adds an entry, waiting while full; `whileWaiting` runs every second of waiting. False, and
    * nothing added, once the queue is closed or `stillWanted` says the entry is outdated.
    */
-  async put(entry: E, size: number, whileWaiting: () => Promise<void>, stillWanted: () => boolean): Promise<boolean> {
+  async put(entry: E, size: number, whileWaiting: () => Promise<void>, stillWanted: () => boolean, count = 1): Promise<boolean> {
     while (!this.ended && stillWanted() && this.full) {
       await this.changed(this.putters, whileWaitingEveryMs);
       if (!this.ended && stillWanted() && this.full) await whileWaiting();
     }
     if (!stillWanted()) return false;
-    return this.offer(entry, size);
+    return this.offer(entry, size, count);
   }
 
   /** The next entry if one is queued. */
@@ -63,17 +68,20 @@ export class EntryQueue<E> {
     const entry = this.items[this.head];
     this.items[this.head] = undefined;
     this.bytes -= this.sizes[this.head]!;
+    this.records -= this.counts[this.head]!;
     this.head++;
     if (this.length === 0) {
       this.items = [];
       this.sizes = [];
+      this.counts = [];
       this.head = 0;
     } else if (this.head >= 4096 && this.head * 2 >= this.items.length) {
       this.items = this.items.slice(this.head);
       this.sizes = this.sizes.slice(this.head);
+      this.counts = this.counts.slice(this.head);
       this.head = 0;
     }
-    if (this.putters.length > 0 && this.length <= this.limits.entries * resumeShare && this.bytes <= this.limits.bytes * resumeShare) {
+    if (this.putters.length > 0 && this.records <= this.limits.entries * resumeShare && this.bytes <= this.limits.bytes * resumeShare) {
       wakeAll(this.putters.splice(0));
     }
     return entry;
@@ -94,8 +102,10 @@ export class EntryQueue<E> {
   clear(): void {
     this.items = [];
     this.sizes = [];
+    this.counts = [];
     this.head = 0;
     this.bytes = 0;
+    this.records = 0;
     wakeAll(this.putters.splice(0));
   }
 
