@@ -40,7 +40,7 @@ export interface QueueOptions {
   lingerMs?: number;
   /**
    * Longest a record waits when the agent is busy: when records keep arriving fast enough to make
-   * a batch of 25 within this time (1,250/s with 20 ms), batches wait for it, which saves the
+   * a batch of 5 within this time (250/s with 20 ms), batches wait for it, which saves the
    * log's per-append cost (a record in a batch of 100 costs about a third of one in a batch of 22).
    */
   busyLingerMs?: number;
