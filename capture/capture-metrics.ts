@@ -21,6 +21,9 @@ export interface CaptureCounters {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+const requestModes = ['proxy', 'mirror', 'middleware', 'upgrade'] as const;
+type RequestMode = (typeof requestModes)[number];
+
 /**
  * Counters and Prometheus metrics of one capture agent, in a registry of its own so several
  * agents (as in tests) never collide.
@@ -38,7 +41,8 @@ export class CaptureMetrics {
     logErrors: 0,
   };
   readonly counters: CaptureCounters;
-  private readonly requests: Counter<'mode'>;
+  /** Requests by mode not yet added to the shadowtap_capture_requests_total counter. */
+  private readonly unreportedRequests: Record<RequestMode, number> = { proxy: 0, mirror: 0, middleware: 0, upgrade: 0 };
   private readonly sampledOutTotal: Counter<'reason'>;
   private readonly redactionsTotal: Counter;
   private readonly spooledTotal: Counter;
@@ -54,7 +58,22 @@ export class CaptureMetrics {
       queueBytes: { get: gauges.queueBytes, enumerable: true },
       spoolBytes: { get: gauges.spoolBytes, enumerable: true },
     }) as CaptureCounters;
-    this.requests = new Counter({ name: 'shadowtap_capture_requests_total', help: 'Requests seen by the capture agent', labelNames: ['mode'], registers });
+    const unreported = this.unreportedRequests;
+    new Counter({
+      name: 'shadowtap_capture_requests_total',
+      help: 'Requests seen by the capture agent',
+      labelNames: ['mode'],
+      registers,
+      // Counted per request in a plain field, handed to prom-client when the metric is read: its
+      // inc({ mode }) hashes and validates the labels on every call.
+      collect() {
+        for (const mode of requestModes) {
+          if (unreported[mode] === 0) continue;
+          this.inc({ mode }, unreported[mode]);
+          unreported[mode] = 0;
+        }
+      },
+    });
     this.sampledOutTotal = new Counter({
       name: 'shadowtap_capture_sampled_out_total',
       help: 'Requests not recorded, by reason (replayed, filter or rate)',
@@ -82,9 +101,9 @@ export class CaptureMetrics {
     });
   }
 
-  request(mode: 'proxy' | 'mirror' | 'middleware' | 'upgrade'): void {
+  request(mode: RequestMode): void {
     this.counts.requests++;
-    this.requests.inc({ mode });
+    this.unreportedRequests[mode]++;
   }
 
   sampledOut(reason: string): void {

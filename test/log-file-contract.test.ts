@@ -15,7 +15,9 @@ recordLogContract({
         // A record cut in half, written by a writer whose codec gives those bytes: its block is whole, its record is not.
         const whole = kind.codec.encode(sampleCapture({ id: key }));
         const cut = whole.subarray(0, whole.length >> 1);
-        const writer = await openFileLog({ ...kind, codec: { ...kind.codec, encode: () => cut } }, { dir });
+        const encodeInto = (_record: unknown, target: Buffer, offset: number) =>
+          offset + cut.length > target.length ? target.length - offset - cut.length : offset + cut.copy(target, offset);
+        const writer = await openFileLog({ ...kind, codec: { ...kind.codec, encode: () => cut, encodeInto } }, { dir });
         await writer.append([sampleCapture({ id: key })]);
         await writer.close();
       },

@@ -185,7 +185,7 @@ export async function openFileLog<T>(kind: RecordKind<T>, options: FileLogOption
       writer = segments.length > 0 ? await reopenSegment(part, segments[segments.length - 1]!) : await newSegment(part, 0);
       writers.set(part.id, writer);
     }
-    await writer.append(records.map((record) => kind.codec.encode(record)));
+    await writer.appendRecords(records, kind.codec);
     if (writer.size >= maxSegmentBytes) {
       await writer.close();
       writers.set(part.id, await newSegment(part, writer.nextOffset));

@@ -1,9 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 // First: it replaces parts of kafkajs's produce path before kafkajs is loaded in this thread.
 import './kafkajs-lean-produce.js';
-import { CompressionTypes, Kafka, type Message } from 'kafkajs';
+import { CompressionTypes, Kafka, type ICustomPartitioner, type Message } from 'kafkajs';
 import { kafkaClientConfig, producerConfig } from './kafka-client-config.js';
 import { isTransient, reasonOf } from './kafka-errors.js';
+import { partitionOfBytes } from './key-partitioner.js';
 import { compressMinBytes, type CloseRequest, type ProducerThreadConfig, type SendReply, type SendRequest } from './kafka-produce-protocol.js';
 
 /**
@@ -16,8 +17,17 @@ const port = parentPort!;
 const kafka = new Kafka(kafkaClientConfig(config.brokers, config.clientId));
 // Idempotent: a batch retried after a lost acknowledgement keeps its sequence numbers, so the
 // broker stores it once. That needs acks from all in-sync replicas and one request in flight.
-const producer = kafka.producer({ ...producerConfig, idempotent: true, maxInFlightRequests: 1 });
+const producer = kafka.producer({ ...producerConfig, createPartitioner: keyPartitioner, idempotent: true, maxInFlightRequests: 1 });
 let connected: Promise<void> | null = null;
+
+/**
+ * kafkajs's DefaultPartitioner's choice for a keyed message (every message here has the request id
+ * as its key), in 32-bit integer arithmetic: kafkajs's own murmur2 computes with BigInt-backed
+ * longs, several µs a record.
+ */
+function keyPartitioner(): ReturnType<ICustomPartitioner> {
+  return ({ partitionMetadata, message }) => partitionOfBytes(message.key as Buffer, partitionMetadata.length);
+}
 
 async function send(request: SendRequest): Promise<void> {
   connected ??= producer.connect().catch((error) => {

@@ -5,7 +5,12 @@
  * results (keyed by the same request id) share a partition number on either log.
  */
 export function partitionOf(key: string, partitions: number): number {
-  return (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
+  return partitionOfBytes(Buffer.from(key, 'utf8'), partitions);
+}
+
+/** partitionOf for a key already in UTF-8 bytes. */
+export function partitionOfBytes(key: Buffer, partitions: number): number {
+  return (murmur2(key) & 0x7fffffff) % partitions;
 }
 
 /** Kafka's murmur2 (seed 0x9747b28c), in 32-bit integer arithmetic. */

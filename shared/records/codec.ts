@@ -2,6 +2,7 @@ import avro from 'avsc';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../package-root.js';
+import './avro-string-writer.js';
 import type { Capture, Result } from './types.js';
 
 /**

@@ -6,8 +6,8 @@ import { formatPath, matchesPath, type PathSegment } from './body-path.js';
 import { bodyKind, multipartBoundary, multipartParts, type BodyKind } from './body-formats.js';
 import { hashKeyId, type ResolvedRedaction } from './redaction-options.js';
 import { sealRequest, type SealedRequest } from './seal.js';
-import { findSecretValues, mayHoldSecretValue, type ValueMatch } from './secret-values.js';
-import { isSensitiveName, mayHoldSensitiveName } from './sensitive-names.js';
+import { findSecretValues, MAY_HOLD_NAME, MAY_HOLD_VALUE, mayHoldSecretValue, prefilterBody, type ValueMatch } from './secret-values.js';
+import { isSensitiveName } from './sensitive-names.js';
 
 /**
  * The one redaction policy of shadowtap, applied by the capture agent to what it records and by
@@ -432,9 +432,11 @@ class ExchangeRedaction {
     const state: BodyState = { part, where, kind, text: '', compressed, changed: false };
     this.bodies.push(state);
     const { policy } = this.redactor;
-    // Most bodies name no secret and hold none: a byte scan proves the first, a pattern test the second.
-    const names = policy.bodyPaths.length > 0 || (policy.defaultNames && mayHoldSensitiveName(plain)) || this.oauth;
-    const values = mayHoldSecretValue(plain);
+    // Most bodies name no secret and hold none: one byte scan proves both.
+    const byPath = policy.bodyPaths.length > 0 || this.oauth;
+    const may = prefilterBody(plain, policy.defaultNames && !byPath);
+    const names = byPath || (may & MAY_HOLD_NAME) !== 0;
+    const values = (may & MAY_HOLD_VALUE) !== 0;
     if (!names && !values) {
       // Nothing to redact by name or value: decoded only should an echo be searched for.
       state.undecoded = plain;

@@ -1,4 +1,5 @@
 import { ahoCorasick } from './aho-corasick.js';
+import { nameScanFrom, nameScanTable } from './sensitive-names.js';
 
 /**
  * Secrets recognised by their value wherever they appear, whatever the name around them: the
@@ -63,7 +64,6 @@ const triggers = [
   'sq0csp-', 'Bearer', 'Basic',
 ];
 
-const ASCII = 128;
 const LOWER = 0;
 const DIGIT = 1;
 const UPPER = 2;
@@ -71,9 +71,10 @@ const SEPARATOR = 3;
 /** Ends the authority of a URL: its path, query, fragment, or the end of the URL. */
 const URL_END = 4;
 const PUNCTUATION = 5;
-/** Non-ASCII (and control) characters: no secret format holds them. */
+/** Non-ASCII characters: no secret format holds them. */
 const OTHER = 6;
-const charKinds = new Uint8Array(ASCII).map((_, c) => {
+const charKinds = new Uint8Array(256).map((_, c) => {
+  if (c >= 128) return OTHER;
   if ((c >= 97 && c <= 122) || c === 95) return LOWER;
   if (c >= 48 && c <= 57) return DIGIT;
   if (c >= 65 && c <= 90) return UPPER;
@@ -81,11 +82,12 @@ const charKinds = new Uint8Array(ASCII).map((_, c) => {
   if (c === 47 || c === 63 || c === 35 || c === 34 || c === 39 || c === 60 || c === 62 || c < 32) return URL_END;
   return PUNCTUATION;
 });
+
 /** The trigger automaton as one table indexed by state * 128 + char: the next state, or -1 once a trigger is complete. */
 const triggerTable = (() => {
   const { next, accepting } = ahoCorasick(
     triggers.map((t) => [...t].map((c) => c.charCodeAt(0))),
-    ASCII,
+    128,
   );
   return next.map((to) => (accepting[to] ? -1 : to));
 })();
@@ -104,6 +106,31 @@ export function mayHoldSecretValue(text: string | Uint8Array): boolean {
   const short = typeof text === 'string' && text.length <= scratch.length;
   const bytes = typeof text !== 'string' ? text : short ? scratch : Buffer.from(text, 'latin1');
   const end = short ? scratch.write(text as string, 0, 'latin1') : bytes.length;
+  return (scanBytes(bytes, end, false) & MAY_HOLD_VALUE) !== 0;
+}
+
+/** prefilterBody's answer: bits of what a body may hold. */
+export const MAY_HOLD_NAME = 1;
+export const MAY_HOLD_VALUE = 2;
+
+/**
+ * What a body may hold, by one pass over its bytes: a secret by value (mayHoldSecretValue) and,
+ * when `names` is asked, a field with a sensitive name (nameScanFrom). The two automata step
+ * side by side, so their table lookups overlap instead of taking two passes.
+ */
+export function prefilterBody(body: Uint8Array, names: boolean): number {
+  return scanBytes(body, body.length, names);
+}
+
+function scanBytes(bytes: Uint8Array, end: number, names: boolean): number {
+  // The tables as locals: the optimizing compiler keeps them at hand instead of reloading (and, for
+  // imports, hole-checking) the module bindings on every byte.
+  const kinds = charKinds;
+  const triggers = triggerTable;
+  const nameTable = nameScanTable;
+  let found = 0;
+  // The name automaton's state; -1 once it has nothing more to say (not asked, or a name found).
+  let name = names ? 0 : -1;
   let state = 0;
   let digits = 0;
   let separated = false;
@@ -111,25 +138,33 @@ export function mayHoldSecretValue(text: string | Uint8Array): boolean {
   let ibanDigits = 0;
   let slashes = 0;
   let authority = false;
-  for (let i = 0; i < end; i++) {
-    const c = bytes[i];
-    const kind = c < ASCII ? charKinds[c] : OTHER;
+  let i = 0;
+  for (; i < end; i++) {
+    const c = bytes[i]!;
+    if (name >= 0) {
+      name = nameTable[(name << 8) | c]!;
+      if (name < 0) {
+        found = MAY_HOLD_NAME;
+        name = -1;
+      }
+    }
+    const kind = kinds[c]!;
     if (kind === OTHER) {
       state = digits = capitals = ibanDigits = slashes = 0;
       authority = false;
       continue;
     }
-    state = triggerTable[(state << 7) | c];
-    if (state < 0) return true;
+    state = triggers[(state << 7) | c]!;
+    if (state < 0) break;
     if (kind === LOWER) {
       // The common case: a letter of a word or a name.
       digits = capitals = ibanDigits = slashes = 0;
       continue;
     }
     if (kind === DIGIT) {
-      if (++digits >= 13) return true;
+      if (++digits >= 13) break;
       separated = false;
-      if (capitals >= 2 && ++ibanDigits >= 2) return true;
+      if (capitals >= 2 && ++ibanDigits >= 2) break;
       if (capitals < 2) capitals = 0;
       slashes = 0;
       continue;
@@ -150,11 +185,13 @@ export function mayHoldSecretValue(text: string | Uint8Array): boolean {
       }
     } else slashes = 0;
     if (authority) {
-      if (c === 64) return true;
+      if (c === 64) break;
       if (kind === URL_END) authority = false;
     }
   }
-  return false;
+  if (i === end) return found;
+  // A value at byte i (the loop broke off): only the name scan, if still going, has more to say.
+  return found | MAY_HOLD_VALUE | (name >= 0 && nameScanFrom(bytes, i + 1, end, name) ? MAY_HOLD_NAME : 0);
 }
 
 /** The secrets in a text, ordered and without overlaps. */

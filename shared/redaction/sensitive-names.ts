@@ -191,7 +191,7 @@ const stems = ['pass', 'pwd', 'secret', 'token', 'cred', 'cookie', 'sig', 'iban'
  * The stems' automaton as one table indexed by (state << 8 | byte): the next state, or -1 once
  * a stem is complete or the byte is opaque. Skipped bytes keep the state.
  */
-const scanTable = (() => {
+export const nameScanTable = (() => {
   const { next, accepting, states } = ahoCorasick(
     stems.map((stem) => [...stem].map((c) => symbolOf[c.charCodeAt(0)])),
     ALPHABET,
@@ -208,15 +208,17 @@ const scanTable = (() => {
 })();
 
 /**
- * Whether a body may hold a field with a sensitive name, by one pass over its bytes. Every
- * secret name holds a stem in its normalized form, a contiguous part of the body's normalized
- * bytes, so `false` is certain. Bodies with escapes or non-ASCII bytes answer `true` (a name
- * could hide there), as does any false alarm such as "keyword".
+ * Whether a body may hold a field with a sensitive name, by one pass over its bytes from `start`
+ * to `end`, the automaton in `state` (0 at the start of a body). Every secret name holds a stem in its
+ * normalized form, a contiguous part of the body's normalized bytes, so `false` is certain.
+ * Bodies with escapes or non-ASCII bytes answer `true` (a name could hide there), as does any
+ * false alarm such as "keyword". The redactor runs this scan together with the secret-value one
+ * (prefilterBody in secret-values.ts), and alone only for what is left after a value was found.
  */
-export function mayHoldSensitiveName(body: Uint8Array): boolean {
-  let state = 0;
-  for (let i = 0; i < body.length; i++) {
-    state = scanTable[(state << 8) | body[i]];
+export function nameScanFrom(body: Uint8Array, start: number, end: number, state: number): boolean {
+  const table = nameScanTable;
+  for (let i = start; i < end; i++) {
+    state = table[(state << 8) | body[i]!]!;
     if (state < 0) return true;
   }
   return false;
