@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { openFileLog } from '../shared/log/file-log.js';
 import { openLog } from '../shared/log/open-log.js';
 import { captureKind } from '../shared/log/record-log.js';
@@ -20,6 +20,9 @@ import { startPeer } from './replay-peers.js';
  *   back unless --input-file-read-depth is raised);
  *   vegeta (a load generator, not a replayer: what one Go HTTP client sends) for BENCH_SECONDS.
  * GoReplay and vegeta are installed with `go install` into a cache folder where Go is present.
+ * BASELINE_DIST=<another build's dist folder> also replays the same captures from the file log
+ * with that build (its own store, written by its own file log), in the same rounds: a
+ * regression shows as a ratio measured under the same load.
  *   node dist/bench/replay-vs-peers.js    (BENCH_REQUESTS=N, default 20000; BENCH_ROUNDS, default 2; BENCH_SECONDS for vegeta, default 10)
  */
 const count = Number(process.env.BENCH_REQUESTS ?? 20_000);
@@ -28,6 +31,7 @@ const vegetaSeconds = seconds(10);
 const concurrency = 64;
 const cli = join(packageRoot(), 'dist', 'cli', 'main.js');
 const path = (i: number) => `/items/${i % 1000}`;
+const baselineDist = process.env.BASELINE_DIST && resolve(process.env.BASELINE_DIST);
 
 const goreplayConfigs: Record<string, string[]> = {
   [`${concurrency} workers`]: ['--output-http-workers', String(concurrency), '--output-http-workers-min', String(concurrency)],
@@ -75,6 +79,17 @@ try {
     await fill(log, count, fromMs * 1000, () => 1000);
     await log.close();
   }
+  const baselineStore = join(work, 'baseline');
+  if (baselineDist) {
+    const [{ openFileLog: openBaselineLog }, { captureKind: baselineKind }, { fill: baselineFill }] = await Promise.all([
+      import(join(baselineDist, 'shared/log/file-log.js')),
+      import(join(baselineDist, 'shared/log/record-log.js')),
+      import(join(baselineDist, 'bench/fixtures.js')),
+    ]);
+    const log = await openBaselineLog(baselineKind, { dir: baselineStore });
+    await baselineFill(log, count, fromMs * 1000, () => 1000);
+    await log.close();
+  }
   // GoReplay's own format: a meta line (1 = request, id, time in ns, latency) and the raw request, between separators.
   const gorFile = join(work, 'requests.gor');
   const payloads = Array.from(
@@ -93,6 +108,14 @@ try {
         `shadowtap ${log}`,
         await measure(`shadowtap replay from ${log === 'file' ? 'the file log' : 'Kafka'}`, cli, (target) => ['replay', ...logArgs[log], '--target', target, '--from', String(fromMs), '--to', String(toMs), '--group', `${prefix}${log}-${round}`, '--concurrency', String(concurrency), '--no-progress', '--no-reference'], { node: true }),
       ]),
+      ...(baselineDist
+        ? [
+            async (): Promise<[string, Figures]> => [
+              'baseline build',
+              await measure('baseline build from the file log', join(baselineDist, 'cli', 'main.js'), (target) => ['replay', '--store', baselineStore, '--target', target, '--from', String(fromMs), '--to', String(toMs), '--group', `${prefix}baseline-${round}`, '--concurrency', String(concurrency), '--no-progress', '--no-reference'], { node: true }),
+            ],
+          ]
+        : []),
       ...Object.entries(goreplay ? goreplayConfigs : {}).map(([name, config]) => async (): Promise<[string, Figures]> => [
         `GoReplay ${name}`,
         // 100000%: the recorded gaps (1 ms) shrunk to nothing; read depth raised so the reader keeps up.
@@ -118,6 +141,11 @@ try {
       results.set(name, figures);
     }
     const best = [...results].filter(([name]) => name.startsWith('GoReplay')).sort(([, a], [, b]) => b.rate - a.rate)[0];
+    const baseline = results.get('baseline build');
+    if (baseline) {
+      const file = results.get('shadowtap file')!;
+      console.log(`  shadowtap from the file log: ${(file.rate / baseline.rate).toFixed(2)}× the rate and ${(file.cpuMicrosPerRequest / baseline.cpuMicrosPerRequest).toFixed(2)}× the CPU a request of the baseline build (${baselineDist})`);
+    }
     for (const log of ['file', 'kafka']) {
       const ours = results.get(`shadowtap ${log}`)!;
       const against = [best && [`GoReplay's best (${best[0].slice('GoReplay '.length)})`, best[1]] as const, results.has('vegeta') && (['vegeta', results.get('vegeta')!] as const)].filter((x) => !!x);

@@ -22,22 +22,26 @@ interface Tracked {
 export function orderStep(): Wrapper {
   const inFlight = new Set<Tracked>();
   const writes = new Set<Tracked>();
-  const answeredBefore = (among: Set<Tracked>, start: number) => [...among].filter((t) => t.stableEnd <= start).map((t) => t.done);
-  return (next) => async (job) => {
-    const { request, timings } = job.entry.value;
-    const write = isUnsafeMethod(request.method);
-    const waits = answeredBefore(write ? inFlight : writes, timings.start);
-    if (waits.length > 0) await Promise.all(waits);
-    const flight: Flight | undefined = await next(job);
+  const track = (flight: Flight | undefined, stableEnd: number, write: boolean) => {
     if (flight) {
-      const tracked: Tracked = { stableEnd: timings.end ?? Infinity, done: flight.done };
+      const tracked: Tracked = { stableEnd, done: flight.done };
       inFlight.add(tracked);
       if (write) writes.add(tracked);
-      void flight.done.finally(() => {
+      void flight.done.then(() => {
         inFlight.delete(tracked);
-        writes.delete(tracked);
+        if (write) writes.delete(tracked);
       });
     }
     return flight;
+  };
+  // Not an async function: a read among reads (the common case) goes on at once, with no array or promise made for the wait.
+  return (next) => (job) => {
+    const { request, timings } = job.entry.value;
+    const write = isUnsafeMethod(request.method);
+    const stableEnd = timings.end ?? Infinity;
+    const among = write ? inFlight : writes;
+    const waits = among.size === 0 ? [] : [...among].filter((t) => t.stableEnd <= timings.start).map((t) => t.done);
+    const sent = waits.length === 0 ? next(job) : Promise.all(waits).then(() => next(job));
+    return sent.then((flight) => track(flight, stableEnd, write));
   };
 }

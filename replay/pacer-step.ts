@@ -1,7 +1,7 @@
 import { setImmediate as immediate } from 'node:timers/promises';
 import type { Pacer } from './pacer.js';
 import { sleepUntil } from './precise-timer.js';
-import type { Wrapper } from './replay-job.js';
+import type { ReplayJob, Wrapper } from './replay-job.js';
 
 /**
  * Waits until the pacer's time for the job; a stop while waiting settles it with no Result, so its
@@ -14,13 +14,18 @@ import type { Wrapper } from './replay-job.js';
  */
 export function pacerStep(pacer: Pacer, signal: AbortSignal | undefined): Wrapper {
   const catchUp = pacer.openModel !== undefined;
-  return (next) => async (job) => {
-    const scheduledAt = pacer.scheduleFor(job.entry.timestampMs);
-    if (catchUp && scheduledAt <= performance.now()) await immediate();
-    else await sleepUntil(scheduledAt, signal);
-    if (signal?.aborted) return undefined;
-    job.scheduledAt = scheduledAt;
-    job.base.scheduledTime = Math.round((performance.timeOrigin + scheduledAt) * 1000);
-    return next(job);
+  return (next) => {
+    const due = (job: ReplayJob, scheduledAt: number) => {
+      if (signal?.aborted) return Promise.resolve(undefined);
+      job.scheduledAt = scheduledAt;
+      job.base.scheduledTime = Math.round((performance.timeOrigin + scheduledAt) * 1000);
+      return next(job);
+    };
+    return (job) => {
+      const scheduledAt = pacer.scheduleFor(job.entry.timestampMs);
+      // Closed model, already due (as fast as the cap allows): on at once, no timer and no async step.
+      if (!catchUp && scheduledAt <= performance.now()) return due(job, scheduledAt);
+      return (catchUp && scheduledAt <= performance.now() ? immediate() : sleepUntil(scheduledAt, signal)).then(() => due(job, scheduledAt));
+    };
   };
 }

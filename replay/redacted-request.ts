@@ -70,9 +70,10 @@ function missingKeyMessage(capture: Capture, keys: ReadonlyMap<string, OpeningKe
  * The request builder's changes with no value of a header redaction touched: once the originals
  * are restored, a `header-removed` or `header-set` would otherwise show the secret it removed.
  */
-export function concealSecrets(changes: readonly RequestChange[], capture: Capture): RequestChange[] {
+export function concealSecrets(changes: readonly RequestChange[], capture: Capture): readonly RequestChange[] {
+  if (capture.redactions.length === 0) return changes;
   const secret = new Set(redactionEntries(capture.redactions, 'request').filter((e) => e.part === 'header').map((e) => e.name));
-  if (secret.size === 0) return [...changes];
+  if (secret.size === 0) return changes;
   return changes.map((c) => (c.from !== null && secret.has(c.name.toLowerCase()) ? { ...c, from: null } : c));
 }
 

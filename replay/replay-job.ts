@@ -52,7 +52,9 @@ export interface ReplayJob {
 
 /** Every change a send made to the recorded request: the builder's (secret values concealed) and restoring the sealed originals. */
 export function changesOf(request: OutgoingRequest | undefined, sent: Prepared): RequestChange[] {
-  return [...concealSecrets(request?.changes ?? [], sent.capture), ...sent.changes];
+  const built = concealSecrets(request?.changes ?? [], sent.capture);
+  // Most sends restore nothing: the builder's own list, made for this send, is the Result's.
+  return sent.changes.length === 0 && request !== undefined && built === request.changes ? request.changes : [...built, ...sent.changes];
 }
 
 /** Lets the shadow's code name the capture it replays (shadowtap/shadow captureId()); recorded as a marker. */

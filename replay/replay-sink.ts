@@ -18,31 +18,67 @@ export interface ReplaySinkOptions {
 }
 
 /**
+ * Positions are committed at most this often (and once more when the run ends): each commit is a
+ * file written and renamed (file log) or a round trip (Kafka), and one per batch of Results cost
+ * the worker more than the batch's own append. A worker killed between two commits replays at
+ * most this much more on restart, as it does for the Results of batches still in flight.
+ */
+const commitIntervalMs = 200;
+
+/**
  * The end of the chain: Results go to the log in batches (result-writer.ts), and a capture's
  * position is committed only once all its Results are written (commit-tracker.ts).
  */
 export class ReplaySink {
   private readonly writer: ResultWriter;
   private readonly tracker: CommitTracker | undefined;
+  /** The commit loop while it runs; it ends when no written Result waits for a commit. */
+  private committing: Promise<void> | undefined;
+  private commitWanted = false;
+  private lastCommitMs = -Infinity;
+  /** Ends the wait for the next commit (the run is ending). */
+  private commitNow: (() => void) | undefined;
+  private ending = false;
 
   constructor(private readonly options: ReplaySinkOptions) {
-    const { source, group, stats } = options;
-    const tracker = group === undefined ? undefined : new CommitTracker();
+    const tracker = options.group === undefined ? undefined : new CommitTracker();
     this.tracker = tracker;
     this.writer = new ResultWriter(options.results, async (batch) => {
       if (!tracker) return;
       for (const result of batch) tracker.written(result.source);
-      const positions = tracker.takeCommittable();
-      if (positions.length === 0) return;
+      this.commitWanted = true;
+      this.committing ??= this.commitWhileWanted().finally(() => (this.committing = undefined));
+    });
+  }
+
+  /** Commits what is committable, then again while more Results were written meanwhile, at most every commitIntervalMs. */
+  private async commitWhileWanted(): Promise<void> {
+    const { source, group, stats } = this.options;
+    while (this.commitWanted) {
+      const waitMs = this.lastCommitMs + commitIntervalMs - performance.now();
+      if (waitMs > 0 && !this.ending) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, waitMs);
+          this.commitNow = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.commitNow = undefined;
+      }
+      this.commitWanted = false;
+      this.lastCommitMs = performance.now();
+      const positions = this.tracker!.takeCommittable();
+      if (positions.length === 0) continue;
       try {
         await source.commit(group!, positions);
       } catch (error) {
         // Not fatal: the Results are written, and the next commit covers these positions too; at
         // worst a restart replays them again (a consumer group rebalance can refuse a commit).
         stats.commitFailed();
-        options.onWarning?.(`commit for group ${group} failed, continuing: ${(error as Error).message}`);
+        this.options.onWarning?.(`commit for group ${group} failed, continuing: ${(error as Error).message}`);
       }
-    });
+    }
   }
 
   /** Results accepted and not yet written that the source waits below: memory stays bounded when the log is slower than the shadow. */
@@ -76,8 +112,12 @@ export class ReplaySink {
     return this.writer.belowBacklog(limit);
   }
 
-  flush(): Promise<void> {
-    return this.writer.flush();
+  /** Writes every Result accepted and commits what they complete. */
+  async flush(): Promise<void> {
+    await this.writer.flush();
+    this.ending = true;
+    this.commitNow?.();
+    await this.committing;
   }
 
   /** The first write or commit failure: the run stops on it. */

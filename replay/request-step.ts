@@ -12,12 +12,13 @@ import type { ShadowRedaction } from './shadow-redaction.js';
  * A redaction policy the replay cannot apply to the answer stops it here, before anything is sent.
  */
 export function requestStep(config: Pick<ReplayConfig, 'secrets' | 'rules'>, redaction: ShadowRedaction, sink: ReplaySink): Wrapper {
-  return (next) => async (job) => {
+  // Not async: nothing here waits. Its throws (a key not held, a policy not applicable) reach the source's await as before.
+  return (next) => (job) => {
     const capture = job.entry.value;
     const prepared = prepareRequest(capture, config.secrets);
     if ('skip' in prepared) {
       sink.record(skipped({ ...job.base, scheduledTime: nowMicros() }, prepared.skip), job.entry);
-      return undefined;
+      return Promise.resolve(undefined);
     }
     redaction.assertUsable(capture.redactionMode);
     job.request = withCaptureId(buildRequest(prepared.request, config.rules), capture.id);

@@ -5,7 +5,7 @@ import { CommitTracker } from '../replay/commit-tracker.js';
 import type { ReplayObserver } from '../replay/replay-observer.js';
 import { runReplay } from '../replay/replay-worker.js';
 import { ShadowtapError } from '../shared/errors.js';
-import type { LogEntry } from '../shared/log/record-log.js';
+import type { LogEntry, Position } from '../shared/log/record-log.js';
 import type { Capture, Result } from '../shared/records/types.js';
 import { makeCapture, readAll, startServer, tempStore, waitFor } from './helpers/replay-helpers.js';
 
@@ -219,6 +219,32 @@ describe('log failures', () => {
       assert.equal(appended.length, 3);
       assert.ok(summary.commitFailures >= 1);
       assert.match(warnings[0]!, /commit for group shadowtap-replay\.start-end\.127\.0\.0\.1:\d+ failed, continuing: rebalance in progress/);
+    } finally {
+      await shadow.close();
+    }
+  });
+
+  it('Results written while a commit is in flight are committed together by the next one, and the last position when the run ends', async () => {
+    const shadow = await startServer();
+    const total = 1200;
+    const commits: Position[][] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const appended: Result[] = [];
+    try {
+      const source = {
+        ...memorySource(total, async () => undefined),
+        async commit(_group: string, positions: Position[]) {
+          commits.push(positions);
+          if (commits.length === 1) await held;
+        },
+      };
+      const run = runReplay({ source, results: { append: async (batch) => void appended.push(...batch) }, target: shadow.url, concurrency: 16 });
+      await waitFor(() => appended.length === total, 'every Result written while the first commit is held');
+      release();
+      await run;
+      assert.equal(commits.length, 2, 'one commit per batch of Results would be one per append');
+      assert.deepEqual(commits[1], [{ partition: 0, offset: total - 1 }]);
     } finally {
       await shadow.close();
     }

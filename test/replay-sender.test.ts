@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ShadowSender } from '../replay/shadow-sender.js';
 import { ReplayStats } from '../replay/replay-stats.js';
@@ -21,6 +22,8 @@ describe('shadow sender', () => {
   });
   after(() => shadow.close());
 
+  const wholeBody = 'a'.repeat(40) + 'b'.repeat(40) + 'c'.repeat(40);
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
   const get = (path: string) => ({ method: 'GET', path, headers: ['host', new URL(shadow.url).host], body: undefined });
 
   it('keeps the body up to the limit across chunks, with the full size and the truncated flag', async () => {
@@ -32,6 +35,7 @@ describe('shadow sender', () => {
       assert.equal(outcome.response.body.toString(), 'a'.repeat(40) + 'b'.repeat(10));
       assert.equal(outcome.response.size, 120);
       assert.equal(outcome.response.truncated, true);
+      assert.equal(outcome.response.sha256, sha256(wholeBody), 'the hash covers every byte, also past the cut');
       assert.deepEqual(
         outcome.response.headers.filter((h) => h.name === 'x-dup').map((h) => h.value),
         ['one', 'two'],
@@ -47,11 +51,30 @@ describe('shadow sender', () => {
       const outcome = await sender.send(get('/hints'));
       assert.ok(outcome.ok);
       assert.equal(outcome.response.status, 200);
-      assert.equal(outcome.response.body.length, 120);
+      assert.equal(outcome.response.body.toString(), wholeBody);
       assert.equal(outcome.response.truncated, false);
+      assert.equal(outcome.response.sha256, sha256(wholeBody));
       assert.equal(outcome.response.headers.some((h) => h.name.toLowerCase() === 'link'), false);
     } finally {
       await sender.close();
+    }
+  });
+
+  it('hashes a body cut in its first chunk, and one cut exactly at a chunk end', async () => {
+    for (const [maxBodyBytes, kept] of [
+      [10, 'a'.repeat(10)],
+      [40, 'a'.repeat(40)],
+    ] as const) {
+      const sender = new ShadowSender(new URL(shadow.url), { connections: 1, timeoutMs: 5000, maxBodyBytes });
+      try {
+        const outcome = await sender.send(get('/cut'));
+        assert.ok(outcome.ok);
+        assert.equal(outcome.response.body.toString(), kept);
+        assert.equal(outcome.response.truncated, true);
+        assert.equal(outcome.response.sha256, sha256(wholeBody));
+      } finally {
+        await sender.close();
+      }
     }
   });
 
