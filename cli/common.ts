@@ -47,7 +47,7 @@ export function logOptionsFrom(opts: { brokers?: string; store?: string; topicPr
     storePartitions: opts.storePartitions,
     retentionMs: opts.retention,
     schemaRegistry: opts.schemaRegistry,
-    brokers: opts.brokers ? opts.brokers.split(',').map((b) => b.trim()).filter(Boolean) : undefined,
+    brokers: opts.brokers ? parseList(opts.brokers) : undefined,
     store: opts.store,
     topicPrefix: opts.topicPrefix,
     partitions: opts.partitions,
@@ -57,6 +57,11 @@ export function logOptionsFrom(opts: { brokers?: string; store?: string; topicPr
 /** A duration such as 7d or 36h, or 'forever' (-1, Kafka's retention.ms for no limit). */
 function parseRetention(value: string): number {
   return value.trim() === 'forever' ? -1 : parseDuration(value, '--retention');
+}
+
+/** A comma-separated list, entries trimmed, empty ones left out. */
+export function parseList(value: string): string[] {
+  return value.split(',').map((v) => v.trim()).filter(Boolean);
 }
 
 export function parsePositiveInt(value: string, flag: string): number {

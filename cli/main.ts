@@ -11,7 +11,7 @@ const program = new Command('shadowtap')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-registerCommands(program);
+await registerCommands(program, process.argv);
 applyConfigFile(program);
 checkUnknownFlagsFirst(program);
 

@@ -204,7 +204,7 @@ test('the example names every option, and switching on each default keeps the fi
 });
 
 test("shadowtap's own commands: every default in the example, switched on, passes config check", async () => {
-  const root = shadowtapProgram();
+  const root = await shadowtapProgram();
   const example = renderExampleConfig(programConfigCatalog(root));
   const defaultsOn = example.replace(/^ {2}# (\w+: .+)$/gm, '  $1');
   assert.deepEqual(

@@ -52,7 +52,7 @@ test('docker-compose.yml is valid for docker-compose', (t) => {
   assert.equal(status, 0, output);
 });
 
-test('docker-compose runs KRaft Kafka, capture in front of stable, replay to the shadow and a periodic diff, with real flags', (t) => {
+test('docker-compose runs KRaft Kafka, capture in front of stable, replay to the shadow and a periodic diff, with real flags', async (t) => {
   const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, any> };
   const { kafka, capture, replay, diff, shadow, stable } = compose.services;
   assert.equal(kafka.image, 'apache/kafka:3.9.1');
@@ -70,7 +70,7 @@ test('docker-compose runs KRaft Kafka, capture in front of stable, replay to the
   assert.equal(diffRuns.length, 1);
   assert.equal(flag(diffRuns[0]!, '--format'), 'html');
 
-  const program = shadowtapProgram();
+  const program = await shadowtapProgram();
   for (const [name, service] of Object.entries(compose.services)) {
     if (service.image !== 'shadowtap:local') continue;
     for (const argv of shadowtapInvocations(service.entrypoint, service.command)) {

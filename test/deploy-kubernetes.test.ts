@@ -112,8 +112,8 @@ for (const [layout, manifests] of Object.entries(layouts)) {
     }
   });
 
-  test(`${layout}: shadowtap containers run as non-root and use only flags their command has`, (t) => {
-    const program = shadowtapProgram();
+  test(`${layout}: shadowtap containers run as non-root and use only flags their command has`, async (t) => {
+    const program = await shadowtapProgram();
     for (const { owner, spec } of podSpecs(manifests)) {
       for (const container of spec.containers.filter((c: any) => c.image === 'shadowtap')) {
         assert.equal(container.securityContext?.runAsNonRoot, true, `${owner}/${container.name}: runAsNonRoot`);
@@ -172,7 +172,7 @@ const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 test('the ConfigMap holds a config file that `shadowtap config check` accepts', async (t) => {
-  const program = shadowtapProgram();
+  const program = await shadowtapProgram();
   const configMap = named(layouts.default, 'ConfigMap', 'shadowtap-config')!;
   const text: string = configMap.data['shadowtap.yml'];
   const sections = Object.keys(parse(text) as object).filter((s) => s !== 'log');

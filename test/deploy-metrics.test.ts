@@ -104,7 +104,7 @@ test('everything capture and replay serve under shadowtap_ is documented', async
 });
 
 test('the diff serves the documented diff metrics when it follows with --metrics-listen', async (t) => {
-  const diff = shadowtapProgram().commands.find((c) => c.name() === 'diff');
+  const diff = (await shadowtapProgram()).commands.find((c) => c.name() === 'diff');
   if (!diff?.options.some((o) => o.long === '--metrics-listen')) {
     return t.skip('diff has no --metrics-listen yet; shadowtap_diff_pairs_total (rules, dashboard) is not served');
   }

@@ -1,69 +1,18 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import type { Logger } from 'pino';
 import { createCaptureLogger } from '../../capture/capture-logger.js';
 import { captureServerDefaults, recorderDefaults } from '../../capture/capture-options.js';
-import { redactionModes, resolveRedaction, type RedactionMode, type RedactionOptions } from '../../shared/redaction/redaction-options.js';
 import { createCapture } from '../../capture/capture-server.js';
 import { mirrorMode } from '../../capture/mirror-handler.js';
 import { proxyMode } from '../../capture/proxy-handler.js';
 import { usageError } from '../../shared/errors.js';
 import { openLogForAppending } from '../../shared/log/open-log.js';
 import { captureKind } from '../../shared/log/record-log.js';
+import { addRedactionOptions, redactionFrom, type RedactionFlags } from '../redaction-flags.js';
 import { storePartitionsOption } from '../store-partitions-option.js';
-import { action, addLogOptions, logOptionsFrom, parseListen, parseNonNegative, parsePositiveInt, parseRate, parseUrl } from '../common.js';
+import { action, addLogOptions, logOptionsFrom, parseList, parseListen, parseNonNegative, parsePositiveInt, parseRate, parseUrl } from '../common.js';
 
-const list = (value: string) => value.split(',').map((v) => v.trim()).filter(Boolean);
-
-/** Redaction flags, shared by `capture` and `import`. */
-export function addRedactionOptions(command: Command): Command {
-  return command
-    .addOption(
-      new Option(
-        '--redact-mode <mode>',
-        'how secrets are replaced: mask ("[redacted]"), drop, hash (HMAC-SHA256 keyed by SHADOWTAP_REDACT_KEY), or seal (masked, and the originals encrypted for the replay worker)',
-      )
-        .choices(redactionModes)
-        .default(recorderDefaults.redaction.mode),
-    )
-    .addOption(new Option('--seal-public-key <file>', "the replay worker's X25519 public key (PEM) for --redact-mode seal"))
-    .addOption(new Option('--redact-headers <names>', 'more header names to redact, comma-separated').argParser(list))
-    .addOption(new Option('--redact-query <names>', 'more query parameter names to redact, comma-separated').argParser(list))
-    .addOption(new Option('--redact-paths <paths>', 'more JSON/form body fields to redact, e.g. $.user.*.pin,$.items[*].iban').argParser(list))
-    .option('--no-redact', 'record secrets as they are (redaction is on by default)');
-}
-
-export interface RedactionFlags {
-  redact: boolean;
-  redactMode: string;
-  sealPublicKey?: string;
-  redactHeaders?: string[];
-  redactQuery?: string[];
-  redactPaths?: string[];
-}
-
-/** Redaction options from the flags, checked here so that a wrong mode or key stops before any log is opened. */
-export function redactionFrom(opts: RedactionFlags): RedactionOptions {
-  let sealPublicKey: string | undefined;
-  if (opts.sealPublicKey !== undefined) {
-    try {
-      sealPublicKey = readFileSync(opts.sealPublicKey, 'utf8');
-    } catch (error) {
-      throw usageError(`cannot read --seal-public-key ${opts.sealPublicKey}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-  }
-  const options: RedactionOptions = {
-    enabled: opts.redact,
-    mode: opts.redactMode as RedactionMode,
-    sealPublicKey,
-    headers: opts.redactHeaders,
-    queryParams: opts.redactQuery,
-    bodyPaths: opts.redactPaths,
-  };
-  if (options.enabled) resolveRedaction(options);
-  return options;
-}
 
 interface CaptureFlags extends RedactionFlags {
   listen: string;
@@ -180,10 +129,10 @@ export function registerCapture(program: Command): void {
       new Option('--sample-rate <fraction>', 'fraction of requests recorded, 0..1').default(recorderDefaults.sampling.rate).argParser((v) => parseRate(v, '--sample-rate')),
     )
     .addOption(new Option('--sample-by <key>', 'sample consistently by header:<name>, query:<name> or cookie:<name> (else at random)'))
-    .addOption(new Option('--only-methods <list>', 'record only these methods, e.g. GET,HEAD').argParser(list))
-    .addOption(new Option('--skip-methods <list>', 'never record these methods').argParser(list))
-    .addOption(new Option('--only-paths <globs>', 'record only matching paths, e.g. /api/**').argParser(list))
-    .addOption(new Option('--skip-paths <globs>', 'never record matching paths, e.g. /health,/metrics').argParser(list));
+    .addOption(new Option('--only-methods <list>', 'record only these methods, e.g. GET,HEAD').argParser(parseList))
+    .addOption(new Option('--skip-methods <list>', 'never record these methods').argParser(parseList))
+    .addOption(new Option('--only-paths <globs>', 'record only matching paths, e.g. /api/**').argParser(parseList))
+    .addOption(new Option('--skip-paths <globs>', 'never record matching paths, e.g. /health,/metrics').argParser(parseList));
   addRedactionOptions(command)
     .addOption(
       new Option('--queue-bytes <bytes>', 'bound of the in-memory capture queue')

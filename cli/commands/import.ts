@@ -12,7 +12,7 @@ import { captureKind, type RecordLog } from '../../shared/log/record-log.js';
 import type { Capture } from '../../shared/records/types.js';
 import { storePartitionsOption } from '../store-partitions-option.js';
 import { action, addLogOptions, logOptionsFrom, parsePositiveInt } from '../common.js';
-import { addRedactionOptions, redactionFrom, type RedactionFlags } from './capture.js';
+import { addRedactionOptions, redactionFrom, type RedactionFlags } from '../redaction-flags.js';
 
 interface ImportFlags extends RedactionFlags {
   service: string;

@@ -13,9 +13,9 @@ import { captureKind, resultKind, type RecordLog } from '../../shared/log/record
 import type { Capture, Header, Result } from '../../shared/records/types.js';
 import { readOpeningKey } from '../../shared/redaction/seal-key-files.js';
 import type { OpeningKey } from '../../shared/redaction/seal.js';
-import { addRedactionOptions, redactionFrom } from './capture.js';
+import { addRedactionOptions, redactionFrom } from '../redaction-flags.js';
 import { storePartitionsOption } from '../store-partitions-option.js';
-import { action, addLogOptions, checkWritable, logOptionsFrom, parseListen, parseNonNegative, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
+import { action, addLogOptions, checkWritable, logOptionsFrom, parseList, parseListen, parseNonNegative, parsePositiveInt, parsePositiveNumber, parseTime, parseUrl } from '../common.js';
 
 /** Flags of how requests are sent, shared by `replay` and `soak`. */
 type RedactionFlags = Parameters<typeof redactionFrom>[0];
@@ -117,7 +117,7 @@ export function sendOptionsFrom(flags: SendFlags): Omit<ReplayOptions, 'source' 
   return {
     target: String(flags.target),
     concurrency: flags.concurrency,
-    allowMethods: flags.allowMethods.split(',').map((m) => m.trim()).filter(Boolean),
+    allowMethods: parseList(flags.allowMethods),
     guardedWrites: flags.guardedWrites,
     setHeaders: flags.setHeader,
     removeHeaders: flags.removeHeader,

@@ -1,5 +1,6 @@
 import kafkajs, { Kafka, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
 import { ShadowtapError, logUnreachable, usageError } from '../errors.js';
+import { checkTopicName } from './kafka-topic-name.js';
 import { isTransient, reasonOf } from './kafka-errors.js';
 import type { KafkaCompression } from './kafka-produce-protocol.js';
 import { ProducerThread, type RecordWriter } from './kafka-producer-thread.js';
@@ -33,12 +34,6 @@ export interface KafkaLogOptions {
   retentionMs?: number;
 }
 
-/** Throws the usage error of a topic prefix Kafka would refuse. */
-export function checkTopicName(topic: string, topicPrefix: string): void {
-  if (!/^[A-Za-z0-9._-]{1,240}$/.test(topic)) {
-    throw usageError(`--topic-prefix may hold only letters, digits, '.', '_' and '-' (Kafka topic names); got "${topicPrefix}"`);
-  }
-}
 
 /** Opening gives up after this long, so a wrong address fails fast instead of hanging. */
 const openTimeoutMs = 10_000;

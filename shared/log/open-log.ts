@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { usageError } from '../errors.js';
 import { openFileLog } from './file-log.js';
 import { openLogInBackground, type BackgroundLog } from './background-log.js';
-import { checkTopicName, openKafkaLog } from './kafka-log.js';
+import { checkTopicName } from './kafka-topic-name.js';
 import type { KafkaCompression } from './kafka-produce-protocol.js';
 import { captureKind, type RecordKind, type RecordLog } from './record-log.js';
 
@@ -66,6 +66,8 @@ export async function openLogForAppending<T>(kind: RecordKind<T>, options: LogOp
 export async function openLog<T>(kind: RecordKind<T>, options: LogOptions): Promise<RecordLog<T>> {
   if (options.brokers && options.brokers.length > 0) {
     checkKafkaOptions(kind as RecordKind<unknown>, options.brokers, options);
+    // Loaded only for Kafka: kafkajs and the Kafka read/write paths are a tenth of a second of every start.
+    const { openKafkaLog } = await import('./kafka-log.js');
     return openKafkaLog(kind, {
       brokers: options.brokers,
       topicPrefix: options.topicPrefix ?? defaultLogOptions.topicPrefix,

@@ -5,9 +5,10 @@ import { registerGate } from '../../cli/commands/gate.js';
 import { applyConfigFile } from '../../cli/config-hook.js';
 
 /** The shadowtap program as cli/main.ts builds it, to check deploy files against the real flags. */
-export function shadowtapProgram(): Command {
+export async function shadowtapProgram(): Promise<Command> {
   const program = new Command('shadowtap').exitOverride();
-  registerCommands(program);
+  // No command named: every command is registered.
+  await registerCommands(program, ['node', 'shadowtap']);
   const has = (name: string) => program.commands.some((c) => c.name() === name);
   if (!has('config')) registerConfig(program);
   if (!has('gate')) registerGate(program);
