@@ -5,7 +5,7 @@ import type { BackgroundLog, LogState } from '../shared/log/background-log.js';
 import { captureCodec } from '../shared/records/codec.js';
 import type { Capture, Header, SideEffect } from '../shared/records/types.js';
 import { captureV2Defaults, nowMicros } from '../shared/records/types.js';
-import { BodyTap, ByteBudget } from './body-tap.js';
+import { BodyTap, ByteBudget } from '../shared/http/body-tap.js';
 import { resolveRecorderOptions, type RecorderOptions, type ResolvedRecorderOptions } from './capture-options.js';
 import { createCaptureLogger } from './capture-logger.js';
 import { CaptureMetrics } from './capture-metrics.js';

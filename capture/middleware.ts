@@ -7,7 +7,7 @@ import { EffectLog } from '../shadow/effect-log.js';
 import { installHttpGuard } from '../shadow/outbound-http.js';
 import { installFetchGuard } from '../shadow/outbound-undici.js';
 import { addResumeHook, beforeHead, enterScope } from '../shadow/request-scope.js';
-import { BodyTap } from './body-tap.js';
+import { BodyTap } from '../shared/http/body-tap.js';
 import { captureServerDefaults, type RecorderOptions } from './capture-options.js';
 import type { CaptureCounters } from './capture-metrics.js';
 import { CaptureRecorder } from './capture-recorder.js';

@@ -5,7 +5,7 @@ import { configError } from '../shared/errors.js';
 import { parseHttpUrl } from '../shared/http/http-url.js';
 import type { Header } from '../shared/records/types.js';
 import { nowMicros } from '../shared/records/types.js';
-import type { BodyTap } from './body-tap.js';
+import type { BodyTap } from '../shared/http/body-tap.js';
 import type { CaptureModeFactory } from './capture-mode.js';
 import { captureServerDefaults } from './capture-options.js';
 import type { CaptureRecorder, Exchange } from './capture-recorder.js';

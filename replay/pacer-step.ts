@@ -23,9 +23,10 @@ export function pacerStep(pacer: Pacer, signal: AbortSignal | undefined): Wrappe
     };
     return (job) => {
       const scheduledAt = pacer.scheduleFor(job.entry.timestampMs);
+      const late = scheduledAt <= performance.now();
       // Closed model, already due (as fast as the cap allows): on at once, no timer and no async step.
-      if (!catchUp && scheduledAt <= performance.now()) return due(job, scheduledAt);
-      return (catchUp && scheduledAt <= performance.now() ? immediate() : sleepUntil(scheduledAt, signal)).then(() => due(job, scheduledAt));
+      if (late && !catchUp) return due(job, scheduledAt);
+      return (late ? immediate() : sleepUntil(scheduledAt, signal)).then(() => due(job, scheduledAt));
     };
   };
 }

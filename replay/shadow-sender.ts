@@ -1,5 +1,5 @@
-import { createHash, hash, type Hash } from 'node:crypto';
 import { Pool, type Dispatcher } from 'undici';
+import { BodyTap } from '../shared/http/body-tap.js';
 import type { ErrorKind, Header, HttpResponse } from '../shared/records/types.js';
 import { nowMicros } from '../shared/records/types.js';
 import { errorKind, errorMessage } from './error-kind.js';
@@ -48,12 +48,8 @@ export class ShadowSender {
     return new Promise((resolve) => {
       let status = 0;
       let headers: Header[] = [];
-      const chunks: Buffer[] = [];
-      // A body kept whole (nearly all) is hashed once, in one call, when it has ended; a hash
-      // object streams only from the moment a body is cut (a hash object per answer cost ~3 % of the worker).
-      let streaming: Hash | undefined;
-      let size = 0;
-      let kept = 0;
+      // undici's chunks are ours to keep: no copy. Hashed once a body kept whole has ended (a hash object per answer cost ~3 % of the worker).
+      const tap = new BodyTap(maxBodyBytes, null, false);
       const fail = (error: unknown) => resolve({ ok: false, sentTime, kind: errorKind(error), message: errorMessage(error) });
       const handler: Dispatcher.DispatchHandler = {
         // Its presence tells undici this handler speaks the controller API.
@@ -65,27 +61,12 @@ export class ShadowSender {
           headers = headerList((controller.rawHeaders ?? []) as Array<string | Buffer>);
         },
         onResponseData(_controller, chunk) {
-          size += chunk.length;
-          if (streaming) {
-            streaming.update(chunk);
-            return;
-          }
-          const part = chunk.subarray(0, maxBodyBytes - kept);
-          if (part.length > 0) {
-            chunks.push(part);
-            kept += part.length;
-          }
-          if (part.length < chunk.length) {
-            streaming = createHash('sha256');
-            for (const c of chunks) streaming.update(c);
-            streaming.update(chunk.subarray(part.length));
-          }
+          tap.add(chunk);
         },
         onResponseEnd() {
           const latencyMicros = Math.round((performance.now() - started) * 1000);
-          const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-          const sha256 = streaming ? streaming.digest('hex') : hash('sha256', body, 'hex');
-          resolve({ ok: true, sentTime, response: { status, headers, body, size, truncated: size > kept, sha256 }, latencyMicros });
+          const response = { status, headers, body: tap.body(), size: tap.size, truncated: tap.truncated, sha256: tap.sha256() };
+          resolve({ ok: true, sentTime, response, latencyMicros });
         },
         onResponseError(_controller, error) {
           fail(error);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { BodyTap, ByteBudget } from '../capture/body-tap.js';
+import { BodyTap, ByteBudget } from '../shared/http/body-tap.js';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 

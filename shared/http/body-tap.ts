@@ -23,7 +23,8 @@ export class ByteBudget {
  * size and hash (every byte, kept or not, no second copy). When the shared budget runs out the
  * copy stops early and the body is recorded truncated. A body kept whole, most of them, is hashed
  * once it has ended, in one call on the copy; a hash object streams over the bytes only from the
- * moment a body is cut.
+ * moment a body is cut. Capture's copies (`copy`, the default: the chunk flows on and its memory
+ * may be reused) and the replay's shadow answers (the client's chunks are its own to keep) alike.
  */
 export class BodyTap {
   private readonly chunks: Buffer[] = [];
@@ -34,6 +35,7 @@ export class BodyTap {
   constructor(
     private readonly max: number,
     private readonly budget: ByteBudget | null = null,
+    private readonly copy = true,
   ) {}
 
   add(chunk: Uint8Array): void {
@@ -48,7 +50,8 @@ export class BodyTap {
     const granted = wanted > 0 && this.budget ? this.budget.take(wanted) : wanted;
     if (granted > 0) {
       // Copied: the caller may reuse or pool the chunk's memory once it has been forwarded.
-      this.chunks.push(Buffer.from(chunk.subarray(0, granted)));
+      const part = chunk.subarray(0, granted);
+      this.chunks.push(this.copy ? Buffer.from(part) : Buffer.from(part.buffer, part.byteOffset, part.byteLength));
       this.kept += granted;
     }
     if (granted < chunk.length) {
@@ -71,7 +74,7 @@ export class BodyTap {
   }
 
   body(): Buffer {
-    // A single chunk is already a copy of our own: no need to copy it again.
+    // A single chunk is already ours (a copy, or the caller's to give): no need to copy it again.
     if (this.chunks.length > 1) this.chunks.splice(0, this.chunks.length, Buffer.concat(this.chunks, this.kept));
     return this.chunks.length === 1 ? this.chunks[0] : Buffer.alloc(0);
   }
